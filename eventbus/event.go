@@ -1,0 +1,96 @@
+package eventbus
+
+import (
+	"fmt"
+	"time"
+)
+
+// Origin tells where a change was made.
+type Origin uint8
+
+const (
+	// OriginMount: the change was made through the FUSE mount.
+	OriginMount Origin = iota + 1
+	// OriginBacking: the change was made on SOURCE directly, underneath
+	// the mount, and bridged from the kernel's notification facility.
+	OriginBacking
+	// OriginRemote: reserved for changes relayed from another host.
+	OriginRemote
+)
+
+var originNames = [...]string{OriginMount: "mount", OriginBacking: "backing", OriginRemote: "remote"}
+
+func (o Origin) String() string {
+	if int(o) < len(originNames) && originNames[o] != "" {
+		return originNames[o]
+	}
+	return ""
+}
+
+// ParseOrigin is the inverse of Origin.String.
+func ParseOrigin(s string) (Origin, error) {
+	for i, n := range originNames {
+		if n != "" && n == s {
+			return Origin(i), nil
+		}
+	}
+	return 0, fmt.Errorf("%w: origin %q", ErrUnknownName, s)
+}
+
+// Event is one change (or one stream-control notice). Events are
+// immutable once published: the bus shares one *Event between the ring
+// and every subscriber queue.
+type Event struct {
+	// Seq is assigned by Bus.Publish: strictly increasing per bus, no
+	// gaps. Stream-control events made for one subscriber (overflow,
+	// reset) have Seq 0.
+	Seq  uint64
+	Time time.Time
+	Type Type
+
+	// Path is where the object is now, relative to the mount root, with
+	// no leading slash; "" is the root itself.
+	Path string
+	// From is the old path of a rename and the existing name of a link.
+	From string
+	// Target is the contents of a new symlink.
+	Target string
+	// Xattr is the attribute name of setxattr/removexattr.
+	Xattr string
+
+	IsDir    bool
+	LastLink bool // remove: the inode's last name went
+	Replaced bool // rename: the destination existed and was replaced
+	Exchange bool // rename: RENAME_EXCHANGE swapped two names
+
+	// HasAttr says Ino, Mode and Size were read from the object after the
+	// change; without it they are left out of the encoding.
+	HasAttr bool
+	Ino     uint64
+	Mode    uint32
+	Size    int64
+
+	// Who made the change. Pid is a process (thread group) id.
+	Pid  uint32
+	Uid  uint32
+	Gid  uint32
+	Comm string
+
+	Origin Origin
+	// Count is how many identical events were folded into this one; 0
+	// and 1 both mean one.
+	Count uint32
+
+	// FromSeq and ToSeq name the inclusive range an overflow event says
+	// was lost.
+	FromSeq uint64
+	ToSeq   uint64
+	// Epoch is set on reset events: the epoch the stream continues in.
+	Epoch string
+}
+
+// Cursor is a position in the stream: the last event a client has seen.
+type Cursor struct {
+	Epoch string
+	Seq   uint64
+}

@@ -1,0 +1,187 @@
+package eventbus
+
+import (
+	"encoding/json"
+	"strconv"
+	"time"
+	"unicode/utf8"
+)
+
+// AppendJSON appends the event as one JSON object (no newline), with the
+// field names of the contract (DESIGN.md §3). It is hand-written because
+// it runs once per event per subscriber: encoding/json's reflection would
+// be the largest cost of delivery.
+func (e *Event) AppendJSON(b []byte) []byte {
+	b = append(b, '{')
+	if e.Seq != 0 {
+		b = append(b, `"seq":`...)
+		b = strconv.AppendUint(b, e.Seq, 10)
+		b = append(b, ',')
+	}
+	b = append(b, `"time":"`...)
+	b = e.Time.UTC().AppendFormat(b, time.RFC3339Nano)
+	b = append(b, `","type":"`...)
+	b = append(b, e.Type.String()...)
+	b = append(b, `","path":`...)
+	b = appendString(b, e.Path)
+	b = appendOptString(b, `,"from":`, e.From)
+	b = appendOptString(b, `,"target":`, e.Target)
+	b = appendOptString(b, `,"xattr":`, e.Xattr)
+	b = appendOptBool(b, `,"is_dir":true`, e.IsDir)
+	b = appendOptBool(b, `,"last_link":true`, e.LastLink)
+	b = appendOptBool(b, `,"replaced":true`, e.Replaced)
+	b = appendOptBool(b, `,"exchange":true`, e.Exchange)
+	if e.HasAttr {
+		b = append(b, `,"ino":`...)
+		b = strconv.AppendUint(b, e.Ino, 10)
+		b = append(b, `,"mode":`...)
+		b = strconv.AppendUint(b, uint64(e.Mode), 10)
+		b = append(b, `,"size":`...)
+		b = strconv.AppendInt(b, e.Size, 10)
+	}
+	if e.Origin != 0 {
+		b = append(b, `,"pid":`...)
+		b = strconv.AppendUint(b, uint64(e.Pid), 10)
+		b = append(b, `,"uid":`...)
+		b = strconv.AppendUint(b, uint64(e.Uid), 10)
+		b = append(b, `,"gid":`...)
+		b = strconv.AppendUint(b, uint64(e.Gid), 10)
+		b = appendOptString(b, `,"comm":`, e.Comm)
+		b = append(b, `,"origin":"`...)
+		b = append(b, e.Origin.String()...)
+		b = append(b, '"')
+	}
+	if e.Count > 1 {
+		b = append(b, `,"count":`...)
+		b = strconv.AppendUint(b, uint64(e.Count), 10)
+	}
+	if e.FromSeq != 0 || e.ToSeq != 0 {
+		b = append(b, `,"from_seq":`...)
+		b = strconv.AppendUint(b, e.FromSeq, 10)
+		b = append(b, `,"to_seq":`...)
+		b = strconv.AppendUint(b, e.ToSeq, 10)
+	}
+	b = appendOptString(b, `,"epoch":`, e.Epoch)
+	return append(b, '}')
+}
+
+func appendOptString(b []byte, key, s string) []byte {
+	if s == "" {
+		return b
+	}
+	return appendString(append(b, key...), s)
+}
+
+func appendOptBool(b []byte, lit string, v bool) []byte {
+	if v {
+		b = append(b, lit...)
+	}
+	return b
+}
+
+const hexDigits = "0123456789abcdef"
+
+// appendString appends s as a JSON string. File names are arbitrary
+// bytes: invalid UTF-8 is replaced by U+FFFD, as encoding/json does, so
+// the output is always valid JSON.
+func appendString(b []byte, s string) []byte {
+	b = append(b, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' {
+				i++
+				continue
+			}
+			b = append(b, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				b = append(b, '\\', c)
+			case '\n':
+				b = append(b, '\\', 'n')
+			case '\r':
+				b = append(b, '\\', 'r')
+			case '\t':
+				b = append(b, '\\', 't')
+			default:
+				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			b = append(b, s[start:i]...)
+			b = append(b, `\ufffd`...)
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	b = append(b, s[start:]...)
+	return append(b, '"')
+}
+
+// MarshalJSON implements json.Marshaler with AppendJSON.
+func (e *Event) MarshalJSON() ([]byte, error) {
+	return e.AppendJSON(nil), nil
+}
+
+// wireEvent is the decoding side of AppendJSON.
+type wireEvent struct {
+	Seq      uint64    `json:"seq"`
+	Time     time.Time `json:"time"`
+	Type     string    `json:"type"`
+	Path     string    `json:"path"`
+	From     string    `json:"from"`
+	Target   string    `json:"target"`
+	Xattr    string    `json:"xattr"`
+	IsDir    bool      `json:"is_dir"`
+	LastLink bool      `json:"last_link"`
+	Replaced bool      `json:"replaced"`
+	Exchange bool      `json:"exchange"`
+	Ino      *uint64   `json:"ino"`
+	Mode     uint32    `json:"mode"`
+	Size     int64     `json:"size"`
+	Pid      uint32    `json:"pid"`
+	Uid      uint32    `json:"uid"`
+	Gid      uint32    `json:"gid"`
+	Comm     string    `json:"comm"`
+	Origin   string    `json:"origin"`
+	Count    uint32    `json:"count"`
+	FromSeq  uint64    `json:"from_seq"`
+	ToSeq    uint64    `json:"to_seq"`
+	Epoch    string    `json:"epoch"`
+}
+
+// UnmarshalJSON decodes what AppendJSON encodes.
+func (e *Event) UnmarshalJSON(data []byte) error {
+	var w wireEvent
+	if err := json.Unmarshal(data, &w); err != nil {
+		return err
+	}
+	t, err := ParseType(w.Type)
+	if err != nil {
+		return err
+	}
+	var o Origin
+	if w.Origin != "" {
+		if o, err = ParseOrigin(w.Origin); err != nil {
+			return err
+		}
+	}
+	*e = Event{
+		Seq: w.Seq, Time: w.Time, Type: t, Path: w.Path, From: w.From,
+		Target: w.Target, Xattr: w.Xattr, IsDir: w.IsDir, LastLink: w.LastLink,
+		Replaced: w.Replaced, Exchange: w.Exchange, Mode: w.Mode, Size: w.Size,
+		Pid: w.Pid, Uid: w.Uid, Gid: w.Gid, Comm: w.Comm, Origin: o,
+		Count: w.Count, FromSeq: w.FromSeq, ToSeq: w.ToSeq, Epoch: w.Epoch,
+	}
+	if w.Ino != nil {
+		e.HasAttr, e.Ino = true, *w.Ino
+	}
+	return nil
+}

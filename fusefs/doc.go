@@ -1,0 +1,41 @@
+// Package fusefs is the notifyfs filesystem: the go-fuse node and
+// file-handle types that carry out every operation on SOURCE and publish
+// an event to the eventbus when a change succeeds.
+//
+// # Confinement
+//
+// No node holds a path or a descriptor of SOURCE. Each operation takes
+// the node's current path in the mount, opens its parent directory
+// beneath SOURCE's root fd with openat2(RESOLVE_BENEATH|RESOLVE_NO_SYMLINKS)
+// (a component-by-component O_NOFOLLOW walk where openat2 is missing),
+// and acts with an *at() call that does not follow a final symlink. A
+// directory in SOURCE swapped for a symlink to "/" therefore yields
+// ELOOP, never a file outside SOURCE. Calls that have no no-follow form
+// (chmod, xattrs on Linux) first pin the object with O_PATH|O_NOFOLLOW.
+//
+// # Events
+//
+// Every successful change publishes exactly one event before the reply
+// goes to the kernel, so when a syscall on the mount returns its event
+// has a seq, and a sync issued afterwards covers it. The event names the
+// process (FUSE reports a thread id; it is resolved to the thread group),
+// uid, gid and command. Writes are described in writes.go: reported
+// once per WriteInterval per handle, at flush and fsync, and closed by
+// close_write at release. Under kernel passthrough writes never reach the
+// daemon; they are detected by size/mtime on the open handle.
+//
+// # Ordering
+//
+// Events for one path are published in the order the operations
+// completed: each is published inside the operation, and writes still
+// pending on a node are reported before any other event for that node.
+// close_write is published at RELEASE, which the kernel sends after
+// close(2) has returned; a sync right after close may precede it.
+//
+// # Per-OS caveats
+//
+// Linux is the primary target. On darwin and freebsd the package builds
+// and uses portable *at() calls; RENAME_EXCHANGE/NOREPLACE, fallocate and
+// copy_file_range answer ENOTSUP, record locks are kept by the kernel,
+// and darwin cannot create device nodes or fifos.
+package fusefs

@@ -1,0 +1,176 @@
+package fusefs
+
+import (
+	"context"
+	"os"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/hanwen/go-fuse/v2/fs"
+	"github.com/hanwen/go-fuse/v2/fuse"
+	"golang.org/x/sys/unix"
+
+	"github.com/notifyfs/notifyfs/eventbus"
+)
+
+// fileHandle is one open file: a descriptor of the SOURCE file, plus the
+// bookkeeping that turns the writes made through it into events.
+type fileHandle struct {
+	node     *Node
+	file     *os.File // owns fd; kept so the fd stays valid for passthrough
+	fd       int
+	writable bool
+	opener   who // attribution for writes the kernel makes on its own
+
+	mu sync.Mutex
+	// path is the last known path, for reports after the name is gone.
+	path string
+	// requests: write requests arrived, so this handle is not under
+	// kernel passthrough and pending counts them.
+	requests bool
+	pending  uint32
+	lastWho  who
+	reported time.Time
+	// Baseline to detect passthrough writes, which never reach us.
+	baseSize  int64
+	baseMtime int64
+}
+
+var (
+	_ = (fs.FileReader)((*fileHandle)(nil))
+	_ = (fs.FileWriter)((*fileHandle)(nil))
+	_ = (fs.FileFlusher)((*fileHandle)(nil))
+	_ = (fs.FileFsyncer)((*fileHandle)(nil))
+	_ = (fs.FileReleaser)((*fileHandle)(nil))
+	_ = (fs.FileGetattrer)((*fileHandle)(nil))
+	_ = (fs.FileLseeker)((*fileHandle)(nil))
+	_ = (fs.FileAllocater)((*fileHandle)(nil))
+	_ = (fs.FileGetlker)((*fileHandle)(nil))
+	_ = (fs.FileSetlker)((*fileHandle)(nil))
+	_ = (fs.FileSetlkwer)((*fileHandle)(nil))
+	_ = (fs.FilePassthroughFder)((*fileHandle)(nil))
+)
+
+// newHandle wraps an fd just opened for node at rel by the caller of ctx.
+func (n *Node) newHandle(ctx context.Context, fd int, flags uint32, rel string, st *syscall.Stat_t) *fileHandle {
+	h := &fileHandle{
+		node: n, file: os.NewFile(uintptr(fd), rel), fd: fd,
+		writable: flags&syscall.O_ACCMODE != syscall.O_RDONLY,
+		opener:   n.fsys.callers.of(ctx),
+		path:     rel,
+		baseSize: st.Size, baseMtime: mtimeOf(st),
+	}
+	if h.writable {
+		n.fsys.writersMu.Lock()
+		n.fsys.writers[h] = struct{}{}
+		n.fsys.writersMu.Unlock()
+	}
+	return h
+}
+
+// PassthroughFd offers the SOURCE fd to the kernel for passthrough I/O.
+func (h *fileHandle) PassthroughFd() (int, bool) {
+	return h.fd, !h.node.fsys.opts.NoPassthrough
+}
+
+func (h *fileHandle) Read(ctx context.Context, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
+	return fuse.ReadResultFd(uintptr(h.fd), off, len(dest)), 0
+}
+
+func (h *fileHandle) Write(ctx context.Context, data []byte, off int64) (uint32, syscall.Errno) {
+	n, err := syscall.Pwrite(h.fd, data, off)
+	if err != nil {
+		return 0, fs.ToErrno(err)
+	}
+	h.wrote(ctx)
+	return uint32(n), 0
+}
+
+func (h *fileHandle) Getattr(ctx context.Context, out *fuse.AttrOut) syscall.Errno {
+	var st syscall.Stat_t
+	if _, err := statAt(h.fd, "", &st); err != nil {
+		return fs.ToErrno(err)
+	}
+	out.FromStat(&st)
+	return 0
+}
+
+func (h *fileHandle) Lseek(ctx context.Context, off uint64, whence uint32) (uint64, syscall.Errno) {
+	n, err := unix.Seek(h.fd, int64(off), int(whence))
+	return uint64(n), fs.ToErrno(err)
+}
+
+// Flush runs at every close(2) of a descriptor of this handle. It is the
+// last synchronous moment before close returns, so writes are reported
+// here; close_write waits for Release (the last close), which the kernel
+// sends asynchronously.
+func (h *fileHandle) Flush(ctx context.Context) syscall.Errno {
+	// Closing a dup of the fd gives SOURCE its close-to-open flush (NFS)
+	// without closing the handle.
+	nfd, err := syscall.Dup(h.fd)
+	if err != nil {
+		return fs.ToErrno(err)
+	}
+	err = syscall.Close(nfd)
+	if h.writable {
+		h.report(h.node.fsys.callers.of(ctx))
+	}
+	return fs.ToErrno(err)
+}
+
+func (h *fileHandle) Fsync(ctx context.Context, flags uint32) syscall.Errno {
+	var err error
+	if flags&1 != 0 {
+		err = fdatasync(h.fd)
+	} else {
+		err = syscall.Fsync(h.fd)
+	}
+	if h.writable {
+		h.report(h.node.fsys.callers.of(ctx))
+	}
+	return fs.ToErrno(err)
+}
+
+func (h *fileHandle) Allocate(ctx context.Context, off, size uint64, mode uint32) syscall.Errno {
+	if err := fallocate(h.fd, mode, int64(off), int64(size)); err != nil {
+		return fs.ToErrno(err)
+	}
+	h.wrote(ctx)
+	return 0
+}
+
+// Release is the last close of the handle: report what is pending, then
+// close_write (or the opt-in close for read-only handles).
+func (h *fileHandle) Release(ctx context.Context) syscall.Errno {
+	f := h.node.fsys
+	if h.writable {
+		f.writersMu.Lock()
+		delete(f.writers, h)
+		f.writersMu.Unlock()
+		st, ok := h.report(h.opener)
+		ev := newEvent(eventbus.CloseWrite, h.currentPath(), h.opener)
+		if ok {
+			withAttr(ev, &st)
+		}
+		f.publish(ev)
+	} else if f.bus.Wants(eventbus.Close) {
+		f.publish(newEvent(eventbus.Close, h.currentPath(), h.opener))
+	}
+	return fs.ToErrno(h.file.Close())
+}
+
+// currentPath is the node's path now, or the last one known if the node
+// has lost its name.
+func (h *fileHandle) currentPath() string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.currentPathLocked()
+}
+
+func (h *fileHandle) currentPathLocked() string {
+	if rel, errno := h.node.relPath(); errno == 0 {
+		h.path = rel
+	}
+	return h.path
+}

@@ -1,0 +1,27 @@
+package fusefs
+
+import (
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+const (
+	lockGet     = unix.F_OFD_GETLK
+	lockSet     = unix.F_OFD_SETLK
+	lockSetWait = unix.F_OFD_SETLKW
+)
+
+func fcntlLock(fd int, cmd int, flk *syscall.Flock_t) error {
+	return syscall.FcntlFlock(uintptr(fd), cmd, flk)
+}
+
+func fdatasync(fd int) error { return unix.Fdatasync(fd) }
+
+func fallocate(fd int, mode uint32, off, size int64) error {
+	return unix.Fallocate(fd, mode, off, size)
+}
+
+func copyFileRange(fdIn int, offIn int64, fdOut int, offOut int64, size int, flags int) (int, error) {
+	return unix.CopyFileRange(fdIn, &offIn, fdOut, &offOut, size, flags)
+}

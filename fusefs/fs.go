@@ -1,0 +1,207 @@
+package fusefs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/hanwen/go-fuse/v2/fs"
+	"github.com/hanwen/go-fuse/v2/fuse"
+	"golang.org/x/sys/unix"
+
+	"github.com/notifyfs/notifyfs/eventbus"
+)
+
+// ErrSource is wrapped by errors about the SOURCE directory.
+var ErrSource = errors.New("fusefs: bad source")
+
+// FS is one mirrored tree: the root fd of SOURCE, the bus events go to,
+// and the bookkeeping of open writable handles.
+type FS struct {
+	source string
+	rootfd int
+	dev    uint64
+	opts   Options
+	bus    *eventbus.Bus
+	root   *Node
+
+	callers callers
+
+	writersMu sync.Mutex
+	writers   map[*fileHandle]struct{} // open handles that may write
+
+	stop     chan struct{}
+	stopOnce sync.Once
+	wg       sync.WaitGroup
+}
+
+// New opens SOURCE and prepares a filesystem that publishes to bus.
+func New(source string, bus *eventbus.Bus, opts Options) (*FS, error) {
+	fd, err := unix.Open(source, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("%w: open %s: %w", ErrSource, source, err)
+	}
+	var st syscall.Stat_t
+	if _, err := statAt(fd, "", &st); err != nil {
+		unix.Close(fd)
+		return nil, fmt.Errorf("%w: stat %s: %w", ErrSource, source, err)
+	}
+	f := &FS{
+		source: source, rootfd: fd, dev: uint64(st.Dev), opts: opts, bus: bus,
+		writers: make(map[*fileHandle]struct{}),
+		stop:    make(chan struct{}),
+	}
+	f.root = &Node{fsys: f}
+	if opts.WriteInterval > 0 {
+		f.wg.Add(1)
+		go f.reportWritesEvery(opts.WriteInterval)
+	}
+	return f, nil
+}
+
+// Root is the node to mount.
+func (f *FS) Root() fs.InodeEmbedder { return f.root }
+
+// Source is the absolute SOURCE path.
+func (f *FS) Source() string { return f.source }
+
+// MountOptions returns go-fuse options for mounting this filesystem at
+// mountpoint, with the kernel cache lifetimes and permissions of Options.
+func (f *FS) MountOptions() *fs.Options {
+	o := &fs.Options{
+		EntryTimeout:    &f.opts.EntryTimeout,
+		AttrTimeout:     &f.opts.AttrTimeout,
+		NegativeTimeout: &f.opts.NegativeTimeout,
+		// Inode numbers come from SOURCE so that hard links share one
+		// node and `ls -i` agrees with SOURCE.
+		RootStableAttr: &fs.StableAttr{Ino: f.stableIno(f.dev, f.rootIno()), Gen: 1},
+	}
+	o.MountOptions = fuse.MountOptions{
+		FsName:      f.source,
+		Name:        "notifyfs",
+		AllowOther:  f.opts.AllowOther,
+		Debug:       f.opts.Debug,
+		EnableLocks: true,
+		// Without it the kernel sends O_TRUNC as a separate SETATTR
+		// before OPEN: one more round trip for every truncating open.
+		ExtraCapabilities:    fuse.CAP_ATOMIC_O_TRUNC,
+		EnableSymlinkCaching: true,
+		// Mount with mount(2) directly when we may (root); otherwise
+		// go-fuse falls back to the fusermount helper.
+		DirectMount: true,
+		MaxWrite:             1 << 20,
+	}
+	if f.opts.DefaultPermissions {
+		o.MountOptions.Options = append(o.MountOptions.Options, "default_permissions")
+	}
+	return o
+}
+
+func (f *FS) rootIno() uint64 {
+	var st syscall.Stat_t
+	if _, err := statAt(f.rootfd, "", &st); err != nil {
+		return 1
+	}
+	return st.Ino
+}
+
+// stableIno maps a SOURCE inode to a mount inode number. Inside SOURCE's
+// own device it is the same number; inodes of other devices mounted
+// beneath SOURCE get their device mixed in so that they cannot collide.
+func (f *FS) stableIno(dev, ino uint64) uint64 {
+	if dev == f.dev {
+		return ino
+	}
+	swapped := dev<<32 | dev>>32
+	return swapped ^ ino
+}
+
+func (f *FS) stableAttr(st *syscall.Stat_t, gen uint64) fs.StableAttr {
+	return fs.StableAttr{Mode: uint32(st.Mode), Ino: f.stableIno(uint64(st.Dev), st.Ino), Gen: gen}
+}
+
+// Close stops the write reporter, reports what open handles wrote, and
+// releases SOURCE. Call it after the mount is gone.
+func (f *FS) Close() error {
+	f.stopOnce.Do(func() { close(f.stop) })
+	f.wg.Wait()
+	for _, h := range f.openWriters() {
+		h.reportPending()
+	}
+	return unix.Close(f.rootfd)
+}
+
+// Stats describes the filesystem for status output.
+func (f *FS) Stats() map[string]any {
+	f.writersMu.Lock()
+	n := len(f.writers)
+	f.writersMu.Unlock()
+	return map[string]any{
+		"open_writers":   n,
+		"passthrough":    !f.opts.NoPassthrough,
+		"write_interval": f.opts.WriteInterval.String(),
+	}
+}
+
+// IsRoot reports whether the process runs as root, which decides the
+// default permission model.
+func IsRoot() bool { return os.Geteuid() == 0 }
+
+// reportWritesEvery makes sure a long-lived writer is reported at least
+// once per interval, including writes made under kernel passthrough that
+// never reach the daemon.
+func (f *FS) reportWritesEvery(interval time.Duration) {
+	defer f.wg.Done()
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-f.stop:
+			return
+		case <-t.C:
+			for _, h := range f.openWriters() {
+				h.reportIfDue(interval)
+			}
+		}
+	}
+}
+
+func (f *FS) openWriters() []*fileHandle {
+	f.writersMu.Lock()
+	defer f.writersMu.Unlock()
+	out := make([]*fileHandle, 0, len(f.writers))
+	for h := range f.writers {
+		out = append(out, h)
+	}
+	return out
+}
+
+// publish stamps the origin and hands the event to the bus.
+func (f *FS) publish(e *eventbus.Event) {
+	e.Origin = eventbus.OriginMount
+	f.bus.Publish(e)
+}
+
+// event starts an event made by the caller of ctx at rel.
+func (f *FS) event(ctx context.Context, t eventbus.Type, rel string) *eventbus.Event {
+	w := f.callers.of(ctx)
+	return newEvent(t, rel, w)
+}
+
+func newEvent(t eventbus.Type, rel string, w who) *eventbus.Event {
+	return &eventbus.Event{Type: t, Path: rel, Pid: w.pid, Uid: w.uid, Gid: w.gid, Comm: w.comm}
+}
+
+// withAttr copies the object's identity into the event.
+func withAttr(e *eventbus.Event, st *syscall.Stat_t) *eventbus.Event {
+	e.HasAttr = true
+	e.Ino = st.Ino
+	e.Mode = uint32(st.Mode)
+	e.Size = st.Size
+	e.IsDir = st.Mode&syscall.S_IFMT == syscall.S_IFDIR
+	return e
+}

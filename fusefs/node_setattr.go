@@ -1,0 +1,147 @@
+package fusefs
+
+import (
+	"context"
+	"syscall"
+
+	"github.com/hanwen/go-fuse/v2/fs"
+	"github.com/hanwen/go-fuse/v2/fuse"
+	"golang.org/x/sys/unix"
+
+	"github.com/notifyfs/notifyfs/eventbus"
+)
+
+// setattrTarget is what a SETATTR acts on: the node's (dirfd, name)
+// beneath SOURCE, and the open handle's fd when the caller passed one
+// (ftruncate, fchmod, or a file that is open but no longer has a name).
+type setattrTarget struct {
+	dirfd int // -1: the node has no path
+	name  string
+	fd    int // -1: no handle
+}
+
+func (t setattrTarget) chmod(mode uint32) error {
+	if t.dirfd < 0 {
+		return unix.Fchmod(t.fd, mode)
+	}
+	return chmodAt(t.dirfd, t.name, mode)
+}
+
+func (t setattrTarget) chown(uid, gid int) error {
+	if t.dirfd < 0 {
+		return unix.Fchown(t.fd, uid, gid)
+	}
+	return unix.Fchownat(t.dirfd, t.name, uid, gid, unix.AT_SYMLINK_NOFOLLOW)
+}
+
+func (t setattrTarget) truncate(size int64) error {
+	if t.fd >= 0 {
+		return unix.Ftruncate(t.fd, size)
+	}
+	fd, err := unix.Openat(t.dirfd, t.name, unix.O_WRONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	return unix.Ftruncate(fd, size)
+}
+
+func (t setattrTarget) utimes(ts []unix.Timespec) error {
+	if t.dirfd < 0 {
+		return futimens(t.fd, ts)
+	}
+	return unix.UtimesNanoAt(t.dirfd, t.name, ts, unix.AT_SYMLINK_NOFOLLOW)
+}
+
+// timespecOf converts one SETATTR time, keeping "now" and "leave alone"
+// symbolic so the kernel applies its own clock and permission rules.
+func timespecOf(in *fuse.SetAttrIn, set, now uint32, sec uint64, nsec uint32) unix.Timespec {
+	switch {
+	case in.Valid&set == 0:
+		return unix.Timespec{Nsec: utimeOmit}
+	case in.Valid&now != 0:
+		return unix.Timespec{Nsec: utimeNow}
+	default:
+		return unix.Timespec{Sec: int64(sec), Nsec: int64(nsec)}
+	}
+}
+
+// Setattr carries out chmod, chown, truncate and utimes (any combination
+// the kernel sends in one request) and emits one event per kind changed.
+func (n *Node) Setattr(ctx context.Context, f fs.FileHandle, in *fuse.SetAttrIn, out *fuse.AttrOut) syscall.Errno {
+	t := setattrTarget{dirfd: -1, fd: -1}
+	h, _ := f.(*fileHandle)
+	if h != nil {
+		t.fd = h.fd
+	}
+	dirfd, name, rel, errno := n.at()
+	switch {
+	case errno == 0:
+		defer unix.Close(dirfd)
+		t.dirfd, t.name = dirfd, name
+	case h == nil:
+		return errno
+	}
+
+	var types []eventbus.Type
+	if mode, ok := in.GetMode(); ok {
+		if err := t.chmod(mode); err != nil {
+			return fs.ToErrno(err)
+		}
+		types = append(types, eventbus.Chmod)
+	}
+	uid, uok := in.GetUID()
+	gid, gok := in.GetGID()
+	if uok || gok {
+		suid, sgid := -1, -1
+		if uok {
+			suid = int(uid)
+		}
+		if gok {
+			sgid = int(gid)
+		}
+		if err := t.chown(suid, sgid); err != nil {
+			return fs.ToErrno(err)
+		}
+		types = append(types, eventbus.Chown)
+	}
+	if size, ok := in.GetSize(); ok {
+		// Writes still folded into a pending event happened before this
+		// truncate; report them first so the order is right.
+		n.fsys.reportPendingWrites(n)
+		if err := t.truncate(int64(size)); err != nil {
+			return fs.ToErrno(err)
+		}
+		types = append(types, eventbus.Truncate)
+	}
+	if in.Valid&(fuse.FATTR_ATIME|fuse.FATTR_MTIME) != 0 {
+		ts := []unix.Timespec{
+			timespecOf(in, fuse.FATTR_ATIME, fuse.FATTR_ATIME_NOW, in.Atime, in.Atimensec),
+			timespecOf(in, fuse.FATTR_MTIME, fuse.FATTR_MTIME_NOW, in.Mtime, in.Mtimensec),
+		}
+		if err := t.utimes(ts); err != nil {
+			return fs.ToErrno(err)
+		}
+		types = append(types, eventbus.Utimes)
+	}
+
+	var st syscall.Stat_t
+	if errno := n.stat(f, &st); errno != 0 {
+		return errno
+	}
+	out.FromStat(&st)
+	if len(types) == 0 {
+		return 0
+	}
+	// Our own change moved size/mtime: handles watching for passthrough
+	// writes must not mistake it for one.
+	n.fsys.rebaseWriters(n, &st)
+	who := n.fsys.callers.of(ctx)
+	if h != nil && who.pid == 0 {
+		who = h.opener
+	}
+	for _, typ := range types {
+		n.fsys.publish(withAttr(newEvent(typ, rel, who), &st))
+	}
+	return 0
+}

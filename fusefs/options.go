@@ -1,0 +1,63 @@
+package fusefs
+
+import (
+	"time"
+
+	"github.com/spf13/pflag"
+)
+
+// Options configures the filesystem. Zero values select the defaults
+// documented on each field.
+type Options struct {
+	// NoPassthrough turns off kernel passthrough. By default the kernel
+	// reads and writes open files directly on SOURCE (FUSE passthrough,
+	// Linux 6.9+, needs CAP_SYS_ADMIN); writes then never reach the
+	// daemon and are detected on the open handle (size/mtime change) at
+	// flush, fsync, release and every WriteInterval. Where passthrough is
+	// unavailable every read and write is a request, as with this set.
+	NoPassthrough bool
+	// WriteInterval bounds how long a burst of writes through one handle
+	// may go unreported: the first write of a burst is reported at once,
+	// later ones are folded into one event (with count) per interval.
+	// 0 reports every write request.
+	WriteInterval time.Duration
+	// EntryTimeout, AttrTimeout and NegativeTimeout are the kernel's
+	// cache lifetimes for names, attributes and known-missing names.
+	EntryTimeout    time.Duration
+	AttrTimeout     time.Duration
+	NegativeTimeout time.Duration
+	// AllowOther lets users other than the mounter use the mount; with it
+	// DefaultPermissions makes the kernel check access against the mode
+	// bits the mount reports.
+	AllowOther         bool
+	DefaultPermissions bool
+	// Debug logs every FUSE request.
+	Debug bool
+}
+
+// DefaultOptions returns the options notifyfs mounts with unless told
+// otherwise. The cache TTLs are short because changes made underneath
+// the mount are not yet invalidated in the kernel; one second bounds how
+// long a reader through the mount can see a stale name or attribute.
+func DefaultOptions(root bool) Options {
+	return Options{
+		WriteInterval:      time.Second,
+		EntryTimeout:       time.Second,
+		AttrTimeout:        time.Second,
+		NegativeTimeout:    time.Second,
+		AllowOther:         root,
+		DefaultPermissions: root,
+	}
+}
+
+// AddFlags registers the options as command-line flags.
+func (o *Options) AddFlags(fs *pflag.FlagSet) {
+	fs.BoolVar(&o.NoPassthrough, "no-passthrough", o.NoPassthrough, "send every read and write through the daemon (no kernel passthrough)")
+	fs.DurationVar(&o.WriteInterval, "write-interval", o.WriteInterval, "report a burst of writes at least this often (0 = every write request)")
+	fs.DurationVar(&o.EntryTimeout, "entry-timeout", o.EntryTimeout, "kernel cache lifetime of names")
+	fs.DurationVar(&o.AttrTimeout, "attr-timeout", o.AttrTimeout, "kernel cache lifetime of attributes")
+	fs.DurationVar(&o.NegativeTimeout, "negative-timeout", o.NegativeTimeout, "kernel cache lifetime of missing names")
+	fs.BoolVar(&o.AllowOther, "allow-other", o.AllowOther, "let other users use the mount (default on as root)")
+	fs.BoolVar(&o.DefaultPermissions, "default-permissions", o.DefaultPermissions, "let the kernel check permissions (default on as root)")
+	fs.BoolVar(&o.Debug, "debug", o.Debug, "log every FUSE request")
+}

@@ -1,0 +1,110 @@
+package fusefs
+
+import (
+	"context"
+	"syscall"
+	"time"
+
+	"github.com/notifyfs/notifyfs/eventbus"
+)
+
+// How writes become events
+//
+// A write request (no passthrough) is reported at once if the handle has
+// not reported within WriteInterval; otherwise it is folded into a
+// pending count that the next report carries. Under passthrough the
+// kernel writes SOURCE itself and no request arrives: the handle compares
+// the file's size and mtime against a baseline instead. Either way a
+// report happens at flush (every close), fsync, release, before any other
+// event on the same node (so per-path order holds), and every
+// WriteInterval from FS.reportWritesEvery.
+
+// wrote records a write request (or fallocate) that just succeeded.
+func (h *fileHandle) wrote(ctx context.Context) {
+	w := h.node.fsys.callers.of(ctx)
+	if w.pid == 0 {
+		w = h.opener // the kernel writing back a shared mapping
+	}
+	interval := h.node.fsys.opts.WriteInterval
+	h.mu.Lock()
+	h.requests = true
+	h.pending++
+	h.lastWho = w
+	due := interval == 0 || time.Since(h.reported) >= interval
+	h.mu.Unlock()
+	if due {
+		h.report(w)
+	}
+}
+
+// report publishes one write event for what this handle wrote since its
+// last report, if anything. It returns the file's current attributes.
+func (h *fileHandle) report(w who) (st syscall.Stat_t, ok bool) {
+	h.mu.Lock()
+	if _, err := statAt(h.fd, "", &st); err != nil {
+		h.mu.Unlock()
+		return st, false
+	}
+	var count uint32
+	switch {
+	case h.pending > 0:
+		count = h.pending
+		if h.lastWho.pid != 0 {
+			w = h.lastWho
+		}
+	case !h.requests && (st.Size != h.baseSize || mtimeOf(&st) != h.baseMtime):
+		count = 1 // passthrough: the file changed under this handle
+	}
+	h.pending = 0
+	h.baseSize, h.baseMtime = st.Size, mtimeOf(&st)
+	if count == 0 {
+		h.mu.Unlock()
+		return st, true
+	}
+	h.reported = time.Now()
+	if w.pid == 0 {
+		w = h.opener
+	}
+	ev := withAttr(newEvent(eventbus.Write, h.currentPathLocked(), w), &st)
+	ev.Count = count
+	h.node.fsys.publish(ev)
+	h.mu.Unlock()
+	// Other handles of the same file saw the same change; it is reported.
+	h.node.fsys.rebaseWriters(h.node, &st)
+	return st, true
+}
+
+// reportPending reports at shutdown, attributed to the opener.
+func (h *fileHandle) reportPending() { h.report(h.opener) }
+
+// reportIfDue is the periodic check of a handle that stays open.
+func (h *fileHandle) reportIfDue(interval time.Duration) {
+	h.mu.Lock()
+	due := time.Since(h.reported) >= interval && (h.pending > 0 || !h.requests)
+	h.mu.Unlock()
+	if due {
+		h.report(h.opener)
+	}
+}
+
+// reportPendingWrites reports the writes of every open handle of n, so
+// that they come before the event about to be published for n.
+func (f *FS) reportPendingWrites(n *Node) {
+	for _, h := range f.openWriters() {
+		if h.node == n {
+			h.report(h.opener)
+		}
+	}
+}
+
+// rebaseWriters moves the passthrough baseline of n's handles to st after
+// a change to n that has already been reported.
+func (f *FS) rebaseWriters(n *Node, st *syscall.Stat_t) {
+	for _, h := range f.openWriters() {
+		if h.node == n {
+			h.mu.Lock()
+			h.baseSize, h.baseMtime = st.Size, mtimeOf(st)
+			h.mu.Unlock()
+		}
+	}
+}

@@ -1,0 +1,90 @@
+package mountutil
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+)
+
+// RuntimeDir is where notifyfs keeps sockets and logs of this user's
+// mounts: /run/notifyfs for root, $XDG_RUNTIME_DIR/notifyfs, or
+// /tmp/notifyfs-UID.
+func RuntimeDir() string {
+	if os.Geteuid() == 0 {
+		return "/run/notifyfs"
+	}
+	if d := os.Getenv("XDG_RUNTIME_DIR"); d != "" {
+		return filepath.Join(d, "notifyfs")
+	}
+	return filepath.Join(os.TempDir(), "notifyfs-"+strconv.Itoa(os.Geteuid()))
+}
+
+// mountKey names a mount point's files in the runtime directory. A hash
+// keeps socket paths short whatever the mount point (sun_path holds
+// 108 bytes).
+func mountKey(mnt string) string {
+	sum := sha256.Sum256([]byte(mnt))
+	return hex.EncodeToString(sum[:8])
+}
+
+// SocketPath is the well-known socket path of the mount at mnt (an
+// absolute, canonical path).
+func SocketPath(mnt string) string {
+	return filepath.Join(RuntimeDir(), mountKey(mnt)+".sock")
+}
+
+// LogPath is where a background daemon for mnt writes its log.
+func LogPath(mnt string) string {
+	return filepath.Join(RuntimeDir(), mountKey(mnt)+".log")
+}
+
+// EnsureRuntimeDir creates the runtime directory, private to this user.
+func EnsureRuntimeDir() error {
+	d := RuntimeDir()
+	if err := os.MkdirAll(d, 0o700); err != nil {
+		return fmt.Errorf("runtime directory: %w", err)
+	}
+	return nil
+}
+
+// Advertise makes the well-known path of mnt lead to a socket placed
+// elsewhere (--socket), by a symlink. It returns a function that removes
+// the symlink again if it still points at socket.
+func Advertise(mnt, socket string) (func(), error) {
+	wk := SocketPath(mnt)
+	if wk == socket {
+		return func() {}, nil
+	}
+	if err := EnsureRuntimeDir(); err != nil {
+		return nil, err
+	}
+	os.Remove(wk)
+	if err := os.Symlink(socket, wk); err != nil {
+		return nil, fmt.Errorf("advertise socket: %w", err)
+	}
+	return func() {
+		if t, err := os.Readlink(wk); err == nil && t == socket {
+			os.Remove(wk)
+		}
+	}, nil
+}
+
+// FindSocket returns the socket of the mount at mnt (given as the user
+// typed it).
+func FindSocket(mnt string) (string, error) {
+	abs, err := filepath.Abs(mnt)
+	if err != nil {
+		return "", err
+	}
+	if real, err := filepath.EvalSymlinks(abs); err == nil {
+		abs = real
+	}
+	p := SocketPath(abs)
+	if _, err := os.Stat(p); err != nil {
+		return "", fmt.Errorf("no notifyfs socket for %s (is it mounted? expected %s)", abs, p)
+	}
+	return p, nil
+}
