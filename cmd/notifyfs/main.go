@@ -1,0 +1,123 @@
+// Command notifyfs mounts a mirror of a directory tree with FUSE and
+// streams a typed, attributed event for every change made through it.
+// See DESIGN.md §5 and README.md for the command line contract.
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/spf13/pflag"
+)
+
+// Exit codes, part of the command-line contract.
+const (
+	exitOK      = 0
+	exitFailure = 1 // the operation failed
+	exitUsage   = 2 // bad flags or arguments
+	exitTimeout = 124
+)
+
+// usageError marks errors that are the caller's to fix (exit 2).
+type usageError struct{ msg string }
+
+func (e usageError) Error() string { return e.msg }
+
+func usagef(format string, args ...any) error {
+	return usageError{fmt.Sprintf(format, args...)}
+}
+
+// exitError carries a specific exit code.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e exitError) Error() string { return e.err.Error() }
+
+type command struct {
+	name, args, summary string
+	run                 func(args []string) error
+}
+
+var commands = []command{
+	{"mount", "[flags] SOURCE MOUNTPOINT", "mirror SOURCE at MOUNTPOINT and serve its events", runMount},
+	{"watch", "[flags] MOUNTPOINT", "stream events of a mount", runWatch},
+	{"sync", "MOUNTPOINT", "wait until every completed operation has its event; print the latest seq", runSync},
+	{"status", "[--format json] MOUNTPOINT", "show the state of a mount's event stream", runStatus},
+	{"umount", "[flags] MOUNTPOINT", "unmount cleanly, also a stale mount", runUmount},
+}
+
+func usage() {
+	fmt.Fprintf(os.Stderr, "usage: notifyfs COMMAND [flags] ARGS\n\ncommands:\n")
+	for _, c := range commands {
+		fmt.Fprintf(os.Stderr, "  %-7s %-28s %s\n", c.name, c.args, c.summary)
+	}
+	fmt.Fprintf(os.Stderr, "\nnotifyfs COMMAND --help shows a command's flags.\n")
+}
+
+func main() {
+	os.Exit(run(os.Args[1:]))
+}
+
+func run(args []string) int {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		usage()
+		if len(args) == 0 {
+			return exitUsage
+		}
+		return exitOK
+	}
+	for _, c := range commands {
+		if c.name == args[0] {
+			return report(c.run(args[1:]))
+		}
+	}
+	fmt.Fprintf(os.Stderr, "notifyfs: unknown command %q\n", args[0])
+	usage()
+	return exitUsage
+}
+
+// report turns a command's error into a message and an exit code.
+func report(err error) int {
+	if err == nil || errors.Is(err, pflag.ErrHelp) {
+		return exitOK
+	}
+	fmt.Fprintf(os.Stderr, "notifyfs: %v\n", err)
+	var ue usageError
+	var ee exitError
+	switch {
+	case errors.As(err, &ue):
+		return exitUsage
+	case errors.As(err, &ee):
+		return ee.code
+	}
+	return exitFailure
+}
+
+// newFlagSet makes a flag set whose errors are returned, not printed
+// and exited on, so they map to exit code 2 with one message.
+func newFlagSet(name, args string) *pflag.FlagSet {
+	fs := pflag.NewFlagSet(name, pflag.ContinueOnError)
+	fs.SortFlags = false
+	fs.Usage = func() {
+		fmt.Fprintf(os.Stderr, "usage: notifyfs %s %s\n", name, args)
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+// parse parses flags and checks the number of positional arguments.
+func parse(fs *pflag.FlagSet, args []string, want ...string) ([]string, error) {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, pflag.ErrHelp) {
+			return nil, err
+		}
+		return nil, usagef("%s: %v", fs.Name(), err)
+	}
+	if fs.NArg() != len(want) {
+		return nil, usagef("%s: want %d argument(s) (%v), got %d", fs.Name(), len(want), want, fs.NArg())
+	}
+	return fs.Args(), nil
+}

@@ -1,0 +1,215 @@
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"log"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/hanwen/go-fuse/v2/fs"
+	"github.com/hanwen/go-fuse/v2/fuse"
+
+	"github.com/notifyfs/notifyfs/eventbus"
+	"github.com/notifyfs/notifyfs/fusefs"
+	"github.com/notifyfs/notifyfs/mountutil"
+	"github.com/notifyfs/notifyfs/subscribers"
+)
+
+type mountFlags struct {
+	foreground bool
+	print      bool
+	format     string
+	readyFD    int
+	bus        eventbus.Options
+	fs         fusefs.Options
+	socket     subscribers.Options
+}
+
+func runMount(args []string) error {
+	mf := mountFlags{fs: fusefs.DefaultOptions(fusefs.IsRoot()), format: "text", readyFD: -1}
+	set := newFlagSet("mount", "[flags] SOURCE MOUNTPOINT")
+	set.BoolVarP(&mf.foreground, "foreground", "f", false, "stay attached; SIGINT/SIGTERM unmount cleanly")
+	set.BoolVar(&mf.print, "print", false, "with -f: print events to stdout as they happen")
+	set.StringVar(&mf.format, "format", mf.format, "with --print: text or json")
+	set.IntVar(&mf.readyFD, "ready-fd", -1, "internal: descriptor to report readiness on")
+	_ = set.MarkHidden("ready-fd")
+	mf.socket.AddFlags(set)
+	mf.fs.AddFlags(set)
+	mf.bus.AddFlags(set)
+	pos, err := parse(set, args, "SOURCE", "MOUNTPOINT")
+	if err != nil {
+		return err
+	}
+	if mf.print && !mf.foreground {
+		return usagef("mount: --print needs --foreground")
+	}
+	if mf.format != "text" && mf.format != "json" {
+		return usagef("mount: --format must be text or json, not %q", mf.format)
+	}
+	source, mnt, err := prepareMount(pos[0], pos[1])
+	if err != nil {
+		signalReady(mf.readyFD, err)
+		return err
+	}
+	if !mf.foreground {
+		return startDaemon(args, mnt)
+	}
+	err = serve(&mf, source, mnt)
+	// A failure before readiness goes to the waiting parent as well.
+	signalReady(mf.readyFD, err)
+	return err
+}
+
+// prepareMount validates SOURCE and MOUNTPOINT, clearing a stale mount
+// left at MOUNTPOINT by a daemon that died.
+func prepareMount(source, mnt string) (string, string, error) {
+	if abs, err := absPath(mnt); err == nil && mountutil.IsStale(abs) {
+		if _, err := mountutil.ClearStale(abs); err != nil {
+			return "", "", err
+		}
+	}
+	src, err := mountutil.CanonicalDir("source", source)
+	if err != nil {
+		return "", "", err
+	}
+	m, err := mountutil.CanonicalDir("mount point", mnt)
+	if err != nil {
+		return "", "", err
+	}
+	if err := mountutil.CheckOverlap(src, m); err != nil {
+		return "", "", err
+	}
+	if mi, ok, _ := mountutil.Lookup(m); ok && mi.FSType == "fuse.notifyfs" {
+		return "", "", fmt.Errorf("%s is already a notifyfs mount (of %s)", m, mi.Source)
+	}
+	if err := mountutil.CheckFuse(); err != nil {
+		return "", "", err
+	}
+	return src, m, nil
+}
+
+// serve runs the daemon in this process until a signal or an external
+// unmount ends it.
+func serve(mf *mountFlags, source, mnt string) error {
+	logger := log.New(os.Stderr, "notifyfs: ", log.LstdFlags)
+	bus := eventbus.New(mf.bus)
+	fsys, err := fusefs.New(source, bus, mf.fs)
+	if err != nil {
+		return err
+	}
+	defer fsys.Close()
+
+	if mf.socket.SocketPath == "" {
+		if err := mountutil.EnsureRuntimeDir(); err != nil {
+			return err
+		}
+		mf.socket.SocketPath = mountutil.SocketPath(mnt)
+	}
+	srv, err := subscribers.Listen(bus, subscribers.Info{
+		MountPoint: mnt, Source: source, Backend: "off",
+		Extra: fsys.Stats,
+	}, mf.socket)
+	if err != nil {
+		return err
+	}
+	go srv.Serve()
+	unadvertise, err := mountutil.Advertise(mnt, mf.socket.SocketPath)
+	if err != nil {
+		srv.Close()
+		return err
+	}
+	defer unadvertise()
+
+	var printed chan struct{}
+	if mf.print {
+		printed = make(chan struct{})
+		sub, err := bus.Subscribe("print", eventbus.Filter{}, nil)
+		if err != nil {
+			return err
+		}
+		go printEvents(sub, os.Stdout, mf.format == "json", printed)
+	}
+
+	opts := fsys.MountOptions()
+	opts.Logger = logger
+	server, err := fs.Mount(mnt, fsys.Root(), opts)
+	if err != nil {
+		bus.Close()
+		srv.Close()
+		return fmt.Errorf("mount %s: %w", mnt, err)
+	}
+	if server.KernelSettings().Flags64()&fuse.CAP_PASSTHROUGH == 0 && !mf.fs.NoPassthrough {
+		logger.Printf("kernel passthrough unavailable; reads and writes go through the daemon")
+	}
+	signalReady(mf.readyFD, nil)
+	mf.readyFD = -1
+
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() { server.Wait(); close(done) }()
+	select {
+	case s := <-sigs:
+		logger.Printf("%v: unmounting %s", s, mnt)
+		// Busy for long: detach rather than leave a stale mount behind.
+		if err := mountutil.Unmount(mnt, 5*time.Second, true); err != nil {
+			logger.Printf("%v", err)
+		}
+		<-done
+	case <-done:
+		logger.Printf("%s was unmounted", mnt)
+	}
+	bus.Close() // publishes unmount to every subscriber
+	if printed != nil {
+		<-printed
+	}
+	return srv.Close()
+}
+
+// printEvents writes the stream of sub to w until the bus closes.
+func printEvents(sub *eventbus.Subscription, w io.Writer, asJSON bool, done chan<- struct{}) {
+	defer close(done)
+	bw := bufio.NewWriter(w)
+	var buf []*eventbus.Event
+	var line []byte
+	for {
+		var finished bool
+		buf, _, finished = sub.Take(buf[:0], 1024)
+		for _, e := range buf {
+			line = formatEvent(line[:0], e, asJSON)
+			bw.Write(line)
+		}
+		bw.Flush()
+		if finished {
+			return
+		}
+		if len(buf) == 0 {
+			<-sub.Ready()
+		}
+	}
+}
+
+func formatEvent(b []byte, e *eventbus.Event, asJSON bool) []byte {
+	if asJSON {
+		b = e.AppendJSON(b)
+	} else {
+		b = e.AppendText(b)
+	}
+	return append(b, '\n')
+}
+
+// absPath makes p absolute without touching the filesystem beyond it.
+func absPath(p string) (string, error) {
+	if len(p) > 0 && p[0] == '/' {
+		return p, nil
+	}
+	wd, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	return wd + "/" + p, nil
+}

@@ -1,0 +1,54 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"sort"
+)
+
+func runStatus(args []string) error {
+	set := newFlagSet("status", "[--format json] MOUNTPOINT")
+	var format, socket string
+	set.StringVar(&format, "format", "text", "text or json")
+	socketFlag(set, &socket)
+	pos, err := parse(set, args, "MOUNTPOINT")
+	if err != nil {
+		return err
+	}
+	if format != "text" && format != "json" {
+		return usagef("status: --format must be text or json, not %q", format)
+	}
+	ctx := context.Background()
+	c, err := dial(ctx, pos[0], socket)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	st, err := c.Status(ctx)
+	if err != nil {
+		return err
+	}
+	if format == "json" {
+		enc := json.NewEncoder(os.Stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(st)
+	}
+	keys := make([]string, 0, len(st))
+	for k := range st {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		v := st[k]
+		switch v.(type) {
+		case map[string]any, []any:
+			b, _ := json.Marshal(v)
+			fmt.Printf("%-14s %s\n", k+":", b)
+		default:
+			fmt.Printf("%-14s %v\n", k+":", v)
+		}
+	}
+	return nil
+}

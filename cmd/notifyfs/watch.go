@@ -1,0 +1,148 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/notifyfs/notifyfs/eventbus"
+	"github.com/notifyfs/notifyfs/mountutil"
+	"github.com/notifyfs/notifyfs/subscribers/client"
+)
+
+// socketFlag adds --socket to commands that talk to a running mount.
+func socketFlag(set interface {
+	StringVar(*string, string, string, string)
+}, p *string) {
+	set.StringVar(p, "socket", "", "talk to this socket instead of finding it from MOUNTPOINT")
+}
+
+// dial connects to the mount at mnt (or to socket).
+func dial(ctx context.Context, mnt, socket string) (*client.Client, error) {
+	if socket == "" {
+		var err error
+		if socket, err = mountutil.FindSocket(mnt); err != nil {
+			return nil, err
+		}
+	}
+	return client.Dial(ctx, socket)
+}
+
+// parseSince reads --since: "now" or a seq (exclusive: the last one seen).
+func parseSince(s string) (*eventbus.Cursor, error) {
+	if s == "" || s == "now" {
+		return nil, nil
+	}
+	epoch := ""
+	if e, seq, ok := strings.Cut(s, ":"); ok {
+		epoch, s = e, seq
+	}
+	n, err := strconv.ParseUint(s, 10, 64)
+	if err != nil {
+		return nil, usagef("watch: --since wants a seq number, EPOCH:SEQ or now, not %q", s)
+	}
+	return &eventbus.Cursor{Epoch: epoch, Seq: n}, nil
+}
+
+func runWatch(args []string) error {
+	set := newFlagSet("watch", "[flags] MOUNTPOINT")
+	var (
+		format, since, socket, name string
+		types, paths, globs, excl   []string
+		count                       int
+		timeout                     time.Duration
+	)
+	set.StringVar(&format, "format", "text", "text or json (one event object per line)")
+	set.StringVar(&since, "since", "now", "events after SEQ (exclusive: pass the last seq you saw), EPOCH:SEQ, or now")
+	set.StringSliceVar(&types, "type", nil, "only these event types (comma-separated; open,close only if named)")
+	set.StringSliceVar(&paths, "path", nil, "only events at or beneath this path (relative to the mount; repeatable)")
+	set.StringSliceVar(&globs, "glob", nil, "only events whose path matches this pattern (** = any depth; repeatable)")
+	set.StringSliceVar(&excl, "exclude", nil, "drop events at or beneath this path or matching this pattern (repeatable)")
+	set.IntVarP(&count, "count", "n", 0, "exit 0 after N events")
+	set.DurationVar(&timeout, "timeout", 0, "exit 124 if not done within this time")
+	set.StringVar(&name, "name", "watch", "name shown for this subscriber in status")
+	socketFlag(set, &socket)
+	pos, err := parse(set, args, "MOUNTPOINT")
+	if err != nil {
+		return err
+	}
+	if format != "text" && format != "json" {
+		return usagef("watch: --format must be text or json, not %q", format)
+	}
+	if count < 0 {
+		return usagef("watch: --count must not be negative")
+	}
+	for _, t := range types {
+		if _, err := eventbus.ParseType(strings.TrimSpace(t)); err != nil {
+			return usagef("watch: --type: unknown type %q (known: %s)", t, strings.Join(eventbus.AllTypeNames(), ","))
+		}
+	}
+	cursor, err := parseSince(since)
+	if err != nil {
+		return err
+	}
+
+	ctx := context.Background()
+	if timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, timeout)
+		defer cancel()
+	}
+	c, err := dial(ctx, pos[0], socket)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	if _, err := c.Subscribe(ctx, client.SubscribeRequest{
+		Since: cursor, Types: types, Paths: paths, Globs: globs, Excludes: excl, Name: name,
+	}); err != nil {
+		return err
+	}
+
+	out := bufio.NewWriter(os.Stdout)
+	defer out.Flush()
+	var line []byte
+	seen := 0
+	events := c.Events()
+	for {
+		select {
+		case <-ctx.Done():
+			out.Flush()
+			return exitError{exitTimeout, fmt.Errorf("watch: timed out after %v with %d event(s)", timeout, seen)}
+		case e, ok := <-events:
+			if !ok {
+				out.Flush()
+				if count > 0 {
+					return fmt.Errorf("watch: stream ended after %d of %d event(s): %v", seen, count, streamEnd(c.Err()))
+				}
+				return nil
+			}
+			line = formatEvent(line[:0], &e, format == "json")
+			out.Write(line)
+			if len(events) == 0 {
+				out.Flush() // nothing more right now: let the reader see it
+			}
+			if e.Type == eventbus.Unmount && count == 0 {
+				return nil
+			}
+			if !eventbus.ControlTypes.Has(e.Type) {
+				seen++
+			}
+			if count > 0 && seen >= count {
+				return nil
+			}
+		}
+	}
+}
+
+func streamEnd(err error) string {
+	if err == nil || errors.Is(err, context.Canceled) {
+		return "the mount went away"
+	}
+	return err.Error()
+}

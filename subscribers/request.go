@@ -1,0 +1,261 @@
+package subscribers
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/notifyfs/notifyfs/eventbus"
+)
+
+// Error codes sent in the "code" field of error replies.
+const (
+	CodeBadJSON           = "bad_json"           // the line is not JSON
+	CodeBadRequest        = "bad_request"        // JSON, but not a valid request
+	CodeUnknownOp         = "unknown_op"         // "op" names no operation
+	CodeUnknownType       = "unknown_type"       // "types" names no event type
+	CodeBadPattern        = "bad_pattern"        // a glob or exclude is malformed
+	CodeAlreadySubscribed = "already_subscribed" // second subscribe on a connection
+	CodeNotSubscribed     = "not_subscribed"     // unsubscribe without a subscription
+	CodeLineTooLong       = "line_too_long"      // the connection is closed after it
+	CodeClosed            = "closed"             // the bus has shut down
+	CodePermissionDenied  = "permission_denied"  // sent in a refused hello
+)
+
+// Limits on a subscription's filter, so that one request cannot make
+// every Publish slow: filters run on the publishing path.
+const (
+	maxPatterns    = 256 // paths + globs + excludes
+	maxDoubleStars = 2   // "**" components per glob (matching is O(n^k))
+	maxNameLen     = 256
+)
+
+// protoError is an error reply: code is one of the Code constants.
+type protoError struct {
+	code string
+	msg  string
+}
+
+func errorf(code, format string, args ...any) *protoError {
+	return &protoError{code: code, msg: fmt.Sprintf(format, args...)}
+}
+
+// request is one parsed client line, handed from the reading goroutine
+// to the writing one.
+type request struct {
+	op  string
+	id  json.RawMessage // verbatim; nil is written as null
+	err *protoError     // set: answer with this error
+	// fatal: hang up after answering (the input stream is unusable).
+	fatal bool
+
+	sub *subscribeParams
+	// syncTarget is bus.Seq() when the sync line was read: the barrier
+	// covers exactly what was published before the client asked.
+	syncTarget uint64
+}
+
+type subscribeParams struct {
+	since  *eventbus.Cursor // nil = now
+	filter eventbus.Filter
+	name   string
+}
+
+var opFields = map[string][]string{
+	"subscribe":   {"since", "epoch", "paths", "globs", "excludes", "types", "name"},
+	"unsubscribe": nil,
+	"sync":        nil,
+	"status":      nil,
+}
+
+// parseRequest parses one line. It never fails: a malformed line becomes
+// a request carrying the error to send back.
+func parseRequest(line []byte) request {
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(line, &fields); err != nil {
+		var syn *json.SyntaxError
+		if errors.As(err, &syn) || !json.Valid(line) {
+			return request{err: errorf(CodeBadJSON, "invalid JSON: %v", err)}
+		}
+		return request{err: errorf(CodeBadRequest, "a request must be a JSON object")}
+	}
+	if fields == nil {
+		return request{err: errorf(CodeBadRequest, "a request must be a JSON object, not null")}
+	}
+	r := request{id: fields["id"]}
+	if len(r.id) > 0 && (r.id[0] == '{' || r.id[0] == '[') {
+		return r.fail(CodeBadRequest, `"id" must be a string, number or null`)
+	}
+	opRaw, ok := fields["op"]
+	if !ok {
+		return r.fail(CodeBadRequest, `missing "op"`)
+	}
+	if err := json.Unmarshal(opRaw, &r.op); err != nil {
+		return r.fail(CodeBadRequest, `"op" must be a string`)
+	}
+	allowed, ok := opFields[r.op]
+	if !ok {
+		return r.fail(CodeUnknownOp, "unknown op %q (want subscribe, unsubscribe, sync or status)", r.op)
+	}
+	for k := range fields {
+		if k != "id" && k != "op" && !slices.Contains(allowed, k) {
+			return r.fail(CodeBadRequest, "unknown field %q in %s request", k, r.op)
+		}
+	}
+	if r.op == "subscribe" {
+		p, perr := parseSubscribe(fields)
+		if perr != nil {
+			r.err = perr
+			return r
+		}
+		r.sub = p
+	}
+	return r
+}
+
+func (r request) fail(code, format string, args ...any) request {
+	r.err = errorf(code, format, args...)
+	return r
+}
+
+func countDoubleStars(pattern string) int {
+	n := 0
+	for _, c := range strings.Split(pattern, "/") {
+		if c == "**" {
+			n++
+		}
+	}
+	return n
+}
+
+func parseSubscribe(f map[string]json.RawMessage) (*subscribeParams, *protoError) {
+	p := &subscribeParams{}
+	var epoch string
+	if err := decodeField(f, "epoch", &epoch); err != nil {
+		return nil, err
+	}
+	since, perr := parseSince(f["since"], epoch)
+	if perr != nil {
+		return nil, perr
+	}
+	p.since = since
+	if err := decodeField(f, "name", &p.name); err != nil {
+		return nil, err
+	}
+	if len(p.name) > maxNameLen {
+		return nil, errorf(CodeBadRequest, `"name" is longer than %d bytes`, maxNameLen)
+	}
+	for _, x := range []struct {
+		key string
+		dst *[]string
+	}{{"paths", &p.filter.Prefixes}, {"globs", &p.filter.Globs}, {"excludes", &p.filter.Excludes}} {
+		if err := decodeField(f, x.key, x.dst); err != nil {
+			return nil, err
+		}
+	}
+	if n := len(p.filter.Prefixes) + len(p.filter.Globs) + len(p.filter.Excludes); n > maxPatterns {
+		return nil, errorf(CodeBadRequest, "%d paths, globs and excludes; at most %d are allowed", n, maxPatterns)
+	}
+	for _, list := range [][]string{p.filter.Globs, p.filter.Excludes} {
+		for _, g := range list {
+			if n := countDoubleStars(g); n > maxDoubleStars {
+				return nil, errorf(CodeBadPattern, `pattern %q has %d "**" components; at most %d are allowed`, g, n, maxDoubleStars)
+			}
+		}
+	}
+	var types []string
+	if err := decodeField(f, "types", &types); err != nil {
+		return nil, err
+	}
+	for _, name := range types {
+		t, err := eventbus.ParseType(name)
+		if err != nil {
+			return nil, errorf(CodeUnknownType, "unknown event type %q in \"types\" (known: %s)", name, strings.Join(eventbus.AllTypeNames(), ", "))
+		}
+		p.filter.Types |= eventbus.MaskOf(t)
+	}
+	if err := p.filter.Validate(); err != nil {
+		return nil, errorf(CodeBadPattern, "%s", strings.TrimPrefix(err.Error(), "eventbus: "))
+	}
+	return p, nil
+}
+
+// decodeField decodes f[key] into dst; a missing key or null leaves dst
+// alone.
+func decodeField[T any](f map[string]json.RawMessage, key string, dst *T) *protoError {
+	raw, ok := f[key]
+	if !ok || string(raw) == "null" {
+		return nil
+	}
+	if err := json.Unmarshal(raw, dst); err != nil {
+		return errorf(CodeBadRequest, "%q must be %s", key, describe(dst))
+	}
+	return nil
+}
+
+func describe(v any) string {
+	switch v.(type) {
+	case *string:
+		return "a string"
+	case *[]string:
+		return "an array of strings"
+	}
+	return fmt.Sprintf("%T", v)
+}
+
+const sinceHelp = `"since" must be "now", a sequence number, or {"epoch":"…","seq":N}`
+
+// parseSince reads the cursor: "now" (or absent) means no cursor; a bare
+// number means this epoch unless "epoch" says otherwise.
+func parseSince(raw json.RawMessage, epoch string) (*eventbus.Cursor, *protoError) {
+	if len(raw) == 0 || string(raw) == "null" {
+		return nil, nil
+	}
+	switch raw[0] {
+	case '"':
+		var s string
+		if err := json.Unmarshal(raw, &s); err != nil {
+			return nil, errorf(CodeBadRequest, "%s", sinceHelp)
+		}
+		if s == "now" {
+			return nil, nil
+		}
+		// Accept a decimal string too: shell users quote everything.
+		n, err := strconv.ParseUint(s, 10, 64)
+		if err != nil {
+			return nil, errorf(CodeBadRequest, "%s, got %q", sinceHelp, s)
+		}
+		return &eventbus.Cursor{Epoch: epoch, Seq: n}, nil
+	case '{':
+		var c struct {
+			Epoch string          `json:"epoch"`
+			Seq   json.RawMessage `json:"seq"`
+		}
+		dec := json.NewDecoder(bytes.NewReader(raw))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&c); err != nil {
+			return nil, errorf(CodeBadRequest, "%s: %v", sinceHelp, err)
+		}
+		n, err := strconv.ParseUint(string(c.Seq), 10, 64)
+		if err != nil {
+			return nil, errorf(CodeBadRequest, `"since.seq" must be a non-negative integer`)
+		}
+		if c.Epoch != "" && epoch != "" && c.Epoch != epoch {
+			return nil, errorf(CodeBadRequest, `"since.epoch" %q contradicts "epoch" %q`, c.Epoch, epoch)
+		}
+		if c.Epoch == "" {
+			c.Epoch = epoch
+		}
+		return &eventbus.Cursor{Epoch: c.Epoch, Seq: n}, nil
+	default:
+		n, err := strconv.ParseUint(string(raw), 10, 64)
+		if err != nil {
+			return nil, errorf(CodeBadRequest, "%s, got %s", sinceHelp, raw)
+		}
+		return &eventbus.Cursor{Epoch: epoch, Seq: n}, nil
+	}
+}
