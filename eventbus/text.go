@@ -83,4 +83,3 @@ func appendTextPath(b []byte, p string) []byte {
 	}
 	return append(b, p...)
 }
-

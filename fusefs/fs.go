@@ -93,7 +93,7 @@ func (f *FS) MountOptions() *fs.Options {
 		// Mount with mount(2) directly when we may (root); otherwise
 		// go-fuse falls back to the fusermount helper.
 		DirectMount: true,
-		MaxWrite:             1 << 20,
+		MaxWrite:    1 << 20,
 	}
 	if f.opts.DefaultPermissions {
 		o.MountOptions.Options = append(o.MountOptions.Options, "default_permissions")
