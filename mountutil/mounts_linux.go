@@ -97,10 +97,12 @@ func unescapeMount(s string) string {
 	return b.String()
 }
 
-// IsStale reports whether p is a FUSE mount whose daemon is gone.
+// IsStale reports whether p is a FUSE mount whose daemon is gone. It
+// asks statfs, which always reaches the filesystem: stat may be answered
+// from the kernel's attribute cache even after the daemon died.
 func IsStale(p string) bool {
-	var st unix.Stat_t
-	err := unix.Stat(p, &st)
+	var st unix.Statfs_t
+	err := unix.Statfs(p, &st)
 	return err == unix.ENOTCONN || err == unix.ECONNABORTED
 }
 

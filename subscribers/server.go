@@ -45,6 +45,7 @@ type Server struct {
 	drain     chan struct{} // closed when Close begins: deliver what you have, then hang up
 	kill      chan struct{} // closed when the drain time is up
 	wg        sync.WaitGroup
+	stopOnce  sync.Once
 	closeOnce sync.Once
 	closeErr  error
 
@@ -172,10 +173,7 @@ func (s *Server) Close() error {
 		s.closing = true
 		close(s.drain)
 		s.mu.Unlock()
-		if err := s.ln.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
-			s.closeErr = fmt.Errorf("subscribers: %w", err)
-		}
-		s.removeSocket()
+		s.closeErr = s.StopAccepting()
 
 		done := make(chan struct{})
 		go func() {
@@ -197,6 +195,20 @@ func (s *Server) Close() error {
 		}
 	})
 	return s.closeErr
+}
+
+// StopAccepting closes the listener and removes the socket file, leaving
+// open connections alone. A daemon going down calls it before announcing
+// unmount, so that a client seeing the stream end finds the socket gone.
+func (s *Server) StopAccepting() error {
+	var err error
+	s.stopOnce.Do(func() {
+		if e := s.ln.Close(); e != nil && !errors.Is(e, net.ErrClosed) {
+			err = fmt.Errorf("subscribers: %w", e)
+		}
+		s.removeSocket()
+	})
+	return err
 }
 
 // removeSocket deletes the socket file unless it has been replaced by

@@ -134,6 +134,11 @@ func serve(mf *mountFlags, source, mnt string) error {
 		go printEvents(sub, os.Stdout, mf.format == "json", printed)
 	}
 
+	// Catch signals before anyone can know we are ready.
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+
 	opts := fsys.MountOptions()
 	opts.Logger = logger
 	server, err := fs.Mount(mnt, fsys.Root(), opts)
@@ -148,8 +153,6 @@ func serve(mf *mountFlags, source, mnt string) error {
 	signalReady(mf.readyFD, nil)
 	mf.readyFD = -1
 
-	sigs := make(chan os.Signal, 1)
-	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
 	done := make(chan struct{})
 	go func() { server.Wait(); close(done) }()
 	select {
@@ -163,6 +166,9 @@ func serve(mf *mountFlags, source, mnt string) error {
 	case <-done:
 		logger.Printf("%s was unmounted", mnt)
 	}
+	// Socket first: a client that sees the stream end must find it gone.
+	srv.StopAccepting()
+	unadvertise()
 	bus.Close() // publishes unmount to every subscriber
 	if printed != nil {
 		<-printed
