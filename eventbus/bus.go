@@ -35,14 +35,16 @@ type Bus struct {
 	opts  Options
 	epoch string
 
-	mu     sync.Mutex
-	seq    uint64 // last assigned
-	ring   *ring
-	subs   []*Subscription
-	closed bool
+	mu      sync.Mutex
+	seq     uint64 // last assigned
+	ring    *ring
+	subs    []*Subscription
+	closed  bool
+	dropped uint64 // events lost to subscribers, summed over overflow events
 
 	published atomic.Uint64 // == seq, readable without mu
 	wants     atomic.Uint32 // TypeMask of types anybody wants
+	nsubs     atomic.Int32  // == len(subs), readable without mu
 }
 
 // New returns a bus with the given options.
@@ -145,25 +147,36 @@ type SubscriberStats struct {
 
 // Stats describes the bus for status output.
 type Stats struct {
-	Epoch       string            `json:"epoch"`
-	Seq         uint64            `json:"seq"`
-	OldestSeq   uint64            `json:"oldest_seq"`
-	RingSize    int               `json:"ring_size"`
+	Epoch     string `json:"epoch"`
+	Seq       uint64 `json:"seq"`
+	OldestSeq uint64 `json:"oldest_seq"`
+	RingSize  int    `json:"ring_size"`
+	// Dropped is how many events subscribers have lost (the sum of the
+	// ranges of every overflow event handed out), since the bus started;
+	// it keeps counting what departed subscribers lost.
+	Dropped     uint64            `json:"dropped"`
 	Subscribers []SubscriberStats `json:"subscribers"`
 }
 
-// Stats returns a snapshot of the bus.
+// Stats returns a snapshot of the bus. It holds the bus lock only to
+// copy a few numbers per subscription.
 func (b *Bus) Stats() Stats {
+	// Allocate before taking the lock; a subscription added meanwhile
+	// just grows the slice.
+	subs := make([]SubscriberStats, 0, b.nsubs.Load()+2)
 	b.mu.Lock()
-	defer b.mu.Unlock()
-	st := Stats{Epoch: b.epoch, Seq: b.seq, OldestSeq: b.ring.oldest(b.seq + 1), RingSize: len(b.ring.buf), Subscribers: []SubscriberStats{}}
+	st := Stats{Epoch: b.epoch, Seq: b.seq, OldestSeq: b.ring.oldest(b.seq + 1), RingSize: len(b.ring.buf), Dropped: b.dropped}
 	for _, s := range b.subs {
-		pos := s.positionLocked()
-		st.Subscribers = append(st.Subscribers, SubscriberStats{
-			ID: s.id, Name: s.name, Position: pos, Lag: b.seq - pos,
+		subs = append(subs, SubscriberStats{
+			ID: s.id, Name: s.name, Position: s.positionLocked(),
 			Queued: s.qlen, Catching: s.lagging, Lost: s.lost,
 		})
 	}
+	b.mu.Unlock()
+	for i := range subs {
+		subs[i].Lag = st.Seq - subs[i].Position
+	}
+	st.Subscribers = subs
 	return st
 }
 
@@ -188,6 +201,7 @@ func (b *Bus) Subscribe(name string, f Filter, since *Cursor) (*Subscription, er
 	if b.closed {
 		return nil, ErrClosed
 	}
+	s.startSeq = b.seq
 	if since != nil {
 		switch {
 		case since.Epoch != "" && since.Epoch != b.epoch,
@@ -201,6 +215,7 @@ func (b *Bus) Subscribe(name string, f Filter, since *Cursor) (*Subscription, er
 		}
 	}
 	b.subs = append(b.subs, s)
+	b.nsubs.Store(int32(len(b.subs)))
 	b.recomputeWants()
 	s.wake()
 	return s, nil
@@ -209,11 +224,12 @@ func (b *Bus) Subscribe(name string, f Filter, since *Cursor) (*Subscription, er
 // Subscription is one subscriber's view of the stream. Take is meant to
 // be called from one goroutine.
 type Subscription struct {
-	bus    *Bus
-	id     uint64
-	name   string
-	filter Filter
-	notify chan struct{}
+	bus      *Bus
+	id       uint64
+	name     string
+	filter   Filter
+	notify   chan struct{}
+	startSeq uint64
 
 	// Guarded by bus.mu.
 	queue    []*Event // circular, fixed capacity
@@ -224,10 +240,16 @@ type Subscription struct {
 	pending  []*Event
 	lost     uint64
 	detached bool
+	closePos uint64 // once detached: the position at Close
 }
 
 // ID is unique within the process.
 func (s *Subscription) ID() uint64 { return s.id }
+
+// StartSeq is the bus's seq when the subscription was made. A
+// subscription without a cursor receives exactly the matching events
+// with a higher seq; with a cursor, it is where a reset continues.
+func (s *Subscription) StartSeq() uint64 { return s.startSeq }
 
 // Ready is signalled when Take may return something new.
 func (s *Subscription) Ready() <-chan struct{} { return s.notify }
@@ -262,6 +284,9 @@ func (s *Subscription) offer(e *Event) {
 // positionLocked: every event with seq <= position has been handed out
 // by Take or filtered away.
 func (s *Subscription) positionLocked() uint64 {
+	if s.detached {
+		return s.closePos
+	}
 	if s.qlen > 0 {
 		return s.queue[s.qhead].Seq - 1
 	}
@@ -273,13 +298,20 @@ func (s *Subscription) positionLocked() uint64 {
 
 // Take appends up to max waiting events to dst and returns it, together
 // with pos: every event with seq <= pos that matches the filter is in dst
-// or was returned by an earlier Take. done is true once the bus is closed
-// and everything has been handed out. Take never blocks; wait on Ready.
+// or was returned by an earlier Take (pos also moves past events the
+// filter rejected). done is true once the bus is closed and everything
+// has been handed out, or once the subscription is closed. Take never
+// blocks; wait on Ready. It may return no events while there is more to
+// come (a subscription reading the ring examines a bounded number of
+// events per call); Ready is then already signalled.
 func (s *Subscription) Take(dst []*Event, max int) (out []*Event, pos uint64, done bool) {
 	b := s.bus
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	out = dst
+	if s.detached {
+		return out, s.closePos, true
+	}
 	if len(s.pending) > 0 {
 		out = append(out, s.pending...)
 		s.pending = s.pending[:0]
@@ -301,16 +333,24 @@ func (s *Subscription) Take(dst []*Event, max int) (out []*Event, pos uint64, do
 	return out, pos, done
 }
 
+// ringScanLimit bounds how many ring entries one Take examines, so that a
+// lagging subscription whose filter rejects almost everything does not
+// hold the bus lock (and so Publish) for a scan of the whole ring.
+const ringScanLimit = 4096
+
 // readRingLocked serves a lagging subscriber from the ring, and rejoins
 // the live queue once it has caught up.
 func (s *Subscription) readRingLocked(out []*Event, max int) []*Event {
 	b := s.bus
-	for s.next <= b.seq && len(out) < max {
+	for scanned := 0; s.next <= b.seq && len(out) < max && scanned < ringScanLimit; scanned++ {
 		e := b.ring.get(s.next)
 		if e == nil {
+			// Gone from the ring: say exactly which seqs were lost and
+			// go on from the oldest one still held.
 			oldest := b.ring.oldest(b.seq + 1)
 			out = append(out, &Event{Type: Overflow, FromSeq: s.next, ToSeq: oldest - 1, Time: b.opts.Now()})
 			s.lost += oldest - s.next
+			b.dropped += oldest - s.next
 			s.next = oldest
 			continue
 		}
@@ -325,7 +365,9 @@ func (s *Subscription) readRingLocked(out []*Event, max int) []*Event {
 	return out
 }
 
-// Close detaches the subscription from the bus.
+// Close detaches the subscription from the bus and discards what it had
+// not taken. Take afterwards returns nothing and done; Ready is
+// signalled so that a goroutine waiting on it notices.
 func (s *Subscription) Close() {
 	b := s.bus
 	b.mu.Lock()
@@ -333,7 +375,13 @@ func (s *Subscription) Close() {
 	if s.detached {
 		return
 	}
+	s.closePos = s.positionLocked()
 	s.detached = true
+	clear(s.queue)
+	s.queue, s.qhead, s.qlen = nil, 0, 0
+	s.lagging, s.pending = false, nil
 	b.subs = slices.DeleteFunc(b.subs, func(x *Subscription) bool { return x == s })
+	b.nsubs.Store(int32(len(b.subs)))
 	b.recomputeWants()
+	s.wake()
 }

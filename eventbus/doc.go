@@ -20,7 +20,35 @@
 // the ring from the first event it missed, and rejoins the live queue once
 // it has caught up, with no gap and no duplicate at the seam. Only events
 // that have already left the ring are lost, and the subscriber is told
-// exactly which (an overflow event with from_seq..to_seq).
+// exactly which (an overflow event with from_seq..to_seq). Stats counts
+// such losses per subscription (lost) and for the whole bus (dropped,
+// which keeps what departed subscriptions lost).
+//
+// A subscription reading the ring examines a bounded number of ring
+// entries per Take, so that one whose filter rejects nearly everything
+// does not hold the bus lock, and so Publish, for a scan of the whole
+// ring; Take then returns what it found (possibly nothing) and leaves
+// Ready signalled.
+//
+// A subscription without a cursor receives the events published after
+// Subscription.StartSeq, the bus's seq at the moment it was made.
+//
+// # Filters
+//
+// Prefixes are component-wise ("a" covers "a/b", not "ab"). Globs are
+// matched component by component, "**" standing for any number of whole
+// components and every other component being a path.Match pattern. The
+// matcher is linear in the product of pattern and path lengths whatever
+// the number of "**" (it runs inside Publish, under the bus lock) and
+// allocates nothing. Validate rejects a malformed pattern with an error
+// naming it.
+//
+// # Forward compatibility
+//
+// Event.UnmarshalJSON accepts type and origin names it does not know, so
+// that a client keeps working against a newer daemon: such an event has
+// Type TypeNone and the name in Event.Unknown, and AppendJSON writes it
+// back unchanged. ParseType and ParseTypeList stay strict.
 //
 // # Cost of unwanted events
 //

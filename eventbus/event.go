@@ -47,6 +47,10 @@ type Event struct {
 	Seq  uint64
 	Time time.Time
 	Type Type
+	// Unknown is the type name of a decoded event whose type this version
+	// does not know (Type is then TypeNone); AppendJSON and AppendText
+	// write it back. Emitters leave it empty.
+	Unknown string
 
 	// Path is where the object is now, relative to the mount root, with
 	// no leading slash; "" is the root itself.
@@ -77,6 +81,9 @@ type Event struct {
 	Comm string
 
 	Origin Origin
+	// originName keeps a decoded origin name this version does not know
+	// (Origin is then 0), so that AppendJSON writes it back.
+	originName string
 	// Count is how many identical events were folded into this one; 0
 	// and 1 both mean one.
 	Count uint32

@@ -2,6 +2,7 @@ package eventbus
 
 import (
 	"encoding/json"
+	"errors"
 	"strconv"
 	"time"
 	"unicode/utf8"
@@ -20,9 +21,15 @@ func (e *Event) AppendJSON(b []byte) []byte {
 	}
 	b = append(b, `"time":"`...)
 	b = e.Time.UTC().AppendFormat(b, time.RFC3339Nano)
-	b = append(b, `","type":"`...)
-	b = append(b, e.Type.String()...)
-	b = append(b, `","path":`...)
+	b = append(b, `","type":`...)
+	if e.Type == TypeNone && e.Unknown != "" {
+		b = appendString(b, e.Unknown)
+	} else {
+		b = append(b, '"')
+		b = append(b, e.Type.String()...)
+		b = append(b, '"')
+	}
+	b = append(b, `,"path":`...)
 	b = appendString(b, e.Path)
 	b = appendOptString(b, `,"from":`, e.From)
 	b = appendOptString(b, `,"target":`, e.Target)
@@ -39,7 +46,7 @@ func (e *Event) AppendJSON(b []byte) []byte {
 		b = append(b, `,"size":`...)
 		b = strconv.AppendInt(b, e.Size, 10)
 	}
-	if e.Origin != 0 {
+	if e.Origin != 0 || e.originName != "" {
 		b = append(b, `,"pid":`...)
 		b = strconv.AppendUint(b, uint64(e.Pid), 10)
 		b = append(b, `,"uid":`...)
@@ -47,9 +54,14 @@ func (e *Event) AppendJSON(b []byte) []byte {
 		b = append(b, `,"gid":`...)
 		b = strconv.AppendUint(b, uint64(e.Gid), 10)
 		b = appendOptString(b, `,"comm":`, e.Comm)
-		b = append(b, `,"origin":"`...)
-		b = append(b, e.Origin.String()...)
-		b = append(b, '"')
+		b = append(b, `,"origin":`...)
+		if e.Origin != 0 {
+			b = append(b, '"')
+			b = append(b, e.Origin.String()...)
+			b = append(b, '"')
+		} else {
+			b = appendString(b, e.originName)
+		}
 	}
 	if e.Count > 1 {
 		b = append(b, `,"count":`...)
@@ -157,23 +169,33 @@ type wireEvent struct {
 	Epoch    string    `json:"epoch"`
 }
 
-// UnmarshalJSON decodes what AppendJSON encodes.
+// UnmarshalJSON decodes what AppendJSON encodes. It is forward
+// compatible: an event whose type name this version does not know (a
+// newer daemon's) decodes with Type TypeNone and the name in Unknown, and
+// an unknown origin name is kept as well; AppendJSON writes both back
+// unchanged. Only a missing type is an error.
 func (e *Event) UnmarshalJSON(data []byte) error {
 	var w wireEvent
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
+	if w.Type == "" {
+		return errors.New("eventbus: event without a type")
+	}
 	t, err := ParseType(w.Type)
+	unknown := ""
 	if err != nil {
-		return err
+		t, unknown = TypeNone, w.Type
 	}
 	var o Origin
+	originName := ""
 	if w.Origin != "" {
 		if o, err = ParseOrigin(w.Origin); err != nil {
-			return err
+			o, originName = 0, w.Origin
 		}
 	}
 	*e = Event{
+		Unknown: unknown, originName: originName,
 		Seq: w.Seq, Time: w.Time, Type: t, Path: w.Path, From: w.From,
 		Target: w.Target, Xattr: w.Xattr, IsDir: w.IsDir, LastLink: w.LastLink,
 		Replaced: w.Replaced, Exchange: w.Exchange, Mode: w.Mode, Size: w.Size,

@@ -1,6 +1,9 @@
 package eventbus
 
-import "strconv"
+import (
+	"strconv"
+	"unicode/utf8"
+)
 
 // AppendText appends a one-line human-readable form of the event:
 //
@@ -10,7 +13,11 @@ func (e *Event) AppendText(b []byte) []byte {
 	b = append(b, ' ')
 	b = e.Time.UTC().AppendFormat(b, "15:04:05.000000")
 	b = append(b, ' ')
-	b = append(b, e.Type.String()...)
+	if e.Type == TypeNone && e.Unknown != "" {
+		b = appendTextWord(b, e.Unknown)
+	} else {
+		b = append(b, e.Type.String()...)
+	}
 	switch e.Type {
 	case Overflow:
 		b = append(b, " lost "...)
@@ -37,7 +44,7 @@ func (e *Event) AppendText(b []byte) []byte {
 	}
 	if e.Xattr != "" {
 		b = append(b, " xattr="...)
-		b = append(b, e.Xattr...)
+		b = appendTextWord(b, e.Xattr)
 	}
 	for _, f := range []struct {
 		on   bool
@@ -55,17 +62,21 @@ func (e *Event) AppendText(b []byte) []byte {
 		b = append(b, " x"...)
 		b = strconv.AppendUint(b, uint64(e.Count), 10)
 	}
-	if e.Origin != 0 {
+	if e.Origin != 0 || e.originName != "" {
 		b = append(b, " pid="...)
 		b = strconv.AppendUint(b, uint64(e.Pid), 10)
 		b = append(b, " uid="...)
 		b = strconv.AppendUint(b, uint64(e.Uid), 10)
 		if e.Comm != "" {
 			b = append(b, " comm="...)
-			b = append(b, e.Comm...)
+			b = appendTextWord(b, e.Comm)
 		}
 		b = append(b, ' ')
-		b = append(b, e.Origin.String()...)
+		if e.Origin != 0 {
+			b = append(b, e.Origin.String()...)
+		} else {
+			b = appendTextWord(b, e.originName)
+		}
 	}
 	return b
 }
@@ -76,10 +87,23 @@ func appendTextPath(b []byte, p string) []byte {
 	if p == "" {
 		return append(b, '.')
 	}
-	for i := 0; i < len(p); i++ {
-		if c := p[i]; c <= ' ' || c == 0x7f || c == '"' {
-			return strconv.AppendQuote(b, p)
+	return appendTextWord(b, p)
+}
+
+// appendTextWord appends s, quoted if it holds a space, a control
+// character, a quote or invalid UTF-8 (anything that could break the line
+// apart or the terminal).
+func appendTextWord(b []byte, s string) []byte {
+	ascii := true
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c <= ' ' || c == 0x7f || c == '"' {
+			return strconv.AppendQuote(b, s)
 		}
+		ascii = ascii && c < utf8.RuneSelf
 	}
-	return append(b, p...)
+	if !ascii && !utf8.ValidString(s) {
+		return strconv.AppendQuote(b, s)
+	}
+	return append(b, s...)
 }

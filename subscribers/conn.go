@@ -337,15 +337,7 @@ func (w *writer) subscribe(r request) {
 		return
 	}
 	p := r.sub
-	// "now" is a cursor at the current seq rather than no cursor: the
-	// reply can then say exactly where the stream starts, even while
-	// events are being published.
-	seq := w.bus.Seq()
-	since := p.since
-	if since == nil {
-		since = &eventbus.Cursor{Epoch: w.bus.Epoch(), Seq: seq}
-	}
-	sub, err := w.bus.Subscribe(p.name, p.filter, since)
+	sub, err := w.bus.Subscribe(p.name, p.filter, p.since)
 	if err != nil {
 		if errors.Is(err, eventbus.ErrClosed) {
 			w.fail(r, errorf(CodeClosed, "the mount is shutting down"))
@@ -357,5 +349,6 @@ func (w *writer) subscribe(r request) {
 	w.sub, w.pos = sub, 0
 	w.c.subID.Store(sub.ID())
 	// Written before any event: events are only taken after this returns.
-	w.enc.Encode(subscribeReply{replyHead{"subscribe", r.id, true}, w.bus.Epoch(), seq})
+	// StartSeq is exact: with "now" the stream is the events after it.
+	w.enc.Encode(subscribeReply{replyHead{"subscribe", r.id, true}, w.bus.Epoch(), sub.StartSeq()})
 }

@@ -61,9 +61,7 @@ func (s *Server) status() map[string]any {
 		cs = append(cs, connStatus{ID: c.id, Peer: c.peerInfo(), Connected: c.since.UTC(), Subscription: id})
 	}
 	subs := make([]subscriberStatus, 0, len(st.Subscribers))
-	var drops uint64
 	for _, ss := range st.Subscribers {
-		drops += ss.Lost
 		x := subscriberStatus{SubscriberStats: ss}
 		if c := bySub[ss.ID]; c != nil {
 			x.Connection, x.Peer = c.id, c.peerInfo()
@@ -89,7 +87,7 @@ func (s *Server) status() map[string]any {
 		"protocol":    ProtocolVersion,
 		"socket":      s.absPath,
 		"subscribers": subs,
-		"drops":       drops, // events lost to overflow by current subscribers
+		"drops":       st.Dropped, // events lost to overflow, by every subscriber ever
 
 		"connections": cs,
 	})
