@@ -24,6 +24,9 @@ type Options struct {
 	Epoch string
 	// Now returns the time stamped on events; default time.Now.
 	Now func() time.Time
+	// Journal keeps every event on disk (OpenBus only): subscribers that fall
+	// behind the ring, or resume after a restart, read it.
+	Journal JournalOptions
 }
 
 // ErrClosed is returned by operations on a closed bus.
@@ -42,12 +45,38 @@ type Bus struct {
 	closed  bool
 	dropped uint64 // events lost to subscribers, summed over overflow events
 
+	j *journal // nil: memory only
+
 	published atomic.Uint64 // == seq, readable without mu
 	wants     atomic.Uint32 // TypeMask of types anybody wants
 	nsubs     atomic.Int32  // == len(subs), readable without mu
 }
 
-// New returns a bus with the given options.
+// OpenBus returns a bus backed by the journal in opts.Journal.Dir (or, with
+// no Dir, a memory-only bus as New). A journal that exists continues its
+// epoch and sequence: no seq is ever reused, and seqs lost to a crash are
+// reported to readers as overflow.
+func OpenBus(opts Options) (*Bus, error) {
+	if opts.Journal.Dir == "" {
+		return New(opts), nil
+	}
+	j, next, err := openJournal(opts.Journal)
+	if err != nil {
+		return nil, err
+	}
+	opts.Epoch = j.epoch
+	b := New(opts)
+	b.j = j
+	if opts.Journal.Sync == SyncAlways {
+		j.onDurable = b.wakeAll
+	}
+	b.seq = next - 1
+	b.published.Store(b.seq)
+	return b, nil
+}
+
+// New returns a memory-only bus with the given options (Journal is
+// ignored; see OpenBus).
 func New(opts Options) *Bus {
 	if opts.RingSize <= 0 {
 		opts.RingSize = 1 << 18
@@ -88,13 +117,20 @@ func (b *Bus) Wants(t Type) bool { return TypeMask(b.wants.Load()).Has(t) }
 // and queues it for every matching subscription. The bus owns e
 // afterwards; it must not be modified. It returns the assigned seq, or 0
 // if the bus is closed.
+//
+// With a SyncAlways journal Publish returns once the event is on disk.
 func (b *Bus) Publish(e *Event) uint64 {
 	b.mu.Lock()
-	defer b.mu.Unlock()
 	if b.closed {
+		b.mu.Unlock()
 		return 0
 	}
-	return b.publishLocked(e)
+	seq := b.publishLocked(e)
+	b.mu.Unlock()
+	if b.j != nil && b.j.opts.Sync == SyncAlways {
+		b.j.waitDurable(seq)
+	}
+	return seq
 }
 
 func (b *Bus) publishLocked(e *Event) uint64 {
@@ -102,6 +138,9 @@ func (b *Bus) publishLocked(e *Event) uint64 {
 	e.Seq = b.seq
 	if e.Time.IsZero() {
 		e.Time = b.opts.Now()
+	}
+	if b.j != nil {
+		b.j.append(e)
 	}
 	b.ring.add(e)
 	for _, s := range b.subs {
@@ -112,18 +151,51 @@ func (b *Bus) publishLocked(e *Event) uint64 {
 }
 
 // Close publishes an unmount event, tells every subscription that the
-// stream ends after it, and refuses further events.
-func (b *Bus) Close() {
+// stream ends after it, refuses further events, and closes the journal
+// (subscriptions may go on reading what it holds).
+func (b *Bus) Close() error {
 	b.mu.Lock()
-	defer b.mu.Unlock()
 	if b.closed {
-		return
+		b.mu.Unlock()
+		return nil
 	}
 	b.publishLocked(&Event{Type: Unmount})
 	b.closed = true
 	for _, s := range b.subs {
 		s.wake()
 	}
+	b.mu.Unlock()
+	if b.j != nil {
+		return b.j.close()
+	}
+	return nil
+}
+
+// wakeAll signals every subscription (new events became deliverable).
+func (b *Bus) wakeAll() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for _, s := range b.subs {
+		s.wake()
+	}
+}
+
+// deliverableLocked is the highest seq subscribers may be handed: under
+// SyncAlways only what is on disk, so that a crash can never take back
+// an event somebody saw.
+func (b *Bus) deliverableLocked() uint64 {
+	if b.j != nil && b.j.opts.Sync == SyncAlways {
+		return min(b.seq, b.j.durable.Load())
+	}
+	return b.seq
+}
+
+// oldestLocked is the oldest seq a subscriber can still be served.
+func (b *Bus) oldestLocked() uint64 {
+	if b.j != nil {
+		return min(b.j.first(), b.seq+1)
+	}
+	return b.ring.oldest(b.seq + 1)
 }
 
 func (b *Bus) recomputeWants() {
@@ -156,6 +228,8 @@ type Stats struct {
 	// it keeps counting what departed subscribers lost.
 	Dropped     uint64            `json:"dropped"`
 	Subscribers []SubscriberStats `json:"subscribers"`
+	// Journal is nil for a memory-only bus.
+	Journal *JournalStats `json:"journal,omitempty"`
 }
 
 // Stats returns a snapshot of the bus. It holds the bus lock only to
@@ -165,7 +239,7 @@ func (b *Bus) Stats() Stats {
 	// just grows the slice.
 	subs := make([]SubscriberStats, 0, b.nsubs.Load()+2)
 	b.mu.Lock()
-	st := Stats{Epoch: b.epoch, Seq: b.seq, OldestSeq: b.ring.oldest(b.seq + 1), RingSize: len(b.ring.buf), Dropped: b.dropped}
+	st := Stats{Epoch: b.epoch, Seq: b.seq, OldestSeq: b.oldestLocked(), RingSize: len(b.ring.buf), Dropped: b.dropped}
 	for _, s := range b.subs {
 		subs = append(subs, SubscriberStats{
 			ID: s.id, Name: s.name, Position: s.positionLocked(),
@@ -173,6 +247,9 @@ func (b *Bus) Stats() Stats {
 		})
 	}
 	b.mu.Unlock()
+	if b.j != nil {
+		st.Journal = b.j.stats()
+	}
 	for i := range subs {
 		subs[i].Lag = st.Seq - subs[i].Position
 	}
@@ -206,7 +283,7 @@ func (b *Bus) Subscribe(name string, f Filter, since *Cursor) (*Subscription, er
 		switch {
 		case since.Epoch != "" && since.Epoch != b.epoch,
 			since.Seq > b.seq,
-			since.Seq+1 < b.ring.oldest(b.seq+1):
+			since.Seq+1 < b.oldestLocked():
 			s.pending = append(s.pending, &Event{Type: Reset, Epoch: b.epoch, ToSeq: b.seq, Time: b.opts.Now()})
 		default:
 			if since.Seq < b.seq {
@@ -241,6 +318,9 @@ type Subscription struct {
 	lost     uint64
 	detached bool
 	closePos uint64 // once detached: the position at Close
+	// jr is the journal position of a lagging subscription; used only
+	// by Take's goroutine.
+	jr *journalReader
 }
 
 // ID is unique within the process.
@@ -293,7 +373,7 @@ func (s *Subscription) positionLocked() uint64 {
 	if s.lagging {
 		return s.next - 1
 	}
-	return s.bus.seq
+	return s.bus.deliverableLocked()
 }
 
 // Take appends up to max waiting events to dst and returns it, together
@@ -316,17 +396,25 @@ func (s *Subscription) Take(dst []*Event, max int) (out []*Event, pos uint64, do
 		out = append(out, s.pending...)
 		s.pending = s.pending[:0]
 	}
-	for s.qlen > 0 && len(out) < max {
+	limit := b.deliverableLocked()
+	for s.qlen > 0 && len(out) < max && s.queue[s.qhead].Seq <= limit {
 		out = append(out, s.queue[s.qhead])
 		s.queue[s.qhead] = nil
 		s.qhead = (s.qhead + 1) % len(s.queue)
 		s.qlen--
 	}
 	if s.qlen == 0 && s.lagging {
-		out = s.readRingLocked(out, max)
+		if b.j != nil && s.next < b.ring.oldest(b.seq+1) {
+			out = s.readJournal(out, max, limit)
+			if s.detached {
+				return out, s.closePos, true
+			}
+		} else {
+			out = s.readRingLocked(out, max, limit)
+		}
 	}
 	pos = s.positionLocked()
-	if s.qlen > 0 || s.lagging {
+	if (s.qlen > 0 && s.queue[s.qhead].Seq <= limit) || (s.lagging && s.next <= limit) {
 		s.wake() // more to take right away
 	}
 	done = b.closed && s.qlen == 0 && !s.lagging && len(s.pending) == 0
@@ -340,9 +428,9 @@ const ringScanLimit = 4096
 
 // readRingLocked serves a lagging subscriber from the ring, and rejoins
 // the live queue once it has caught up.
-func (s *Subscription) readRingLocked(out []*Event, max int) []*Event {
+func (s *Subscription) readRingLocked(out []*Event, max int, limit uint64) []*Event {
 	b := s.bus
-	for scanned := 0; s.next <= b.seq && len(out) < max && scanned < ringScanLimit; scanned++ {
+	for scanned := 0; s.next <= limit && len(out) < max && scanned < ringScanLimit; scanned++ {
 		e := b.ring.get(s.next)
 		if e == nil {
 			// Gone from the ring: say exactly which seqs were lost and
@@ -365,6 +453,32 @@ func (s *Subscription) readRingLocked(out []*Event, max int) []*Event {
 	return out
 }
 
+// readJournal serves a lagging subscriber the events that have left the
+// ring. It drops bus.mu while it reads the disk, so publishing goes on;
+// nothing else moves s.next while s is lagging, and events newer than the
+// ring's oldest are left for the ring.
+func (s *Subscription) readJournal(out []*Event, max int, limit uint64) []*Event {
+	b := s.bus
+	from, upto := s.next, min(b.ring.oldest(b.seq+1)-1, limit)
+	if s.jr == nil {
+		s.jr = &journalReader{j: b.j}
+	}
+	now := b.opts.Now()
+	b.mu.Unlock()
+	out, next, lost := s.jr.read(from, upto, &s.filter, out, max, now)
+	b.mu.Lock()
+	if s.detached {
+		return out
+	}
+	s.next = next
+	s.lost += lost
+	b.dropped += lost
+	if s.next > b.seq {
+		s.lagging = false
+	}
+	return out
+}
+
 // Close detaches the subscription from the bus and discards what it had
 // not taken. Take afterwards returns nothing and done; Ready is
 // signalled so that a goroutine waiting on it notices.
@@ -379,6 +493,9 @@ func (s *Subscription) Close() {
 	s.detached = true
 	clear(s.queue)
 	s.queue, s.qhead, s.qlen = nil, 0, 0
+	if s.jr != nil {
+		s.jr.close()
+	}
 	s.lagging, s.pending = false, nil
 	b.subs = slices.DeleteFunc(b.subs, func(x *Subscription) bool { return x == s })
 	b.nsubs.Store(int32(len(b.subs)))

@@ -11,7 +11,7 @@ import (
 func newTestBus(t testing.TB, ring, queue int) *Bus {
 	t.Helper()
 	b := New(Options{RingSize: ring, QueueSize: queue, Epoch: "test-epoch"})
-	t.Cleanup(b.Close)
+	t.Cleanup(func() { b.Close() })
 	return b
 }
 

@@ -1,0 +1,244 @@
+package eventbus
+
+import (
+	"bufio"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"time"
+)
+
+// errCorrupt and errTorn describe records that cannot be trusted.
+var (
+	errTorn    = errors.New("torn record")
+	errCorrupt = errors.New("corrupt record")
+)
+
+// scanner reads the records of one segment file in order.
+type scanner struct {
+	br     *bufio.Reader
+	first  uint64
+	last   uint64 // seq of the last record returned
+	off    int64  // offset just past the last good record
+	recOff int64  // offset of the last record returned
+	buf    []byte
+}
+
+func newScanner(r io.Reader, first uint64) *scanner {
+	return &scanner{br: bufio.NewReaderSize(r, 64<<10), first: first}
+}
+
+// header checks the segment's magic.
+func (sc *scanner) header() error {
+	var m [len(segMagic)]byte
+	if _, err := io.ReadFull(sc.br, m[:]); err != nil || string(m[:]) != segMagic {
+		return fmt.Errorf("%w: bad segment header", errCorrupt)
+	}
+	sc.off = int64(len(segMagic))
+	return nil
+}
+
+// seekTo continues scanning at off (a record boundary).
+func (sc *scanner) seekTo(f *os.File, off int64) error {
+	if _, err := f.Seek(off, io.SeekStart); err != nil {
+		return err
+	}
+	sc.br.Reset(f)
+	sc.off = off
+	return nil
+}
+
+// next returns the next record. io.EOF means the file ends cleanly at a
+// record boundary; errTorn a record cut short; errCorrupt one whose
+// length, checksum or seq is wrong. payload is valid until the next call.
+func (sc *scanner) next() (seq uint64, payload []byte, err error) {
+	var h [recHeader]byte
+	n, err := io.ReadFull(sc.br, h[:])
+	if err == io.EOF {
+		return 0, nil, io.EOF
+	}
+	if err != nil {
+		return 0, nil, fmt.Errorf("%w: %d of %d header bytes", errTorn, n, recHeader)
+	}
+	length := binary.LittleEndian.Uint32(h[0:])
+	crc := binary.LittleEndian.Uint32(h[4:])
+	seq = binary.LittleEndian.Uint64(h[8:])
+	if length > maxRecord {
+		return 0, nil, fmt.Errorf("%w: length %d", errCorrupt, length)
+	}
+	if cap(sc.buf) < int(length) {
+		sc.buf = make([]byte, length)
+	}
+	payload = sc.buf[:length]
+	if n, err := io.ReadFull(sc.br, payload); err != nil {
+		return 0, nil, fmt.Errorf("%w: %d of %d payload bytes", errTorn, n, length)
+	}
+	if recordCRC(seq, payload) != crc {
+		return 0, nil, fmt.Errorf("%w: checksum mismatch", errCorrupt)
+	}
+	if seq < sc.first || (sc.last != 0 && seq <= sc.last) {
+		return 0, nil, fmt.Errorf("%w: seq %d out of order", errCorrupt, seq)
+	}
+	sc.recOff = sc.off
+	sc.off += int64(recHeader) + int64(length)
+	sc.last = seq
+	return seq, payload, nil
+}
+
+// journalReader is one subscription's position in the journal, kept
+// between Take calls so that catching up reads each segment once.
+type journalReader struct {
+	j    *journal
+	f    *os.File
+	sc   *scanner
+	end  uint64 // first seq of the following segment; 0 = active segment
+	next uint64 // seq the scanner is positioned at
+}
+
+func (r *journalReader) close() {
+	if r.f != nil {
+		r.f.Close()
+		r.f, r.sc = nil, nil
+	}
+}
+
+// journalScanLimit bounds the records one read examines.
+const journalScanLimit = 8192
+
+// read appends the events with seq in [from, upto] that match f (up to
+// max of them) to out. It reports seqs it cannot deliver — beyond
+// retention, skipped by a crash, or in a corrupt stretch — as overflow
+// events. It returns the next seq to read and how many seqs were lost.
+func (r *journalReader) read(from, upto uint64, f *Filter, out []*Event, max int, now time.Time) ([]*Event, uint64, uint64) {
+	var lost uint64
+	lose := func(a, b uint64) {
+		out = append(out, &Event{Type: Overflow, FromSeq: a, ToSeq: b, Time: now})
+		lost += b - a + 1
+	}
+	if first := r.j.first(); from < first {
+		end := min(first-1, upto)
+		lose(from, end)
+		from = end + 1
+	}
+	if from > upto {
+		return out, from, lost
+	}
+	r.j.flushTo(upto)
+	if r.sc == nil || r.next != from {
+		if err := r.position(from); err != nil {
+			end := upto
+			if r.end != 0 {
+				end = min(r.end-1, upto)
+			}
+			r.j.opts.Logf("journal: %v; seqs %d..%d cannot be read", err, from, end)
+			lose(from, end)
+			r.close()
+			return out, end + 1, lost
+		}
+	}
+	for scanned := 0; from <= upto && len(out) < max && scanned < journalScanLimit; scanned++ {
+		seq, payload, err := r.sc.next()
+		if err == io.EOF && r.end != 0 {
+			// End of a sealed segment: on to the next one. Seqs the
+			// segment should have held but does not are lost.
+			if from < r.end {
+				lose(from, min(r.end-1, upto))
+				from = r.end
+			}
+			if from > upto || r.position(from) != nil {
+				r.close()
+				return out, from, lost
+			}
+			continue
+		}
+		if err == io.EOF {
+			// The active segment ends before upto: the journal stopped
+			// recording (a write error). Those events are gone.
+			lose(from, upto)
+			from = upto + 1
+			break
+		}
+		if err != nil {
+			end := upto
+			if r.end != 0 {
+				end = min(r.end-1, upto)
+			}
+			r.j.opts.Logf("journal: %s: %v; skipping seqs %d..%d", r.f.Name(), err, from, end)
+			lose(from, end)
+			from = end + 1
+			if r.end == 0 || from > upto || r.position(from) != nil {
+				r.close()
+				return out, from, lost
+			}
+			continue
+		}
+		if seq < from {
+			continue // still positioning
+		}
+		if seq > from {
+			// Seqs handed out but never written (a crash) are skipped.
+			lose(from, min(seq-1, upto))
+			from = seq
+			if seq > upto {
+				r.close() // the record belongs to the ring's range
+				return out, from, lost
+			}
+		}
+		e := new(Event)
+		if err := e.decodeBinary(seq, payload); err != nil {
+			lose(seq, seq)
+		} else if e.Type != Unmount && f.Match(e) {
+			// An unmount in the journal belongs to a past run of the
+			// daemon; replaying it would end a resumed stream.
+			out = append(out, e)
+		}
+		from = seq + 1
+	}
+	r.next = from
+	return out, from, lost
+}
+
+// position opens the segment holding from and seeks to the indexed
+// record nearest below it.
+func (r *journalReader) position(from uint64) error {
+	r.close()
+	r.j.mu.Lock()
+	i := 0
+	for k, s := range r.j.segs {
+		if s.first <= from {
+			i = k
+		}
+	}
+	s := r.j.segs[i]
+	r.end = 0
+	if i+1 < len(r.j.segs) {
+		r.end = r.j.segs[i+1].first
+	}
+	off := int64(0)
+	for _, x := range s.index {
+		if x.seq > from {
+			break
+		}
+		off = x.off
+	}
+	r.j.mu.Unlock()
+	f, err := os.Open(s.path)
+	if err != nil {
+		return err
+	}
+	sc := newScanner(f, s.first)
+	if err := sc.header(); err != nil {
+		f.Close()
+		return fmt.Errorf("%s: %w", s.path, err)
+	}
+	if off > 0 {
+		if err := sc.seekTo(f, off); err != nil {
+			f.Close()
+			return err
+		}
+	}
+	r.f, r.sc, r.next = f, sc, from
+	return nil
+}
