@@ -125,14 +125,19 @@ func (f *FS) stableAttr(st *syscall.Stat_t, gen uint64) fs.StableAttr {
 }
 
 // Close stops the write reporter, reports what open handles wrote, and
-// releases SOURCE. Call it after the mount is gone.
+// releases SOURCE. Call it after the mount is gone and before the bus is
+// closed. Calling it again does nothing.
 func (f *FS) Close() error {
-	f.stopOnce.Do(func() { close(f.stop) })
-	f.wg.Wait()
-	for _, h := range f.openWriters() {
-		h.reportPending()
-	}
-	return unix.Close(f.rootfd)
+	var err error
+	f.stopOnce.Do(func() {
+		close(f.stop)
+		f.wg.Wait()
+		for _, h := range f.openWriters() {
+			h.reportPending()
+		}
+		err = unix.Close(f.rootfd)
+	})
+	return err
 }
 
 // Stats describes the filesystem for status output.

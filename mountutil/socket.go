@@ -88,3 +88,25 @@ func FindSocket(mnt string) (string, error) {
 	}
 	return p, nil
 }
+
+// StateDir is where notifyfs keeps journals: /var/lib/notifyfs for root,
+// $XDG_STATE_HOME/notifyfs or ~/.local/state/notifyfs otherwise.
+func StateDir() string {
+	if os.Geteuid() == 0 {
+		return "/var/lib/notifyfs"
+	}
+	if d := os.Getenv("XDG_STATE_HOME"); d != "" {
+		return filepath.Join(d, "notifyfs")
+	}
+	if h, err := os.UserHomeDir(); err == nil {
+		return filepath.Join(h, ".local", "state", "notifyfs")
+	}
+	return filepath.Join(os.TempDir(), "notifyfs-state-"+strconv.Itoa(os.Geteuid()))
+}
+
+// JournalDir is the default journal of the mount of source at mnt (both
+// canonical): one per pair, so that remounting the same tree at the same
+// place resumes its stream, and nothing else shares it.
+func JournalDir(source, mnt string) string {
+	return filepath.Join(StateDir(), "journal-"+mountKey(source+"\x00"+mnt))
+}

@@ -91,5 +91,8 @@ func (s *Server) status() map[string]any {
 
 		"connections": cs,
 	})
+	if st.Journal != nil {
+		m["journal"] = st.Journal
+	}
 	return m
 }

@@ -90,7 +90,10 @@ func binMount(t *testing.T, extra ...string) (src, mnt string) {
 	src, mnt = filepath.Join(dir, "src"), filepath.Join(dir, "mnt")
 	os.Mkdir(src, 0o755)
 	os.Mkdir(mnt, 0o755)
-	mustRun(t, append(append([]string{"mount"}, extra...), src, mnt)...)
+	// The journal lives in the test's directory, not in the machine's
+	// state directory.
+	args := append([]string{"mount", "--journal", filepath.Join(dir, "journal")}, extra...)
+	mustRun(t, append(args, src, mnt)...)
 	t.Cleanup(func() { cleanupMount(t, mnt) })
 	return src, mnt
 }
@@ -232,7 +235,7 @@ func TestBinaryStaleMount(t *testing.T) {
 			t.Fatalf("round %d: mount not stale after kill -9", round)
 		}
 		recover()
-		mustRun(t, "mount", src, mnt)
+		mustRun(t, "mount", "--journal", filepath.Join(filepath.Dir(src), "journal"), src, mnt)
 		os.WriteFile(filepath.Join(mnt, fmt.Sprint("after", round)), []byte("x"), 0o644)
 		if _, err := os.Stat(filepath.Join(src, fmt.Sprint("after", round))); err != nil {
 			t.Fatalf("round %d: remount does not work: %v", round, err)
@@ -265,7 +268,7 @@ func TestBinaryForegroundPrintSignal(t *testing.T) {
 	t.Cleanup(func() { cleanupMount(t, mnt) })
 
 	ready, readyW, _ := os.Pipe()
-	cmd := exec.Command(binary, "mount", "-f", "--print", "--format", "json", "--ready-fd=3", src, mnt)
+	cmd := exec.Command(binary, "mount", "-f", "--print", "--format", "json", "--journal", "none", "--ready-fd=3", src, mnt)
 	cmd.ExtraFiles = []*os.File{readyW}
 	stdout, _ := cmd.StdoutPipe()
 	var stderr bytes.Buffer

@@ -7,6 +7,7 @@ import (
 	"log"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 	"time"
 
@@ -20,6 +21,7 @@ import (
 )
 
 type mountFlags struct {
+	journal    string
 	foreground bool
 	print      bool
 	format     string
@@ -35,6 +37,7 @@ func runMount(args []string) error {
 	set.BoolVarP(&mf.foreground, "foreground", "f", false, "stay attached; SIGINT/SIGTERM unmount cleanly")
 	set.BoolVar(&mf.print, "print", false, "with -f: print events to stdout as they happen")
 	set.StringVar(&mf.format, "format", mf.format, "with --print: text or json")
+	set.StringVar(&mf.journal, "journal", "", "keep events on disk in DIR (default: one per mount under "+mountutil.StateDir()+"); none = memory only")
 	set.IntVar(&mf.readyFD, "ready-fd", -1, "internal: descriptor to report readiness on")
 	_ = set.MarkHidden("ready-fd")
 	mf.socket.AddFlags(set)
@@ -96,7 +99,23 @@ func prepareMount(source, mnt string) (string, string, error) {
 // unmount ends it.
 func serve(mf *mountFlags, source, mnt string) error {
 	logger := log.New(os.Stderr, "notifyfs: ", log.LstdFlags)
-	bus := eventbus.New(mf.bus)
+	switch mf.journal {
+	case "none":
+	case "":
+		mf.bus.Journal.Dir = mountutil.JournalDir(source, mnt)
+	default:
+		dir, err := filepath.Abs(mf.journal)
+		if err != nil {
+			return err
+		}
+		mf.bus.Journal.Dir = dir
+	}
+	mf.bus.Journal.Logf = logger.Printf
+	bus, err := eventbus.OpenBus(mf.bus)
+	if err != nil {
+		return err
+	}
+	defer bus.Close() // on early returns; idempotent
 	fsys, err := fusefs.New(source, bus, mf.fs)
 	if err != nil {
 		return err
@@ -169,7 +188,8 @@ func serve(mf *mountFlags, source, mnt string) error {
 	// Socket first: a client that sees the stream end must find it gone.
 	srv.StopAccepting()
 	unadvertise()
-	bus.Close() // publishes unmount to every subscriber
+	fsys.Close() // reports what handles still open had written
+	bus.Close()  // publishes unmount to every subscriber, closes the journal
 	if printed != nil {
 		<-printed
 	}
