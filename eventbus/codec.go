@@ -95,7 +95,7 @@ func (e *Event) decodeBinary(seq uint64, b []byte) error {
 		IsDir: flags&flagIsDir != 0, LastLink: flags&flagLastLink != 0,
 		Replaced: flags&flagReplaced != 0, Exchange: flags&flagExchange != 0,
 		HasAttr: flags&flagHasAttr != 0,
-		Ino: nums[0], Mode: uint32(nums[1]), Size: unzigzag(nums[2]),
+		Ino:     nums[0], Mode: uint32(nums[1]), Size: unzigzag(nums[2]),
 		Pid: uint32(nums[3]), Uid: uint32(nums[4]), Gid: uint32(nums[5]),
 		Count: uint32(nums[6]), FromSeq: nums[7], ToSeq: nums[8],
 		Path: strs[0], From: strs[1], Target: strs[2], Xattr: strs[3],
