@@ -321,6 +321,8 @@ type Subscription struct {
 	// jr is the journal position of a lagging subscription; used only
 	// by Take's goroutine.
 	jr *journalReader
+	// coalesce is the folding window (see coalesce.go).
+	coalesce time.Duration
 }
 
 // ID is unique within the process.
@@ -413,6 +415,7 @@ func (s *Subscription) Take(dst []*Event, max int) (out []*Event, pos uint64, do
 			out = s.readRingLocked(out, max, limit)
 		}
 	}
+	out = coalesceTail(out, len(dst), s.coalesce)
 	pos = s.positionLocked()
 	if (s.qlen > 0 && s.queue[s.qhead].Seq <= limit) || (s.lagging && s.next <= limit) {
 		s.wake() // more to take right away

@@ -346,6 +346,7 @@ func (w *writer) subscribe(r request) {
 		}
 		return
 	}
+	sub.SetCoalesce(p.coalesce)
 	w.sub, w.pos = sub, 0
 	w.c.subID.Store(sub.ID())
 	// Written before any event: events are only taken after this returns.

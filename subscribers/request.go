@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/notifyfs/notifyfs/eventbus"
 )
@@ -60,13 +61,14 @@ type request struct {
 }
 
 type subscribeParams struct {
-	since  *eventbus.Cursor // nil = now
-	filter eventbus.Filter
-	name   string
+	since    *eventbus.Cursor // nil = now
+	filter   eventbus.Filter
+	name     string
+	coalesce time.Duration
 }
 
 var opFields = map[string][]string{
-	"subscribe":   {"since", "epoch", "paths", "globs", "excludes", "types", "name"},
+	"subscribe":   {"since", "epoch", "paths", "globs", "excludes", "types", "name", "coalesce"},
 	"unsubscribe": nil,
 	"sync":        nil,
 	"status":      nil,
@@ -167,6 +169,13 @@ func parseSubscribe(f map[string]json.RawMessage) (*subscribeParams, *protoError
 			}
 		}
 	}
+	if raw, ok := f["coalesce"]; ok && string(raw) != "null" {
+		d, perr := parseCoalesce(raw)
+		if perr != nil {
+			return nil, perr
+		}
+		p.coalesce = d
+	}
 	var types []string
 	if err := decodeField(f, "types", &types); err != nil {
 		return nil, err
@@ -182,6 +191,32 @@ func parseSubscribe(f map[string]json.RawMessage) (*subscribeParams, *protoError
 		return nil, errorf(CodeBadPattern, "%s", strings.TrimPrefix(err.Error(), "eventbus: "))
 	}
 	return p, nil
+}
+
+// maxCoalesce bounds the folding window a client may ask for.
+const maxCoalesce = 10 * time.Second
+
+// parseCoalesce reads the folding window: a duration string ("10ms") or
+// a number of milliseconds.
+func parseCoalesce(raw json.RawMessage) (time.Duration, *protoError) {
+	var d time.Duration
+	var s string
+	var ms float64
+	switch {
+	case json.Unmarshal(raw, &s) == nil:
+		var err error
+		if d, err = time.ParseDuration(s); err != nil {
+			return 0, errorf(CodeBadRequest, `"coalesce" %q is not a duration (e.g. "10ms")`, s)
+		}
+	case json.Unmarshal(raw, &ms) == nil:
+		d = time.Duration(ms * float64(time.Millisecond))
+	default:
+		return 0, errorf(CodeBadRequest, `"coalesce" must be a duration string like "10ms" or a number of milliseconds`)
+	}
+	if d < 0 || d > maxCoalesce {
+		return 0, errorf(CodeBadRequest, `"coalesce" must be between 0 and %v`, maxCoalesce)
+	}
+	return d, nil
 }
 
 // decodeField decodes f[key] into dst; a missing key or null leaves dst

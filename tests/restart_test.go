@@ -90,3 +90,51 @@ func TestBinaryResumeAfterKill(t *testing.T) {
 		})
 	}
 }
+
+// The Go client's Follow rides out a daemon restart: every event once,
+// in order, across an umount and a new mount on the same journal.
+func TestBinaryFollowAcrossRestart(t *testing.T) {
+	src, mnt := binMount(t)
+	journal := filepath.Join(filepath.Dir(src), "journal")
+	sock, _ := mountutil.FindSocket(mnt)
+	var start uint64
+	fmt.Sscan(mustRun(t, "sync", mnt), &start)
+	st := client.Follow(ctx(t), sock, client.SubscribeRequest{Types: []string{"mkdir"}, Since: &eventbus.Cursor{Seq: start}}, client.FollowOptions{RetryFor: waitLimit})
+	defer st.Close()
+	const perRun = 50
+	for run := 0; run < 2; run++ {
+		if run == 1 {
+			mustRun(t, "umount", mnt)
+			mustRun(t, "mount", "--journal", journal, src, mnt)
+		}
+		for i := 0; i < perRun; i++ {
+			if err := os.Mkdir(filepath.Join(mnt, fmt.Sprintf("d%d-%02d", run, i)), 0o755); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	var got []string
+	var last uint64
+	for len(got) < 2*perRun {
+		e, ok := <-st.Events()
+		if !ok {
+			t.Fatalf("stream ended after %d events: %v; got %v", len(got), st.Err(), got)
+		}
+		switch e.Type {
+		case eventbus.Mkdir:
+			if e.Seq <= last {
+				t.Fatalf("seq %d after %d", e.Seq, last)
+			}
+			last = e.Seq
+			got = append(got, e.Path)
+		case eventbus.Unmount:
+		default:
+			t.Fatalf("unexpected %+v", e)
+		}
+	}
+	for i, p := range got {
+		if want := fmt.Sprintf("d%d-%02d", i/perRun, i%perRun); p != want {
+			t.Fatalf("event %d is %s, want %s", i, p, want)
+		}
+	}
+}

@@ -72,6 +72,10 @@ type SubscribeRequest struct {
 	Types []string
 	// Name labels the subscription in status output.
 	Name string
+	// Coalesce folds repeated identical events (same type, path and
+	// process; never namespace changes) waiting together within this
+	// window into one event with a count. 0 = off.
+	Coalesce time.Duration
 }
 
 // SubscribeReply says where the subscription starts.
@@ -205,6 +209,9 @@ func (c *Client) Subscribe(ctx context.Context, req SubscribeRequest) (Subscribe
 	}
 	if req.Name != "" {
 		fields["name"] = req.Name
+	}
+	if req.Coalesce > 0 {
+		fields["coalesce"] = req.Coalesce.String()
 	}
 	var r struct {
 		Epoch string `json:"epoch"`
