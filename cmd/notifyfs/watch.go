@@ -55,7 +55,7 @@ func runWatch(args []string) error {
 		format, since, socket, name string
 		types, paths, globs, excl   []string
 		count                       int
-		timeout                     time.Duration
+		timeout, coalesce           time.Duration
 	)
 	set.StringVar(&format, "format", "text", "text or json (one event object per line)")
 	set.StringVar(&since, "since", "now", "events after SEQ (exclusive: pass the last seq you saw), EPOCH:SEQ, or now")
@@ -63,6 +63,7 @@ func runWatch(args []string) error {
 	set.StringSliceVar(&paths, "path", nil, "only events at or beneath this path (relative to the mount; repeatable)")
 	set.StringSliceVar(&globs, "glob", nil, "only events whose path matches this pattern (** = any depth; repeatable)")
 	set.StringSliceVar(&excl, "exclude", nil, "drop events at or beneath this path or matching this pattern (repeatable)")
+	set.DurationVar(&coalesce, "coalesce", 0, "fold repeated identical events waiting together within this window into one with a count (e.g. 10ms)")
 	set.IntVarP(&count, "count", "n", 0, "exit 0 after N events")
 	set.DurationVar(&timeout, "timeout", 0, "exit 124 if not done within this time")
 	set.StringVar(&name, "name", "watch", "name shown for this subscriber in status")
@@ -100,6 +101,7 @@ func runWatch(args []string) error {
 	defer c.Close()
 	if _, err := c.Subscribe(ctx, client.SubscribeRequest{
 		Since: cursor, Types: types, Paths: paths, Globs: globs, Excludes: excl, Name: name,
+		Coalesce: coalesce,
 	}); err != nil {
 		return err
 	}
