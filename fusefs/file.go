@@ -61,11 +61,9 @@ func (n *Node) newHandle(ctx context.Context, fd int, flags uint32, rel string, 
 		path:     rel,
 		baseSize: st.Size, baseMtime: mtimeOf(st),
 	}
-	if h.writable {
-		n.fsys.writersMu.Lock()
-		n.fsys.writers[h] = struct{}{}
-		n.fsys.writersMu.Unlock()
-	}
+	n.fsys.handlesMu.Lock()
+	n.fsys.handles[h] = struct{}{}
+	n.fsys.handlesMu.Unlock()
 	return h
 }
 
@@ -144,10 +142,10 @@ func (h *fileHandle) Allocate(ctx context.Context, off, size uint64, mode uint32
 // close_write (or the opt-in close for read-only handles).
 func (h *fileHandle) Release(ctx context.Context) syscall.Errno {
 	f := h.node.fsys
+	f.handlesMu.Lock()
+	delete(f.handles, h)
+	f.handlesMu.Unlock()
 	if h.writable {
-		f.writersMu.Lock()
-		delete(f.writers, h)
-		f.writersMu.Unlock()
 		st, ok := h.report(h.opener)
 		ev := newEvent(eventbus.CloseWrite, h.currentPath(), h.opener)
 		if ok {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -31,8 +32,10 @@ type FS struct {
 
 	callers callers
 
-	writersMu sync.Mutex
-	writers   map[*fileHandle]struct{} // open handles that may write
+	handlesMu sync.Mutex
+	handles   map[*fileHandle]struct{} // every open file handle
+
+	passthrough atomic.Bool // granted by the kernel (for status)
 
 	stop     chan struct{}
 	stopOnce sync.Once
@@ -52,7 +55,7 @@ func New(source string, bus *eventbus.Bus, opts Options) (*FS, error) {
 	}
 	f := &FS{
 		source: source, rootfd: fd, dev: uint64(st.Dev), opts: opts, bus: bus,
-		writers: make(map[*fileHandle]struct{}),
+		handles: make(map[*fileHandle]struct{}),
 		stop:    make(chan struct{}),
 	}
 	f.root = &Node{fsys: f}
@@ -142,14 +145,18 @@ func (f *FS) Close() error {
 
 // Stats describes the filesystem for status output.
 func (f *FS) Stats() map[string]any {
-	f.writersMu.Lock()
-	n := len(f.writers)
-	f.writersMu.Unlock()
 	return map[string]any{
-		"open_writers":   n,
-		"passthrough":    !f.opts.NoPassthrough,
+		"open_writers":   len(f.openWriters()),
+		"passthrough":    f.passthrough.Load(),
 		"write_interval": f.opts.WriteInterval.String(),
 	}
+}
+
+// SetKernelPassthrough records whether the kernel granted passthrough at
+// mount time (CAP_PASSTHROUGH), for status. Registering a backing file
+// also needs CAP_SYS_ADMIN, hence the root check.
+func (f *FS) SetKernelPassthrough(granted bool) {
+	f.passthrough.Store(granted && !f.opts.NoPassthrough && IsRoot())
 }
 
 // IsRoot reports whether the process runs as root, which decides the
@@ -175,14 +182,30 @@ func (f *FS) reportWritesEvery(interval time.Duration) {
 	}
 }
 
+// openWriters returns the open handles that may write.
 func (f *FS) openWriters() []*fileHandle {
-	f.writersMu.Lock()
-	defer f.writersMu.Unlock()
-	out := make([]*fileHandle, 0, len(f.writers))
-	for h := range f.writers {
-		out = append(out, h)
+	f.handlesMu.Lock()
+	defer f.handlesMu.Unlock()
+	var out []*fileHandle
+	for h := range f.handles {
+		if h.writable {
+			out = append(out, h)
+		}
 	}
 	return out
+}
+
+// handleOf returns an open handle of n, if any: the way to reach a file
+// whose last name is gone.
+func (f *FS) handleOf(n *Node) *fileHandle {
+	f.handlesMu.Lock()
+	defer f.handlesMu.Unlock()
+	for h := range f.handles {
+		if h.node == n {
+			return h
+		}
+	}
+	return nil
 }
 
 // publish stamps the origin and hands the event to the bus.

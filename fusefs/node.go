@@ -197,3 +197,13 @@ func (n *Node) Access(ctx context.Context, mask uint32) syscall.Errno {
 	}
 	return 0
 }
+
+// reportChildWrites reports the pending writes of the child called name,
+// before an event about it is published (per-path order).
+func (n *Node) reportChildWrites(name string) {
+	if ch := n.GetChild(name); ch != nil {
+		if cn, ok := ch.Operations().(*Node); ok {
+			n.fsys.reportPendingWrites(cn)
+		}
+	}
+}

@@ -108,6 +108,7 @@ func (n *Node) Link(ctx context.Context, target fs.InodeEmbedder, name string, o
 		return nil, errno
 	}
 	defer unix.Close(odirfd)
+	n.fsys.reportPendingWrites(other) // per-path order
 	dirfd, rel, errno := n.dir()
 	if errno != 0 {
 		return nil, errno
@@ -141,11 +142,7 @@ func (n *Node) remove(ctx context.Context, name string, t eventbus.Type, flags i
 	if _, err := statAt(dirfd, name, &st); err != nil {
 		return fs.ToErrno(err)
 	}
-	if ch := n.GetChild(name); ch != nil {
-		if cn, ok := ch.Operations().(*Node); ok {
-			n.fsys.reportPendingWrites(cn)
-		}
-	}
+	n.reportChildWrites(name)
 	if err := unix.Unlinkat(dirfd, name, flags); err != nil {
 		return fs.ToErrno(err)
 	}
@@ -188,16 +185,8 @@ func (n *Node) Rename(ctx context.Context, name string, newParent fs.InodeEmbedd
 		_, err := statAt(ndirfd, newName, &dst)
 		replaced = err == nil
 	}
-	for _, p := range []struct {
-		dir  *Node
-		name string
-	}{{n, name}, {np, newName}} {
-		if ch := p.dir.GetChild(p.name); ch != nil {
-			if cn, ok := ch.Operations().(*Node); ok {
-				n.fsys.reportPendingWrites(cn)
-			}
-		}
-	}
+	n.reportChildWrites(name)
+	np.reportChildWrites(newName)
 	if err := renameAt(odirfd, name, ndirfd, newName, flags); err != nil {
 		return fs.ToErrno(err)
 	}

@@ -69,6 +69,9 @@ func (n *Node) Create(ctx context.Context, name string, flags, mode uint32, out 
 	fd, err := unix.Openat(dirfd, name, openFlags(flags)|unix.O_CREAT|unix.O_EXCL, mode)
 	if err == unix.EEXIST && flags&syscall.O_EXCL == 0 {
 		created = false
+		if flags&syscall.O_TRUNC != 0 {
+			n.reportChildWrites(name)
+		}
 		fd, err = unix.Openat(dirfd, name, openFlags(flags)&^unix.O_CREAT, 0)
 	}
 	if err != nil {

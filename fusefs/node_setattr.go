@@ -75,15 +75,29 @@ func (n *Node) Setattr(ctx context.Context, f fs.FileHandle, in *fuse.SetAttrIn,
 		t.fd = h.fd
 	}
 	dirfd, name, rel, errno := n.at()
-	switch {
-	case errno == 0:
+	if errno == 0 {
 		defer unix.Close(dirfd)
 		t.dirfd, t.name = dirfd, name
-	case h == nil:
-		return errno
+	} else {
+		// No name left (unlinked while open): act through an open handle.
+		// The kernel passes one only for truncate; fchmod and friends
+		// arrive without it.
+		if h == nil {
+			h = n.fsys.handleOf(n)
+		}
+		if h == nil {
+			return errno
+		}
+		t.fd, rel = h.fd, h.currentPath()
 	}
+	// Writes still folded into a pending event happened before this
+	// change; report them first so that per-path order holds.
+	n.fsys.reportPendingWrites(n)
 
 	var types []eventbus.Type
+	// Whatever was carried out is reported, even if a later part of
+	// the same request fails.
+	defer func() { n.publishSetattr(ctx, h, f, rel, types) }()
 	if mode, ok := in.GetMode(); ok {
 		if err := t.chmod(mode); err != nil {
 			return fs.ToErrno(err)
@@ -106,9 +120,6 @@ func (n *Node) Setattr(ctx context.Context, f fs.FileHandle, in *fuse.SetAttrIn,
 		types = append(types, eventbus.Chown)
 	}
 	if size, ok := in.GetSize(); ok {
-		// Writes still folded into a pending event happened before this
-		// truncate; report them first so the order is right.
-		n.fsys.reportPendingWrites(n)
 		if err := t.truncate(int64(size)); err != nil {
 			return fs.ToErrno(err)
 		}
@@ -126,22 +137,40 @@ func (n *Node) Setattr(ctx context.Context, f fs.FileHandle, in *fuse.SetAttrIn,
 	}
 
 	var st syscall.Stat_t
+	if h != nil {
+		f = h
+	}
 	if errno := n.stat(f, &st); errno != 0 {
 		return errno
 	}
 	out.FromStat(&st)
+	return 0
+}
+
+// publishSetattr emits one event per kind of change a SETATTR made.
+func (n *Node) publishSetattr(ctx context.Context, h *fileHandle, f fs.FileHandle, rel string, types []eventbus.Type) {
 	if len(types) == 0 {
-		return 0
+		return
 	}
-	// Our own change moved size/mtime: handles watching for passthrough
-	// writes must not mistake it for one.
-	n.fsys.rebaseWriters(n, &st)
+	var st syscall.Stat_t
+	if h != nil {
+		f = h
+	}
+	haveAttr := n.stat(f, &st) == 0
+	if haveAttr {
+		// Our own change moved size/mtime: handles watching for
+		// passthrough writes must not mistake it for one.
+		n.fsys.rebaseWriters(n, &st)
+	}
 	who := n.fsys.callers.of(ctx)
 	if h != nil && who.pid == 0 {
 		who = h.opener
 	}
 	for _, typ := range types {
-		n.fsys.publish(withAttr(newEvent(typ, rel, who), &st))
+		ev := newEvent(typ, rel, who)
+		if haveAttr {
+			withAttr(ev, &st)
+		}
+		n.fsys.publish(ev)
 	}
-	return 0
 }

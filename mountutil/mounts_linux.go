@@ -106,10 +106,16 @@ func IsStale(p string) bool {
 	return err == unix.ENOTCONN || err == unix.ECONNABORTED
 }
 
+// ErrDetached is returned by Unmount when it had to detach a busy mount
+// (lazy): the mount point is free, but the filesystem lives on until its
+// last user leaves.
+var ErrDetached = errors.New("mountutil: detached while busy")
+
 // Unmount unmounts p, retrying while it is busy (a process still has a
 // file open or its cwd there) for up to wait, then failing with EBUSY
 // unless lazy is set, in which case the mount is detached: it vanishes
-// from the namespace now and is torn down when the last user leaves.
+// from the namespace now and is torn down when the last user leaves
+// (the error is then ErrDetached).
 func Unmount(p string, wait time.Duration, lazy bool) error {
 	deadline := time.Now().Add(wait)
 	delay := 10 * time.Millisecond
@@ -129,7 +135,7 @@ func Unmount(p string, wait time.Duration, lazy bool) error {
 				if err := unix.Unmount(p, unix.MNT_DETACH); err != nil {
 					return fmt.Errorf("unmount %s (lazy): %w", p, err)
 				}
-				return nil
+				return ErrDetached
 			}
 			return fmt.Errorf("unmount %s: %w (still in use; close the files and leave the directory, or use --lazy)", p, syscall.EBUSY)
 		}

@@ -3,6 +3,7 @@
 package mountutil
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -52,6 +53,9 @@ func IsStale(p string) bool {
 	return err == unix.ENOTCONN || err == unix.ENXIO
 }
 
+// ErrDetached is returned by Unmount when it had to force a busy mount.
+var ErrDetached = errors.New("mountutil: forced while busy")
+
 // Unmount unmounts p, retrying while busy for up to wait; with lazy, a
 // still-busy mount is forced off.
 func Unmount(p string, wait time.Duration, lazy bool) error {
@@ -66,7 +70,10 @@ func Unmount(p string, wait time.Duration, lazy bool) error {
 		}
 		if time.Now().After(deadline) {
 			if lazy {
-				return unix.Unmount(p, unix.MNT_FORCE)
+				if err := unix.Unmount(p, unix.MNT_FORCE); err != nil {
+					return err
+				}
+				return ErrDetached
 			}
 			return fmt.Errorf("unmount %s: %w (still in use)", p, syscall.EBUSY)
 		}

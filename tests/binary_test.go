@@ -160,7 +160,7 @@ func TestBinaryMountWatchSyncStatusUmount(t *testing.T) {
 	}
 
 	var st map[string]any
-	if err := json.Unmarshal([]byte(mustRun(t, "status", "--format", "json", mnt)), &st); err != nil {
+	if err := json.Unmarshal([]byte(mustRun(t, "status", mnt)), &st); err != nil {
 		t.Fatal(err)
 	}
 	if fmt.Sprint(st["seq"]) != seq || st["epoch"] == "" || st["mount"] != mnt {

@@ -263,3 +263,55 @@ func TestEventAttributedToProcess(t *testing.T) {
 		}
 	}
 }
+
+// Writes folded into a pending event are reported before any later
+// change to the same file: per-path order is the order of operations.
+func TestEventOrderPendingWriteBeforeMetadata(t *testing.T) {
+	m := newMount(t, noPassthrough, writeInterval(time.Hour))
+	os.WriteFile(m.srcPath("f"), nil, 0o644)
+	f, err := os.OpenFile(m.path("f"), os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	r := m.record(t)
+	f.WriteString("a") // reported at once: first of a burst
+	f.WriteString("b") // folded, pending
+	if err := os.Chmod(m.path("f"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	f.WriteString("c") // folded, pending
+	if err := unix.Setxattr(m.path("f"), "user.k", []byte("v"), 0); err != nil {
+		t.Fatal(err)
+	}
+	expect(t, r.synced(), me,
+		want{Type: eventbus.Write, Path: "f"},
+		want{Type: eventbus.Write, Path: "f"},
+		want{Type: eventbus.Chmod, Path: "f"},
+		want{Type: eventbus.Write, Path: "f"},
+		want{Type: eventbus.Setxattr, Path: "f", Xattr: "user.k"})
+}
+
+// A file unlinked while open keeps working through its handle, and its
+// events keep the last name it had.
+func TestEventUnlinkedOpenFile(t *testing.T) {
+	m := newMount(t)
+	f, err := os.Create(m.path("gone"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := os.Remove(m.path("gone")); err != nil {
+		t.Fatal(err)
+	}
+	r := m.record(t)
+	if err := f.Truncate(5); err != nil {
+		t.Fatalf("ftruncate: %v", err)
+	}
+	if err := f.Chmod(0o600); err != nil {
+		t.Fatalf("fchmod: %v", err)
+	}
+	expect(t, r.synced(), me,
+		want{Type: eventbus.Truncate, Path: "gone", Size: 5, HasSize: true},
+		want{Type: eventbus.Chmod, Path: "gone"})
+}

@@ -45,7 +45,7 @@ var commands = []command{
 	{"mount", "[flags] SOURCE MOUNTPOINT", "mirror SOURCE at MOUNTPOINT and serve its events", runMount},
 	{"watch", "[flags] MOUNTPOINT", "stream events of a mount", runWatch},
 	{"sync", "MOUNTPOINT", "wait until every completed operation has its event; print the latest seq", runSync},
-	{"status", "[--format json] MOUNTPOINT", "show the state of a mount's event stream", runStatus},
+	{"status", "[--format json|text] MOUNTPOINT", "show the state of a mount's event stream (JSON)", runStatus},
 	{"umount", "[flags] MOUNTPOINT", "unmount cleanly, also a stale mount", runUmount},
 }
 

@@ -127,6 +127,8 @@ func serve(mf *mountFlags, source, mnt string) error {
 			return err
 		}
 		mf.socket.SocketPath = mountutil.SocketPath(mnt)
+	} else if mf.socket.SocketPath, err = filepath.Abs(mf.socket.SocketPath); err != nil {
+		return err
 	}
 	srv, err := subscribers.Listen(bus, subscribers.Info{
 		MountPoint: mnt, Source: source, Backend: "off",
@@ -166,8 +168,10 @@ func serve(mf *mountFlags, source, mnt string) error {
 		srv.Close()
 		return fmt.Errorf("mount %s: %w", mnt, err)
 	}
-	if server.KernelSettings().Flags64()&fuse.CAP_PASSTHROUGH == 0 && !mf.fs.NoPassthrough {
-		logger.Printf("kernel passthrough unavailable; reads and writes go through the daemon")
+	granted := server.KernelSettings().Flags64()&fuse.CAP_PASSTHROUGH != 0
+	fsys.SetKernelPassthrough(granted)
+	if (!granted || !fusefs.IsRoot()) && !mf.fs.NoPassthrough {
+		logger.Printf("kernel passthrough unavailable (needs Linux 6.9+ and root); reads and writes go through the daemon")
 	}
 	signalReady(mf.readyFD, nil)
 	mf.readyFD = -1
@@ -179,7 +183,7 @@ func serve(mf *mountFlags, source, mnt string) error {
 		logger.Printf("%v: unmounting %s", s, mnt)
 		// Busy for long: detach rather than leave a stale mount behind.
 		if err := mountutil.Unmount(mnt, 5*time.Second, true); err != nil {
-			logger.Printf("%v", err)
+			logger.Printf("%v: serving its remaining users until they leave", err)
 		}
 		<-done
 	case <-done:

@@ -9,9 +9,9 @@ import (
 )
 
 func runStatus(args []string) error {
-	set := newFlagSet("status", "[--format json] MOUNTPOINT")
+	set := newFlagSet("status", "[--format json|text] MOUNTPOINT")
 	var format, socket string
-	set.StringVar(&format, "format", "text", "text or json")
+	set.StringVar(&format, "format", "json", "json (one object; scripts read it) or text (aligned key: value lines)")
 	socketFlag(set, &socket)
 	pos, err := parse(set, args, "MOUNTPOINT")
 	if err != nil {

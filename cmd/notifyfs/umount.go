@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"os"
 	"time"
 
 	"github.com/notifyfs/notifyfs/mountutil"
@@ -48,6 +50,11 @@ func runUmount(args []string) error {
 	if err := mountutil.Unmount(mnt, wait, lazy); err != nil {
 		if c != nil {
 			c.Close()
+		}
+		if errors.Is(err, mountutil.ErrDetached) {
+			// The daemon serves the remaining users until they leave.
+			fmt.Fprintf(os.Stderr, "notifyfs: %s was busy and is detached; the daemon exits when its last user leaves\n", mnt)
+			return nil
 		}
 		return err
 	}
