@@ -21,15 +21,18 @@ type who struct {
 const callerTTL = 2 * time.Second
 
 // callers resolves FUSE's thread ids to processes, caching the answer
-// because every event needs it and /proc reads cost microseconds.
+// because every event needs it and /proc reads cost microseconds. The
+// command name is read afresh for every event (through a cached
+// descriptor, one pread): a process that execs — a shell running its
+// last command — changes its name without changing its pid.
 type callers struct {
-	mu sync.Mutex
-	m  map[uint32]callerEntry
+	mu    sync.Mutex
+	m     map[uint32]callerEntry
+	names procNames
 }
 
 type callerEntry struct {
 	pid     uint32
-	comm    string
 	expires time.Time
 }
 
@@ -50,8 +53,7 @@ func (c *callers) of(ctx context.Context) who {
 	e, hit := c.m[caller.Pid]
 	c.mu.Unlock()
 	if !hit || now.After(e.expires) {
-		pid, comm := resolveThread(caller.Pid)
-		e = callerEntry{pid: pid, comm: comm, expires: now.Add(callerTTL)}
+		e = callerEntry{pid: resolveThread(caller.Pid), expires: now.Add(callerTTL)}
 		c.mu.Lock()
 		if c.m == nil || len(c.m) >= maxCallerCache {
 			c.m = make(map[uint32]callerEntry)
@@ -59,6 +61,10 @@ func (c *callers) of(ctx context.Context) who {
 		c.m[caller.Pid] = e
 		c.mu.Unlock()
 	}
-	w.pid, w.comm = e.pid, e.comm
+	w.pid = e.pid
+	w.comm = c.names.of(e.pid)
 	return w
 }
+
+// close releases cached descriptors.
+func (c *callers) close() { c.names.close() }

@@ -138,6 +138,7 @@ func (f *FS) Close() error {
 		for _, h := range f.openWriters() {
 			h.reportPending()
 		}
+		f.callers.close()
 		err = unix.Close(f.rootfd)
 	})
 	return err

@@ -57,11 +57,18 @@ func TestOpenBeneathRefusesSymlinks(t *testing.T) {
 }
 
 func TestResolveThreadOfThisProcess(t *testing.T) {
-	pid, comm := resolveThread(uint32(unix.Gettid()))
-	if int(pid) != os.Getpid() || comm == "" {
-		t.Errorf("resolveThread(own tid) = %d %q, want %d", pid, comm, os.Getpid())
+	if pid := resolveThread(uint32(unix.Gettid())); int(pid) != os.Getpid() {
+		t.Errorf("resolveThread(own tid) = %d, want %d", pid, os.Getpid())
 	}
-	if pid, comm := resolveThread(1 << 30); pid != 1<<30 || comm != "" {
-		t.Errorf("unknown tid: %d %q", pid, comm)
+	if pid := resolveThread(1 << 30); pid != 1<<30 {
+		t.Errorf("unknown tid: %d", pid)
+	}
+	var names procNames
+	defer names.close()
+	if comm := names.of(uint32(os.Getpid())); comm == "" {
+		t.Error("no command name for this process")
+	}
+	if comm := names.of(1 << 30); comm != "" {
+		t.Errorf("name for a process that does not exist: %q", comm)
 	}
 }

@@ -315,3 +315,19 @@ func TestEventUnlinkedOpenFile(t *testing.T) {
 		want{Type: eventbus.Truncate, Path: "gone", Size: 5, HasSize: true},
 		want{Type: eventbus.Chmod, Path: "gone"})
 }
+
+// A process that execs keeps its pid and changes its name; the event
+// names the program that made the change.
+func TestEventCommAfterExec(t *testing.T) {
+	m := newMount(t)
+	r := m.record(t)
+	cmd := exec.Command("/bin/sh", "-c", "echo x > "+m.path("f")+"; exec mv "+m.path("f")+" "+m.path("g"))
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	evs := r.until(isType(eventbus.Rename, "g"))
+	create, rename := evs[0], evs[len(evs)-1]
+	if create.Comm != "sh" || rename.Comm != "mv" || create.Pid != rename.Pid || int(rename.Pid) != cmd.Process.Pid {
+		t.Errorf("create by %d %q, rename by %d %q; want sh then mv, both pid %d", create.Pid, create.Comm, rename.Pid, rename.Comm, cmd.Process.Pid)
+	}
+}
