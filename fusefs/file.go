@@ -35,6 +35,10 @@ type fileHandle struct {
 	// Baseline to detect passthrough writes, which never reach us.
 	baseSize  int64
 	baseMtime int64
+	// closing: flushed (a close(2)) and not used since, so a RELEASE may
+	// be on its way; released is closed once Release has published.
+	closing  bool
+	released chan struct{}
 }
 
 var (
@@ -59,6 +63,7 @@ func (n *Node) newHandle(ctx context.Context, fd int, flags uint32, rel string, 
 		writable: flags&syscall.O_ACCMODE != syscall.O_RDONLY,
 		opener:   n.fsys.callers.of(ctx),
 		path:     rel,
+		released: make(chan struct{}),
 		baseSize: st.Size, baseMtime: mtimeOf(st),
 	}
 	n.fsys.handlesMu.Lock()
@@ -113,6 +118,9 @@ func (h *fileHandle) Flush(ctx context.Context) syscall.Errno {
 	err = syscall.Close(nfd)
 	if h.writable {
 		h.report(h.node.fsys.callers.of(ctx))
+		h.mu.Lock()
+		h.closing = true
+		h.mu.Unlock()
 	}
 	return fs.ToErrno(err)
 }
@@ -155,6 +163,7 @@ func (h *fileHandle) Release(ctx context.Context) syscall.Errno {
 	} else if f.bus.Wants(eventbus.Close) {
 		f.publish(newEvent(eventbus.Close, h.currentPath(), h.opener))
 	}
+	close(h.released)
 	return fs.ToErrno(h.file.Close())
 }
 

@@ -28,6 +28,7 @@ func (h *fileHandle) wrote(ctx context.Context) {
 	interval := h.node.fsys.opts.WriteInterval
 	h.mu.Lock()
 	h.requests = true
+	h.closing = false // written after a flush: still open
 	h.pending++
 	h.lastWho = w
 	due := interval == 0 || time.Since(h.reported) >= interval
@@ -87,12 +88,47 @@ func (h *fileHandle) reportIfDue(interval time.Duration) {
 	}
 }
 
+// releaseWait bounds how long a change waits for the RELEASE of a handle
+// that was just closed (see awaitReleases).
+const releaseWait = 100 * time.Millisecond
+
 // reportPendingWrites reports the writes of every open handle of n, so
-// that they come before the event about to be published for n.
+// that they come before the event about to be published for n, and
+// waits for the close_write of handles that are being released.
 func (f *FS) reportPendingWrites(n *Node) {
+	var closing []*fileHandle
 	for _, h := range f.openWriters() {
 		if h.node == n {
 			h.report(h.opener)
+			h.mu.Lock()
+			if h.closing {
+				closing = append(closing, h)
+			}
+			h.mu.Unlock()
+		}
+	}
+	awaitReleases(closing)
+}
+
+// awaitReleases keeps per-path order across close(2). The kernel sends
+// RELEASE (where close_write is published) after close has returned and
+// without waiting for it, so a rename made right after a close can reach
+// the daemon first and overtake it — "write tmp, close, rename" would
+// read create, write, rename, close_write. A handle that was flushed and
+// not used since is most likely being released: wait for that, bounded,
+// because a descriptor still open elsewhere (a dup, a fork) keeps the
+// handle alive and then no RELEASE comes.
+func awaitReleases(hs []*fileHandle) {
+	if len(hs) == 0 {
+		return
+	}
+	timeout := time.NewTimer(releaseWait)
+	defer timeout.Stop()
+	for _, h := range hs {
+		select {
+		case <-h.released:
+		case <-timeout.C:
+			return
 		}
 	}
 }
