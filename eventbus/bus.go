@@ -320,7 +320,8 @@ type Subscription struct {
 	closePos uint64 // once detached: the position at Close
 	// jr is the journal position of a lagging subscription; used only
 	// by Take's goroutine.
-	jr *journalReader
+	jr      *journalReader
+	reading bool // Take is reading the journal without bus.mu
 	// coalesce is the folding window (see coalesce.go).
 	coalesce time.Duration
 }
@@ -439,6 +440,9 @@ func (s *Subscription) readRingLocked(out []*Event, max int, limit uint64) []*Ev
 			// Gone from the ring: say exactly which seqs were lost and
 			// go on from the oldest one still held.
 			oldest := b.ring.oldest(b.seq + 1)
+			if oldest <= s.next {
+				break // cannot happen with a sane sequence; never spin
+			}
 			out = append(out, &Event{Type: Overflow, FromSeq: s.next, ToSeq: oldest - 1, Time: b.opts.Now()})
 			s.lost += oldest - s.next
 			b.dropped += oldest - s.next
@@ -467,10 +471,13 @@ func (s *Subscription) readJournal(out []*Event, max int, limit uint64) []*Event
 		s.jr = &journalReader{j: b.j}
 	}
 	now := b.opts.Now()
+	s.reading = true // Close leaves jr to us meanwhile
 	b.mu.Unlock()
 	out, next, lost := s.jr.read(from, upto, &s.filter, out, max, now)
 	b.mu.Lock()
+	s.reading = false
 	if s.detached {
+		s.jr.close()
 		return out
 	}
 	s.next = next
@@ -496,7 +503,7 @@ func (s *Subscription) Close() {
 	s.detached = true
 	clear(s.queue)
 	s.queue, s.qhead, s.qlen = nil, 0, 0
-	if s.jr != nil {
+	if s.jr != nil && !s.reading {
 		s.jr.close()
 	}
 	s.lagging, s.pending = false, nil

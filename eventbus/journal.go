@@ -116,12 +116,16 @@ const (
 	lockFile     = "lock"
 )
 
+// maxSeq bounds every seq the journal accepts from disk, far beyond any
+// real stream, so that corrupt input cannot make the sequence wrap.
+const maxSeq = 1 << 62
+
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
-func recordCRC(seq uint64, payload []byte) uint32 {
-	var s [8]byte
-	binary.LittleEndian.PutUint64(s[:], seq)
-	return crc32.Update(crc32.Checksum(s[:], castagnoli), castagnoli, payload)
+// recordCRC checksums a record's seq (its 8 little-endian header bytes)
+// and payload.
+func recordCRC(seq []byte, payload []byte) uint32 {
+	return crc32.Update(crc32.Checksum(seq, castagnoli), castagnoli, payload)
 }
 
 // segment is one file of the journal.
@@ -160,6 +164,7 @@ type journal struct {
 	reserved uint64
 	retired  []*os.File // rolled segments awaiting their last fsync
 	scratch  []byte
+	hdr      [recHeader]byte
 	failed   error // a write error: the journal stopped recording
 	closed   bool
 
@@ -237,7 +242,7 @@ func (j *journal) recover() (uint64, error) {
 		}
 	}
 	if b, err := os.ReadFile(filepath.Join(j.dir, reserveFile)); err == nil {
-		if len(b) != 12 || crc32.Checksum(b[:8], castagnoli) != binary.LittleEndian.Uint32(b[8:]) {
+		if len(b) != 12 || crc32.Checksum(b[:8], castagnoli) != binary.LittleEndian.Uint32(b[8:]) || binary.LittleEndian.Uint64(b) > maxSeq {
 			// Without it we cannot know which seqs were handed out;
 			// jump far enough ahead that none is reused.
 			j.opts.Logf("journal: %s is corrupt; skipping ahead %d seqs so none is reused", reserveFile, reserveAhead)
@@ -427,15 +432,15 @@ func (j *journal) append(e *Event) {
 	}
 	payload := e.appendBinary(j.scratch[:0])
 	j.scratch = payload
-	var h [recHeader]byte
+	h := j.hdr[:]
 	binary.LittleEndian.PutUint32(h[0:], uint32(len(payload)))
-	binary.LittleEndian.PutUint32(h[4:], recordCRC(e.Seq, payload))
 	binary.LittleEndian.PutUint64(h[8:], e.Seq)
+	binary.LittleEndian.PutUint32(h[4:], recordCRC(h[8:16], payload))
 	seg := j.segs[len(j.segs)-1]
 	if (e.Seq-seg.first)%indexEvery == 0 {
 		seg.index = append(seg.index, indexEntry{e.Seq, j.segBytes})
 	}
-	if _, err := j.w.Write(h[:]); err != nil {
+	if _, err := j.w.Write(h); err != nil {
 		j.fail(err)
 		return
 	}

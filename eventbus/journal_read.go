@@ -20,10 +20,12 @@ var (
 type scanner struct {
 	br     *bufio.Reader
 	first  uint64
+	end    uint64 // exclusive bound from the next segment; 0 = none
 	last   uint64 // seq of the last record returned
 	off    int64  // offset just past the last good record
 	recOff int64  // offset of the last record returned
 	buf    []byte
+	hdr    [recHeader]byte
 }
 
 func newScanner(r io.Reader, first uint64) *scanner {
@@ -54,8 +56,8 @@ func (sc *scanner) seekTo(f *os.File, off int64) error {
 // record boundary; errTorn a record cut short; errCorrupt one whose
 // length, checksum or seq is wrong. payload is valid until the next call.
 func (sc *scanner) next() (seq uint64, payload []byte, err error) {
-	var h [recHeader]byte
-	n, err := io.ReadFull(sc.br, h[:])
+	h := sc.hdr[:]
+	n, err := io.ReadFull(sc.br, h)
 	if err == io.EOF {
 		return 0, nil, io.EOF
 	}
@@ -75,11 +77,11 @@ func (sc *scanner) next() (seq uint64, payload []byte, err error) {
 	if n, err := io.ReadFull(sc.br, payload); err != nil {
 		return 0, nil, fmt.Errorf("%w: %d of %d payload bytes", errTorn, n, length)
 	}
-	if recordCRC(seq, payload) != crc {
+	if recordCRC(h[8:16], payload) != crc {
 		return 0, nil, fmt.Errorf("%w: checksum mismatch", errCorrupt)
 	}
-	if seq < sc.first || (sc.last != 0 && seq <= sc.last) {
-		return 0, nil, fmt.Errorf("%w: seq %d out of order", errCorrupt, seq)
+	if seq < sc.first || (sc.last != 0 && seq <= sc.last) || (sc.end != 0 && seq >= sc.end) || seq > maxSeq {
+		return 0, nil, fmt.Errorf("%w: seq %d out of place", errCorrupt, seq)
 	}
 	sc.recOff = sc.off
 	sc.off += int64(recHeader) + int64(length)
@@ -114,6 +116,9 @@ const journalScanLimit = 8192
 func (r *journalReader) read(from, upto uint64, f *Filter, out []*Event, max int, now time.Time) ([]*Event, uint64, uint64) {
 	var lost uint64
 	lose := func(a, b uint64) {
+		if a > b {
+			return
+		}
 		out = append(out, &Event{Type: Overflow, FromSeq: a, ToSeq: b, Time: now})
 		lost += b - a + 1
 	}
@@ -229,6 +234,7 @@ func (r *journalReader) position(from uint64) error {
 		return err
 	}
 	sc := newScanner(f, s.first)
+	sc.end = r.end
 	if err := sc.header(); err != nil {
 		f.Close()
 		return fmt.Errorf("%s: %w", s.path, err)

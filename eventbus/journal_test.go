@@ -292,3 +292,25 @@ func TestCodecRoundTrip(t *testing.T) {
 		t.Fatalf("round trip:\n%s\n%s", d.AppendJSON(nil), e.AppendJSON(nil))
 	}
 }
+
+// Closing a subscription while its Take reads the journal (without the
+// bus lock) must neither crash nor leak the reader.
+func TestJournalCloseDuringTake(t *testing.T) {
+	b := openTestBus(t, t.TempDir(), func(o *Options) { o.RingSize = 16 })
+	defer b.Close()
+	publishN(b, 50000, "a")
+	for round := 0; round < 200; round++ {
+		s, _ := b.Subscribe("t", Filter{}, &Cursor{Seq: 0})
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			for {
+				if _, _, finished := s.Take(nil, 4096); finished {
+					return
+				}
+			}
+		}()
+		s.Close()
+		<-done
+	}
+}
