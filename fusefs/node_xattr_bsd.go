@@ -1,3 +1,7 @@
+//go:build darwin || freebsd
+
+// On FreeBSD, x/sys maps "user." names onto its extattr namespaces.
+
 package fusefs
 
 import "golang.org/x/sys/unix"
