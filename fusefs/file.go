@@ -39,7 +39,27 @@ type fileHandle struct {
 	// be on its way; released is closed once Release has published.
 	closing  bool
 	released chan struct{}
+	// gone: Release has begun closing the fd; users from other goroutines
+	// (reports, a SETATTR on the unlinked file) hold inUse meanwhile so
+	// that the fd is never closed — and its number reused for another
+	// file — under them.
+	gone  bool
+	inUse sync.WaitGroup
 }
+
+// acquire pins the fd for use outside a FUSE request on this handle;
+// false if the handle is being released.
+func (h *fileHandle) acquire() bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.gone {
+		return false
+	}
+	h.inUse.Add(1)
+	return true
+}
+
+func (h *fileHandle) unpin() { h.inUse.Done() }
 
 var (
 	_ = (fs.FileReader)((*fileHandle)(nil))
@@ -82,6 +102,8 @@ func (h *fileHandle) Read(ctx context.Context, dest []byte, off int64) (fuse.Rea
 }
 
 func (h *fileHandle) Write(ctx context.Context, data []byte, off int64) (uint32, syscall.Errno) {
+	defer h.node.fsys.names.lockShared()()
+	h.markRequests()
 	n, err := syscall.Pwrite(h.fd, data, off)
 	if err != nil {
 		return 0, fs.ToErrno(err)
@@ -109,6 +131,7 @@ func (h *fileHandle) Lseek(ctx context.Context, off uint64, whence uint32) (uint
 // here; close_write waits for Release (the last close), which the kernel
 // sends asynchronously.
 func (h *fileHandle) Flush(ctx context.Context) syscall.Errno {
+	defer h.node.fsys.names.lockShared()()
 	// Closing a dup of the fd gives SOURCE its close-to-open flush (NFS)
 	// without closing the handle.
 	nfd, err := syscall.Dup(h.fd)
@@ -126,6 +149,7 @@ func (h *fileHandle) Flush(ctx context.Context) syscall.Errno {
 }
 
 func (h *fileHandle) Fsync(ctx context.Context, flags uint32) syscall.Errno {
+	defer h.node.fsys.names.lockShared()()
 	var err error
 	if flags&1 != 0 {
 		err = fdatasync(h.fd)
@@ -139,6 +163,8 @@ func (h *fileHandle) Fsync(ctx context.Context, flags uint32) syscall.Errno {
 }
 
 func (h *fileHandle) Allocate(ctx context.Context, off, size uint64, mode uint32) syscall.Errno {
+	defer h.node.fsys.names.lockShared()()
+	h.markRequests()
 	if err := fallocate(h.fd, mode, int64(off), int64(size)); err != nil {
 		return fs.ToErrno(err)
 	}
@@ -149,10 +175,11 @@ func (h *fileHandle) Allocate(ctx context.Context, off, size uint64, mode uint32
 // Release is the last close of the handle: report what is pending, then
 // close_write (or the opt-in close for read-only handles).
 func (h *fileHandle) Release(ctx context.Context) syscall.Errno {
+	defer h.node.fsys.names.lockShared()()
 	f := h.node.fsys
-	f.handlesMu.Lock()
-	delete(f.handles, h)
-	f.handlesMu.Unlock()
+	h.mu.Lock()
+	h.closing = true // a change to the file waits for this release
+	h.mu.Unlock()
 	if h.writable {
 		st, ok := h.report(h.opener)
 		ev := newEvent(eventbus.CloseWrite, h.currentPath(), h.opener)
@@ -163,6 +190,15 @@ func (h *fileHandle) Release(ctx context.Context) syscall.Errno {
 	} else if f.bus.Wants(eventbus.Close) {
 		f.publish(newEvent(eventbus.Close, h.currentPath(), h.opener))
 	}
+	// The handle stayed registered until close_write was out, so that
+	// awaitReleases saw a release under way.
+	f.handlesMu.Lock()
+	delete(f.handles, h)
+	f.handlesMu.Unlock()
+	h.mu.Lock()
+	h.gone = true
+	h.mu.Unlock()
+	h.inUse.Wait()
 	close(h.released)
 	return fs.ToErrno(h.file.Close())
 }

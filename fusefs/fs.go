@@ -31,11 +31,14 @@ type FS struct {
 	root   *Node
 
 	callers callers
+	names   nameLock
 
 	handlesMu sync.Mutex
 	handles   map[*fileHandle]struct{} // every open file handle
 
-	passthrough atomic.Bool // granted by the kernel (for status)
+	// passthrough is what the kernel granted at mount: passthroughUnknown
+	// until SetKernelPassthrough says.
+	passthrough atomic.Int32
 
 	stop     chan struct{}
 	stopOnce sync.Once
@@ -148,7 +151,7 @@ func (f *FS) Close() error {
 func (f *FS) Stats() map[string]any {
 	return map[string]any{
 		"open_writers":   len(f.openWriters()),
-		"passthrough":    f.passthrough.Load(),
+		"passthrough":    f.passthrough.Load() == passthroughOn,
 		"write_interval": f.opts.WriteInterval.String(),
 	}
 }
@@ -157,7 +160,23 @@ func (f *FS) Stats() map[string]any {
 // mount time (CAP_PASSTHROUGH), for status. Registering a backing file
 // also needs CAP_SYS_ADMIN, hence the root check.
 func (f *FS) SetKernelPassthrough(granted bool) {
-	f.passthrough.Store(granted && !f.opts.NoPassthrough && IsRoot())
+	if granted && !f.opts.NoPassthrough && IsRoot() {
+		f.passthrough.Store(passthroughOn)
+	} else {
+		f.passthrough.Store(passthroughOff)
+	}
+}
+
+const (
+	passthroughUnknown = iota
+	passthroughOn
+	passthroughOff
+)
+
+// mayPassthrough: handles may be under kernel passthrough, so writes may
+// have to be detected by size/mtime.
+func (f *FS) mayPassthrough() bool {
+	return !f.opts.NoPassthrough && f.passthrough.Load() != passthroughOff
 }
 
 // IsRoot reports whether the process runs as root, which decides the
@@ -196,13 +215,13 @@ func (f *FS) openWriters() []*fileHandle {
 	return out
 }
 
-// handleOf returns an open handle of n, if any: the way to reach a file
-// whose last name is gone.
+// handleOf returns an open handle of n, pinned (unpin it when done), if
+// any: the way to reach a file whose last name is gone.
 func (f *FS) handleOf(n *Node) *fileHandle {
 	f.handlesMu.Lock()
 	defer f.handlesMu.Unlock()
 	for h := range f.handles {
-		if h.node == n {
+		if h.node == n && h.acquire() {
 			return h
 		}
 	}

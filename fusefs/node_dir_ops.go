@@ -61,6 +61,7 @@ func (f *FS) giveToCaller(ctx context.Context, dirfd int, name string) {
 }
 
 func (n *Node) Mkdir(ctx context.Context, name string, mode uint32, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
+	defer n.fsys.names.lockShared()()
 	dirfd, rel, errno := n.dir()
 	if errno != 0 {
 		return nil, errno
@@ -73,6 +74,7 @@ func (n *Node) Mkdir(ctx context.Context, name string, mode uint32, out *fuse.En
 }
 
 func (n *Node) Mknod(ctx context.Context, name string, mode, rdev uint32, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
+	defer n.fsys.names.lockShared()()
 	dirfd, rel, errno := n.dir()
 	if errno != 0 {
 		return nil, errno
@@ -85,6 +87,7 @@ func (n *Node) Mknod(ctx context.Context, name string, mode, rdev uint32, out *f
 }
 
 func (n *Node) Symlink(ctx context.Context, target, name string, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
+	defer n.fsys.names.lockShared()()
 	dirfd, rel, errno := n.dir()
 	if errno != 0 {
 		return nil, errno
@@ -99,6 +102,7 @@ func (n *Node) Symlink(ctx context.Context, target, name string, out *fuse.Entry
 }
 
 func (n *Node) Link(ctx context.Context, target fs.InodeEmbedder, name string, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
+	defer n.fsys.names.lockShared()()
 	other, ok := target.(*Node)
 	if !ok || other.fsys != n.fsys {
 		return nil, syscall.EXDEV
@@ -133,6 +137,7 @@ func (n *Node) Link(ctx context.Context, target fs.InodeEmbedder, name string, o
 
 // remove carries out unlink or rmdir, reporting what was removed.
 func (n *Node) remove(ctx context.Context, name string, t eventbus.Type, flags int) syscall.Errno {
+	defer n.fsys.names.lockShared()()
 	dirfd, rel, errno := n.dir()
 	if errno != 0 {
 		return errno
@@ -165,6 +170,14 @@ func (n *Node) Rename(ctx context.Context, name string, newParent fs.InodeEmbedd
 	if !ok || np.fsys != n.fsys {
 		return syscall.EXDEV
 	}
+	// Writes and releases of the two files come first; then no event may
+	// compute a path while the tree's names change.
+	func() {
+		defer n.fsys.names.lockShared()()
+		n.reportChildWrites(name)
+		np.reportChildWrites(newName)
+	}()
+	defer n.fsys.names.lockExclusive()()
 	odirfd, orel, errno := n.dir()
 	if errno != 0 {
 		return errno
@@ -185,8 +198,6 @@ func (n *Node) Rename(ctx context.Context, name string, newParent fs.InodeEmbedd
 		_, err := statAt(ndirfd, newName, &dst)
 		replaced = err == nil
 	}
-	n.reportChildWrites(name)
-	np.reportChildWrites(newName)
 	if err := renameAt(odirfd, name, ndirfd, newName, flags); err != nil {
 		return fs.ToErrno(err)
 	}

@@ -20,6 +20,7 @@ func openFlags(flags uint32) int {
 }
 
 func (n *Node) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint32, syscall.Errno) {
+	defer n.fsys.names.lockShared()()
 	dirfd, name, rel, errno := n.at()
 	if errno != 0 {
 		return nil, 0, errno
@@ -59,6 +60,7 @@ func (f *FS) publishOpen(h *fileHandle, rel string, st *syscall.Stat_t) {
 // created is reported as create (an existing one opened with O_TRUNC is
 // a truncate).
 func (n *Node) Create(ctx context.Context, name string, flags, mode uint32, out *fuse.EntryOut) (*fs.Inode, fs.FileHandle, uint32, syscall.Errno) {
+	defer n.fsys.names.lockShared()()
 	dirfd, dirRel, errno := n.dir()
 	if errno != 0 {
 		return nil, nil, 0, errno
@@ -105,6 +107,7 @@ func (n *Node) Create(ctx context.Context, name string, flags, mode uint32, out 
 // CopyFileRange copies between two SOURCE files in the kernel; the
 // destination reports a write.
 func (n *Node) CopyFileRange(ctx context.Context, fhIn fs.FileHandle, offIn uint64, out *fs.Inode, fhOut fs.FileHandle, offOut uint64, size uint64, flags uint64) (uint32, syscall.Errno) {
+	defer n.fsys.names.lockShared()()
 	in, ok1 := fhIn.(*fileHandle)
 	dst, ok2 := fhOut.(*fileHandle)
 	if !ok1 || !ok2 {
@@ -115,6 +118,7 @@ func (n *Node) CopyFileRange(ctx context.Context, fhIn fs.FileHandle, offIn uint
 		return 0, fs.ToErrno(err)
 	}
 	if m > 0 {
+		dst.markRequests()
 		dst.wrote(ctx)
 	}
 	return uint32(m), 0

@@ -69,6 +69,7 @@ func timespecOf(in *fuse.SetAttrIn, set, now uint32, sec uint64, nsec uint32) un
 // Setattr carries out chmod, chown, truncate and utimes (any combination
 // the kernel sends in one request) and emits one event per kind changed.
 func (n *Node) Setattr(ctx context.Context, f fs.FileHandle, in *fuse.SetAttrIn, out *fuse.AttrOut) syscall.Errno {
+	defer n.fsys.names.lockShared()()
 	t := setattrTarget{dirfd: -1, fd: -1}
 	h, _ := f.(*fileHandle)
 	if h != nil {
@@ -83,10 +84,10 @@ func (n *Node) Setattr(ctx context.Context, f fs.FileHandle, in *fuse.SetAttrIn,
 		// The kernel passes one only for truncate; fchmod and friends
 		// arrive without it.
 		if h == nil {
-			h = n.fsys.handleOf(n)
-		}
-		if h == nil {
-			return errno
+			if h = n.fsys.handleOf(n); h == nil {
+				return errno
+			}
+			defer h.unpin()
 		}
 		t.fd, rel = h.fd, h.currentPath()
 	}

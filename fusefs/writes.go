@@ -19,6 +19,16 @@ import (
 // event on the same node (so per-path order holds), and every
 // WriteInterval from FS.reportWritesEvery.
 
+// markRequests records, before the data moves, that this handle gets
+// write requests: it is not under passthrough, so the size/mtime check
+// must never report for it (the periodic check could otherwise see the
+// write before wrote counts it, and report it twice).
+func (h *fileHandle) markRequests() {
+	h.mu.Lock()
+	h.requests = true
+	h.mu.Unlock()
+}
+
 // wrote records a write request (or fallocate) that just succeeded.
 func (h *fileHandle) wrote(ctx context.Context) {
 	w := h.node.fsys.callers.of(ctx)
@@ -53,7 +63,7 @@ func (h *fileHandle) report(w who) (st syscall.Stat_t, ok bool) {
 		if h.lastWho.pid != 0 {
 			w = h.lastWho
 		}
-	case !h.requests && (st.Size != h.baseSize || mtimeOf(&st) != h.baseMtime):
+	case !h.requests && h.node.fsys.mayPassthrough() && (st.Size != h.baseSize || mtimeOf(&st) != h.baseMtime):
 		count = 1 // passthrough: the file changed under this handle
 	}
 	h.pending = 0
@@ -75,16 +85,24 @@ func (h *fileHandle) report(w who) (st syscall.Stat_t, ok bool) {
 	return st, true
 }
 
-// reportPending reports at shutdown, attributed to the opener.
-func (h *fileHandle) reportPending() { h.report(h.opener) }
+// reportPending reports for another goroutine than the handle's own
+// requests (at shutdown, before a change to the file), attributed to the
+// opener; nothing if the handle is being released.
+func (h *fileHandle) reportPending() {
+	if h.acquire() {
+		h.report(h.opener)
+		h.unpin()
+	}
+}
 
 // reportIfDue is the periodic check of a handle that stays open.
 func (h *fileHandle) reportIfDue(interval time.Duration) {
+	defer h.node.fsys.names.lockShared()()
 	h.mu.Lock()
-	due := time.Since(h.reported) >= interval && (h.pending > 0 || !h.requests)
+	due := time.Since(h.reported) >= interval && (h.pending > 0 || (!h.requests && h.node.fsys.mayPassthrough()))
 	h.mu.Unlock()
 	if due {
-		h.report(h.opener)
+		h.reportPending()
 	}
 }
 
@@ -99,7 +117,7 @@ func (f *FS) reportPendingWrites(n *Node) {
 	var closing []*fileHandle
 	for _, h := range f.openWriters() {
 		if h.node == n {
-			h.report(h.opener)
+			h.reportPending()
 			h.mu.Lock()
 			if h.closing {
 				closing = append(closing, h)

@@ -90,7 +90,9 @@ func newMount(t testing.TB, opts ...mountOption) *mount {
 		m.fsys.Close()
 		t.Fatalf("mount: %v", err)
 	}
-	m.passthrough = !o.NoPassthrough && m.server.KernelSettings().Flags64()&fuse.CAP_PASSTHROUGH != 0
+	granted := m.server.KernelSettings().Flags64()&fuse.CAP_PASSTHROUGH != 0
+	m.fsys.SetKernelPassthrough(granted)
+	m.passthrough = !o.NoPassthrough && granted
 	t.Cleanup(func() { m.close(t) })
 	return m
 }
