@@ -68,15 +68,9 @@ func ratioBars(file, title, base string, metrics []*metric, systems []sysSpec) e
 			vals[j] = v
 			maxV = math.Max(maxV, v)
 		}
-		b, err := plotter.NewBarChart(vals, w)
-		if err != nil {
+		if err := addBars(p, vals, w, i, len(shown), s.name); err != nil {
 			return err
 		}
-		b.Color = sysColor(s.name)
-		b.LineStyle.Width = 0
-		b.Offset = w * vg.Length(float64(i)-float64(len(shown)-1)/2)
-		p.Add(b)
-		p.Legend.Add(s.name, b)
 	}
 	one := plotter.NewFunction(func(float64) float64 { return 1 })
 	one.Dashes = []vg.Length{vg.Points(4), vg.Points(3)}
@@ -262,15 +256,9 @@ func throughputBars(file string, ms []*metric, systems []sysSpec) error {
 			}
 			vals[j] = v
 		}
-		b, err := plotter.NewBarChart(vals, w)
-		if err != nil {
+		if err := addBars(p, vals, w, i, len(systems), s.name); err != nil {
 			return err
 		}
-		b.Color = sysColor(s.name)
-		b.LineStyle.Width = 0
-		b.Offset = w * vg.Length(float64(i)-float64(len(systems)-1)/2)
-		p.Add(b)
-		p.Legend.Add(s.name, b)
 	}
 	p.Legend.Top = true
 	p.NominalX(labels...)
@@ -302,15 +290,9 @@ func rssBars(file string, res []*rssResult, systems []sysSpec, sizes []int) erro
 				vals[j] = 0
 			}
 		}
-		b, err := plotter.NewBarChart(vals, w)
-		if err != nil {
+		if err := addBars(p, vals, w, i, len(systems), s.name); err != nil {
 			return err
 		}
-		b.Color = sysColor(s.name)
-		b.LineStyle.Width = 0
-		b.Offset = w * vg.Length(float64(i)-float64(len(systems)-1)/2)
-		p.Add(b)
-		p.Legend.Add(s.name, b)
 	}
 	p.Legend.Top, p.Legend.Left = true, true
 	p.NominalX(labels...)
@@ -319,3 +301,17 @@ func rssBars(file string, res []*rssResult, systems []sysSpec, sizes []int) erro
 }
 
 func imgPath(dir, name string) string { return filepath.Join(dir, name) }
+
+// addBars adds system name's bars as the i-th of n groups side by side.
+func addBars(p *plot.Plot, vals plotter.Values, w vg.Length, i, n int, name string) error {
+	b, err := plotter.NewBarChart(vals, w)
+	if err != nil {
+		return err
+	}
+	b.Color = sysColor(name)
+	b.LineStyle.Width = 0
+	b.Offset = w * vg.Length(float64(i)-float64(n-1)/2)
+	p.Add(b)
+	p.Legend.Add(name, b)
+	return nil
+}
