@@ -27,10 +27,20 @@
 // # Ordering
 //
 // Events for one path are published in the order the operations
-// completed: each is published inside the operation, and writes still
-// pending on a node are reported before any other event for that node.
-// close_write is published at RELEASE, which the kernel sends after
-// close(2) has returned; a sync right after close may precede it.
+// completed: each is published inside the operation; writes still
+// pending on a node are reported before any other event for that node;
+// a change to a file whose handle was just closed waits (bounded) for
+// that handle's RELEASE, where close_write is published; and renames are
+// serialised against publishing (names.go), so no event names a path a
+// rename has already moved. RELEASE comes after close(2) has returned, so
+// a sync right after close may precede close_write.
+//
+// # Handles and descriptors
+//
+// A fileHandle owns one SOURCE descriptor. Code outside the handle's own
+// requests (periodic write checks, a SETATTR on a file unlinked while
+// open) pins the handle first, so Release never closes the descriptor —
+// whose number the kernel would reuse — under it.
 //
 // # Per-OS caveats
 //

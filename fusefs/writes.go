@@ -29,7 +29,8 @@ func (h *fileHandle) markRequests() {
 	h.mu.Unlock()
 }
 
-// wrote records a write request (or fallocate) that just succeeded.
+// wrote records a write request (or fallocate) that just succeeded; the
+// caller has called markRequests before making it.
 func (h *fileHandle) wrote(ctx context.Context) {
 	w := h.node.fsys.callers.of(ctx)
 	if w.pid == 0 {
@@ -37,7 +38,6 @@ func (h *fileHandle) wrote(ctx context.Context) {
 	}
 	interval := h.node.fsys.opts.WriteInterval
 	h.mu.Lock()
-	h.requests = true
 	h.closing = false // written after a flush: still open
 	h.pending++
 	h.lastWho = w
