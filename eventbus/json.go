@@ -1,8 +1,6 @@
 package eventbus
 
 import (
-	"encoding/json"
-	"errors"
 	"strconv"
 	"time"
 	"unicode/utf8"
@@ -142,68 +140,15 @@ func (e *Event) MarshalJSON() ([]byte, error) {
 	return e.AppendJSON(nil), nil
 }
 
-// wireEvent is the decoding side of AppendJSON.
-type wireEvent struct {
-	Seq      uint64    `json:"seq"`
-	Time     time.Time `json:"time"`
-	Type     string    `json:"type"`
-	Path     string    `json:"path"`
-	From     string    `json:"from"`
-	Target   string    `json:"target"`
-	Xattr    string    `json:"xattr"`
-	IsDir    bool      `json:"is_dir"`
-	LastLink bool      `json:"last_link"`
-	Replaced bool      `json:"replaced"`
-	Exchange bool      `json:"exchange"`
-	Ino      *uint64   `json:"ino"`
-	Mode     uint32    `json:"mode"`
-	Size     int64     `json:"size"`
-	Pid      uint32    `json:"pid"`
-	Uid      uint32    `json:"uid"`
-	Gid      uint32    `json:"gid"`
-	Comm     string    `json:"comm"`
-	Origin   string    `json:"origin"`
-	Count    uint32    `json:"count"`
-	FromSeq  uint64    `json:"from_seq"`
-	ToSeq    uint64    `json:"to_seq"`
-	Epoch    string    `json:"epoch"`
-}
-
 // UnmarshalJSON decodes what AppendJSON encodes. It is forward
 // compatible: an event whose type name this version does not know (a
 // newer daemon's) decodes with Type TypeNone and the name in Unknown, and
 // an unknown origin name is kept as well; AppendJSON writes both back
 // unchanged. Only a missing type is an error.
+//
+// It accepts the same inputs and gives the same results as json.Unmarshal
+// into a struct with the wire field names would, but decodes by hand
+// (json_decode.go): every subscriber's client decodes every event.
 func (e *Event) UnmarshalJSON(data []byte) error {
-	var w wireEvent
-	if err := json.Unmarshal(data, &w); err != nil {
-		return err
-	}
-	if w.Type == "" {
-		return errors.New("eventbus: event without a type")
-	}
-	t, err := ParseType(w.Type)
-	unknown := ""
-	if err != nil {
-		t, unknown = TypeNone, w.Type
-	}
-	var o Origin
-	originName := ""
-	if w.Origin != "" {
-		if o, err = ParseOrigin(w.Origin); err != nil {
-			o, originName = 0, w.Origin
-		}
-	}
-	*e = Event{
-		Unknown: unknown, originName: originName,
-		Seq: w.Seq, Time: w.Time, Type: t, Path: w.Path, From: w.From,
-		Target: w.Target, Xattr: w.Xattr, IsDir: w.IsDir, LastLink: w.LastLink,
-		Replaced: w.Replaced, Exchange: w.Exchange, Mode: w.Mode, Size: w.Size,
-		Pid: w.Pid, Uid: w.Uid, Gid: w.Gid, Comm: w.Comm, Origin: o,
-		Count: w.Count, FromSeq: w.FromSeq, ToSeq: w.ToSeq, Epoch: w.Epoch,
-	}
-	if w.Ino != nil {
-		e.HasAttr, e.Ino = true, *w.Ino
-	}
-	return nil
+	return decodeEvent(e, data)
 }
