@@ -4,11 +4,17 @@
 //
 // # Status
 //
-// Not built yet: this package only reserves its place in the layout.
-// Until it lands, notifyfs reports backend "off", changes made directly
-// on SOURCE produce no events, and the mount keeps its kernel cache
-// lifetimes short (one second) so that readers through the mount see
-// such changes soon.
+// Only the scan-and-diff that the poll backend is built on exists
+// (scan.go): two scans of a tree are compared into create, mkdir,
+// symlink, mknod, remove, rmdir, rename (directory moves reported once),
+// write, chmod and chown events. An object is known by its inode number
+// together with its birth time, because file systems hand a freed inode
+// number straight to the next new file. The Watcher, the kernel
+// backends, echo suppression and cache invalidation are not built, and
+// nothing here is wired into the daemon: notifyfs reports backend
+// "off", changes made directly on SOURCE produce no events, and the
+// mount keeps its kernel cache lifetimes short (one second) so that
+// readers through the mount see such changes soon.
 //
 // # Planned shape
 //

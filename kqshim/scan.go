@@ -1,0 +1,259 @@
+package kqshim
+
+import (
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"syscall"
+
+	"github.com/notifyfs/notifyfs/eventbus"
+)
+
+// entry is what a scan records of one object: enough to tell, by
+// comparing two scans, what happened to it.
+type entry struct {
+	ino   uint64
+	birth int64 // birth time (ns) where the OS has it: tells a reused inode number apart
+	mode  uint32
+	size  int64
+	mtime int64
+	uid   uint32
+	gid   uint32
+}
+
+func (e entry) isDir() bool { return e.mode&syscall.S_IFMT == syscall.S_IFDIR }
+
+// sameObject: file systems hand a freed inode number to the next new
+// file at once, so the number alone would make "remove a, create b" look
+// like "rename a to b". The birth time tells them apart; without one, a
+// file that kept its mtime is taken to be the same (a rename keeps it, a
+// new file has a fresh one).
+func sameObject(a, b entry) bool {
+	if a.ino != b.ino || a.isDir() != b.isDir() {
+		return false
+	}
+	if a.birth != 0 || b.birth != 0 {
+		return a.birth == b.birth
+	}
+	return a.isDir() || a.mtime == b.mtime
+}
+
+// tree is a scan of SOURCE: relative path → entry (the root is not in
+// it).
+type tree map[string]entry
+
+// scan walks root without following symlinks. Entries that vanish while
+// it walks are left out: made and removed between two scans, they left
+// no trace to report.
+func scan(root string) (tree, error) {
+	t := tree{}
+	err := filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			if p == root {
+				return err
+			}
+			return nil
+		}
+		if p == root {
+			return nil
+		}
+		e, err := statEntry(p)
+		if err != nil {
+			return nil
+		}
+		rel, _ := filepath.Rel(root, p)
+		t[filepath.ToSlash(rel)] = e
+		return nil
+	})
+	return t, err
+}
+
+// diff lists the changes that turn scan old into scan new, as events with
+// origin backing (seq and time are the bus's to assign). What happened
+// between two scans is inferred, so the order within one diff is a
+// plausible one, not the observed one: renames, then removals (deepest
+// first), then creations (shallowest first), then changes in place.
+//
+//   - The same inode under a new name, its old name gone: rename. A
+//     directory's move carries its contents; only the directory is
+//     reported.
+//   - A new name: create, mkdir, symlink or mknod. A missing name:
+//     remove or rmdir. A name whose inode changed was replaced: remove,
+//     then create.
+//   - The same object with another size or mtime: write (a scan cannot
+//     tell a truncate from a rewrite); another mode: chmod; another
+//     owner: chown.
+func diff(old, new tree) []*eventbus.Event {
+	moves := findMoves(old, new)
+	var evs []*eventbus.Event
+	for _, to := range sortedKeys(moves) {
+		evs = append(evs, event(eventbus.Rename, to, moves[to], new[to]))
+	}
+
+	var removed, created []string
+	for p, o := range old {
+		if n, ok := new[p]; ok && sameObject(o, n) {
+			continue
+		}
+		if _, moved := moves.newName(p); !moved {
+			removed = append(removed, p)
+		}
+	}
+	for p, n := range new {
+		if o, ok := old[p]; ok && sameObject(o, n) {
+			continue
+		}
+		if _, moved := moves.oldName(p); !moved {
+			created = append(created, p)
+		}
+	}
+	sort.Slice(removed, func(i, j int) bool { return deeperFirst(removed[i], removed[j]) })
+	sort.Slice(created, func(i, j int) bool { return shallowerFirst(created[i], created[j]) })
+	for _, p := range removed {
+		t := eventbus.Remove
+		if old[p].isDir() {
+			t = eventbus.Rmdir
+		}
+		evs = append(evs, event(t, p, "", old[p]))
+	}
+	for _, p := range created {
+		evs = append(evs, event(createType(new[p]), p, "", new[p]))
+	}
+
+	for _, p := range sortedKeys(new) {
+		n := new[p]
+		was, ok := moves.oldName(p)
+		if !ok {
+			was = p
+		}
+		o, ok := old[was]
+		if !ok || o.ino != n.ino || (o.birth != n.birth) {
+			continue
+		}
+		if !n.isDir() && (n.size != o.size || n.mtime != o.mtime) {
+			evs = append(evs, event(eventbus.Write, p, "", n))
+		}
+		if n.mode != o.mode {
+			evs = append(evs, event(eventbus.Chmod, p, "", n))
+		}
+		if n.uid != o.uid || n.gid != o.gid {
+			evs = append(evs, event(eventbus.Chown, p, "", n))
+		}
+	}
+	return evs
+}
+
+// moveSet maps the new name of each moved object to its old name; only
+// the topmost moves are in it (a moved directory's contents follow it).
+type moveSet map[string]string
+
+// findMoves pairs names by inode: an inode that kept its type, lost its
+// old name and has a new one was renamed.
+func findMoves(old, new tree) moveSet {
+	oldByIno := make(map[uint64]string, len(old))
+	for p, e := range old {
+		oldByIno[e.ino] = p
+	}
+	all := moveSet{}
+	for p, n := range new {
+		if o, ok := old[p]; ok && sameObject(o, n) {
+			continue
+		}
+		from, ok := oldByIno[n.ino]
+		if !ok || !sameObject(old[from], n) {
+			continue
+		}
+		if still, ok := new[from]; ok && still.ino == n.ino {
+			continue // a new hard link, not a move
+		}
+		all[p] = from
+	}
+	top := moveSet{}
+	for to, from := range all {
+		if !impliedByParent(to, from, all) {
+			top[to] = from
+		}
+	}
+	return top
+}
+
+// impliedByParent: some moved directory carried (from → to) along.
+func impliedByParent(to, from string, all moveSet) bool {
+	for pto, pfrom := range all {
+		if rest, ok := strings.CutPrefix(to, pto+"/"); ok && from == pfrom+"/"+rest {
+			return true
+		}
+	}
+	return false
+}
+
+// oldName maps a new path to the name it had before the moves.
+func (m moveSet) oldName(p string) (string, bool) {
+	for to, from := range m {
+		if p == to {
+			return from, true
+		}
+		if rest, ok := strings.CutPrefix(p, to+"/"); ok {
+			return from + "/" + rest, true
+		}
+	}
+	return "", false
+}
+
+// newName maps an old path to the name it has after the moves.
+func (m moveSet) newName(p string) (string, bool) {
+	for to, from := range m {
+		if p == from {
+			return to, true
+		}
+		if rest, ok := strings.CutPrefix(p, from+"/"); ok {
+			return to + "/" + rest, true
+		}
+	}
+	return "", false
+}
+
+func shallowerFirst(a, b string) bool {
+	da, db := strings.Count(a, "/"), strings.Count(b, "/")
+	if da != db {
+		return da < db
+	}
+	return a < b
+}
+
+func deeperFirst(a, b string) bool {
+	da, db := strings.Count(a, "/"), strings.Count(b, "/")
+	if da != db {
+		return da > db
+	}
+	return a < b
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+func createType(e entry) eventbus.Type {
+	switch e.mode & syscall.S_IFMT {
+	case syscall.S_IFREG:
+		return eventbus.Create
+	case syscall.S_IFDIR:
+		return eventbus.Mkdir
+	case syscall.S_IFLNK:
+		return eventbus.Symlink
+	}
+	return eventbus.Mknod
+}
+
+func event(t eventbus.Type, path, from string, e entry) *eventbus.Event {
+	return &eventbus.Event{
+		Type: t, Path: path, From: from, Origin: eventbus.OriginBacking,
+		IsDir: e.isDir(), HasAttr: true, Ino: e.ino, Mode: e.mode, Size: e.size,
+	}
+}

@@ -1,0 +1,17 @@
+//go:build darwin || freebsd
+
+package kqshim
+
+import "syscall"
+
+// statEntry stats p (not following a symlink) with its birth time.
+func statEntry(p string) (entry, error) {
+	var st syscall.Stat_t
+	if err := syscall.Lstat(p, &st); err != nil {
+		return entry{}, err
+	}
+	return entry{
+		ino: uint64(st.Ino), birth: st.Birthtimespec.Nano(), mode: uint32(st.Mode), size: st.Size,
+		mtime: st.Mtimespec.Nano(), uid: st.Uid, gid: st.Gid,
+	}, nil
+}

@@ -1,0 +1,19 @@
+package kqshim
+
+import "golang.org/x/sys/unix"
+
+// statEntry stats p (not following a symlink) with its birth time.
+func statEntry(p string) (entry, error) {
+	var x unix.Statx_t
+	if err := unix.Statx(unix.AT_FDCWD, p, unix.AT_SYMLINK_NOFOLLOW, unix.STATX_BASIC_STATS|unix.STATX_BTIME, &x); err != nil {
+		return entry{}, err
+	}
+	e := entry{
+		ino: x.Ino, mode: uint32(x.Mode), size: int64(x.Size),
+		mtime: x.Mtime.Sec*1e9 + int64(x.Mtime.Nsec), uid: x.Uid, gid: x.Gid,
+	}
+	if x.Mask&unix.STATX_BTIME != 0 {
+		e.birth = x.Btime.Sec*1e9 + int64(x.Btime.Nsec)
+	}
+	return e, nil
+}

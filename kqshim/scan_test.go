@@ -1,0 +1,105 @@
+package kqshim
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/notifyfs/notifyfs/eventbus"
+)
+
+func mustScan(t *testing.T, root string) tree {
+	t.Helper()
+	tr, err := scan(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tr
+}
+
+func describe(evs []*eventbus.Event) string {
+	var b []string
+	for _, e := range evs {
+		s := e.Type.String() + " " + e.Path
+		if e.From != "" {
+			s += " <- " + e.From
+		}
+		b = append(b, s)
+	}
+	return strings.Join(b, "; ")
+}
+
+// Each change made directly on a tree between two scans is reported once,
+// as what it was.
+func TestDiffOfScans(t *testing.T) {
+	root := t.TempDir()
+	p := func(rel string) string { return filepath.Join(root, rel) }
+	os.MkdirAll(p("keep/sub"), 0o755)
+	os.WriteFile(p("keep/sub/a"), []byte("a"), 0o644)
+	os.WriteFile(p("edit"), []byte("1"), 0o644)
+	os.WriteFile(p("mode"), nil, 0o644)
+	os.WriteFile(p("gone"), nil, 0o644)
+	os.Mkdir(p("gonedir"), 0o755)
+	os.WriteFile(p("gonedir/x"), nil, 0o644)
+	os.WriteFile(p("mv"), nil, 0o644)
+	os.WriteFile(p("replace"), []byte("old"), 0o644)
+	before := mustScan(t, root)
+
+	os.Rename(p("keep"), p("kept"))                    // directory move: one rename
+	os.WriteFile(p("kept/sub/a"), []byte("aa"), 0o644) // and a write inside it
+	os.WriteFile(p("edit"), []byte("12"), 0o644)
+	os.Chmod(p("mode"), 0o600)
+	os.Remove(p("gone"))
+	os.RemoveAll(p("gonedir"))
+	os.Rename(p("mv"), p("moved"))
+	os.Remove(p("replace"))
+	os.WriteFile(p("replace"), []byte("new"), 0o644)
+	os.Mkdir(p("newdir"), 0o755)
+	os.WriteFile(p("newdir/f"), nil, 0o644)
+	os.Symlink("edit", p("ln"))
+	after := mustScan(t, root)
+
+	got := describe(diff(before, after))
+	want := "rename kept <- keep; rename moved <- mv; " +
+		"remove gonedir/x; remove gone; rmdir gonedir; remove replace; " +
+		"symlink ln; mkdir newdir; create replace; create newdir/f; " +
+		"write edit; write kept/sub/a; chmod mode"
+	if got != want {
+		t.Errorf("diff:\n got %s\nwant %s", got, want)
+	}
+	for _, e := range diff(before, after) {
+		if e.Origin != eventbus.OriginBacking || !e.HasAttr {
+			t.Errorf("%s %s: origin %v attrs %v", e.Type, e.Path, e.Origin, e.HasAttr)
+		}
+	}
+	if evs := diff(after, after); len(evs) != 0 {
+		t.Errorf("no change, yet: %s", describe(evs))
+	}
+}
+
+// A new hard link is a new name, not a move.
+func TestDiffHardLinkIsCreate(t *testing.T) {
+	root := t.TempDir()
+	os.WriteFile(filepath.Join(root, "a"), nil, 0o644)
+	before := mustScan(t, root)
+	os.Link(filepath.Join(root, "a"), filepath.Join(root, "b"))
+	if got := describe(diff(before, mustScan(t, root))); got != "create b" {
+		t.Errorf("got %s", got)
+	}
+}
+
+// A file removed and another created in its place usually gets the freed
+// inode number; that is not a rename.
+func TestDiffReusedInodeIsNotARename(t *testing.T) {
+	root := t.TempDir()
+	a, b := filepath.Join(root, "a"), filepath.Join(root, "b")
+	os.WriteFile(a, []byte("x"), 0o644)
+	before := mustScan(t, root)
+	os.Remove(a)
+	os.WriteFile(b, []byte("y"), 0o644)
+	after := mustScan(t, root)
+	if got := describe(diff(before, after)); got != "remove a; create b" {
+		t.Errorf("got %s (inodes %d, %d)", got, before["a"].ino, after["b"].ino)
+	}
+}
