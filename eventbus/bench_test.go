@@ -3,6 +3,7 @@ package eventbus
 import (
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -27,27 +28,7 @@ func BenchmarkPublish(b *testing.B) {
 	for _, n := range []int{0, 1, 10} {
 		b.Run(fmt.Sprint("subs=", n), func(b *testing.B) {
 			bus := New(Options{})
-			var wg sync.WaitGroup
-			for range n {
-				s, err := bus.Subscribe("bench", Filter{}, nil)
-				if err != nil {
-					b.Fatal(err)
-				}
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					defer s.Close()
-					buf := make([]*Event, 0, 1024)
-					for range s.Ready() {
-						var done bool
-						buf, _, done = s.Take(buf[:0], 1024)
-						clear(buf)
-						if done {
-							return
-						}
-					}
-				}()
-			}
+			wg := startDrainers(b, bus, n, nil)
 			// Events are built outside the timed loop's cost as far as
 			// possible: one template copied per publish.
 			tmpl := typicalCreate("src/pkg/file.go")
@@ -64,6 +45,37 @@ func BenchmarkPublish(b *testing.B) {
 			wg.Wait()
 		})
 	}
+}
+
+// startDrainers subscribes n goroutines that take everything until the
+// bus closes, counting what they take in taken (if not nil). Wait on the
+// returned group after bus.Close.
+func startDrainers(b *testing.B, bus *Bus, n int, taken *atomic.Int64) *sync.WaitGroup {
+	var wg sync.WaitGroup
+	for range n {
+		s, err := bus.Subscribe("bench", Filter{}, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer s.Close()
+			buf := make([]*Event, 0, 1024)
+			for range s.Ready() {
+				var done bool
+				buf, _, done = s.Take(buf[:0], 1024)
+				if taken != nil {
+					taken.Add(int64(len(buf)))
+				}
+				clear(buf)
+				if done {
+					return
+				}
+			}
+		}()
+	}
+	return &wg
 }
 
 func BenchmarkAppendJSON(b *testing.B) {

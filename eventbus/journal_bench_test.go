@@ -133,29 +133,8 @@ func BenchmarkPublishFanout(b *testing.B) {
 	for _, n := range []int{1, 10} {
 		b.Run(fmt.Sprint("journal/subs=", n), func(b *testing.B) {
 			bus := openBenchBus(b, Options{})
-			var wg sync.WaitGroup
 			var taken atomic.Int64
-			for range n {
-				s, err := bus.Subscribe("bench", Filter{}, nil)
-				if err != nil {
-					b.Fatal(err)
-				}
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					defer s.Close()
-					buf := make([]*Event, 0, 1024)
-					for range s.Ready() {
-						var done bool
-						buf, _, done = s.Take(buf[:0], 1024)
-						taken.Add(int64(len(buf)))
-						clear(buf)
-						if done {
-							return
-						}
-					}
-				}()
-			}
+			wg := startDrainers(b, bus, n, &taken)
 			b.ReportAllocs()
 			b.ResetTimer()
 			for range b.N {

@@ -86,9 +86,7 @@ func (n *Node) newHandle(ctx context.Context, fd int, flags uint32, rel string, 
 		released: make(chan struct{}),
 		baseSize: st.Size, baseMtime: mtimeOf(st),
 	}
-	n.fsys.handlesMu.Lock()
-	n.fsys.handles[h] = struct{}{}
-	n.fsys.handlesMu.Unlock()
+	n.fsys.addHandle(h)
 	return h
 }
 
@@ -192,9 +190,7 @@ func (h *fileHandle) Release(ctx context.Context) syscall.Errno {
 	}
 	// The handle stayed registered until close_write was out, so that
 	// awaitReleases saw a release under way.
-	f.handlesMu.Lock()
-	delete(f.handles, h)
-	f.handlesMu.Unlock()
+	f.dropHandle(h)
 	h.mu.Lock()
 	h.gone = true
 	h.mu.Unlock()

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -34,7 +35,7 @@ type FS struct {
 	names   nameLock
 
 	handlesMu sync.Mutex
-	handles   map[*fileHandle]struct{} // every open file handle
+	handles   map[*Node][]*fileHandle // every open file handle, by node
 
 	// passthrough is what the kernel granted at mount: passthroughUnknown
 	// until SetKernelPassthrough says.
@@ -58,7 +59,7 @@ func New(source string, bus *eventbus.Bus, opts Options) (*FS, error) {
 	}
 	f := &FS{
 		source: source, rootfd: fd, dev: uint64(st.Dev), opts: opts, bus: bus,
-		handles: make(map[*fileHandle]struct{}),
+		handles: make(map[*Node][]*fileHandle),
 		stop:    make(chan struct{}),
 	}
 	f.root = &Node{fsys: f}
@@ -202,12 +203,48 @@ func (f *FS) reportWritesEvery(interval time.Duration) {
 	}
 }
 
-// openWriters returns the open handles that may write.
+// addHandle registers a newly opened handle.
+func (f *FS) addHandle(h *fileHandle) {
+	f.handlesMu.Lock()
+	f.handles[h.node] = append(f.handles[h.node], h)
+	f.handlesMu.Unlock()
+}
+
+// dropHandle forgets a released handle.
+func (f *FS) dropHandle(h *fileHandle) {
+	f.handlesMu.Lock()
+	defer f.handlesMu.Unlock()
+	hs := slices.DeleteFunc(f.handles[h.node], func(x *fileHandle) bool { return x == h })
+	if len(hs) == 0 {
+		delete(f.handles, h.node)
+	} else {
+		f.handles[h.node] = hs
+	}
+}
+
+// openWriters returns every open handle that may write (the periodic
+// check, shutdown).
 func (f *FS) openWriters() []*fileHandle {
 	f.handlesMu.Lock()
 	defer f.handlesMu.Unlock()
 	var out []*fileHandle
-	for h := range f.handles {
+	for _, hs := range f.handles {
+		for _, h := range hs {
+			if h.writable {
+				out = append(out, h)
+			}
+		}
+	}
+	return out
+}
+
+// writersOf returns the open handles of n that may write. It is on the
+// path of every change to a file, so it looks at n's handles only.
+func (f *FS) writersOf(n *Node) []*fileHandle {
+	f.handlesMu.Lock()
+	defer f.handlesMu.Unlock()
+	var out []*fileHandle
+	for _, h := range f.handles[n] {
 		if h.writable {
 			out = append(out, h)
 		}
@@ -220,8 +257,8 @@ func (f *FS) openWriters() []*fileHandle {
 func (f *FS) handleOf(n *Node) *fileHandle {
 	f.handlesMu.Lock()
 	defer f.handlesMu.Unlock()
-	for h := range f.handles {
-		if h.node == n && h.acquire() {
+	for _, h := range f.handles[n] {
+		if h.acquire() {
 			return h
 		}
 	}

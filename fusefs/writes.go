@@ -115,15 +115,13 @@ const releaseWait = 100 * time.Millisecond
 // waits for the close_write of handles that are being released.
 func (f *FS) reportPendingWrites(n *Node) {
 	var closing []*fileHandle
-	for _, h := range f.openWriters() {
-		if h.node == n {
-			h.reportPending()
-			h.mu.Lock()
-			if h.closing {
-				closing = append(closing, h)
-			}
-			h.mu.Unlock()
+	for _, h := range f.writersOf(n) {
+		h.reportPending()
+		h.mu.Lock()
+		if h.closing {
+			closing = append(closing, h)
 		}
+		h.mu.Unlock()
 	}
 	awaitReleases(closing)
 }
@@ -154,11 +152,9 @@ func awaitReleases(hs []*fileHandle) {
 // rebaseWriters moves the passthrough baseline of n's handles to st after
 // a change to n that has already been reported.
 func (f *FS) rebaseWriters(n *Node, st *syscall.Stat_t) {
-	for _, h := range f.openWriters() {
-		if h.node == n {
-			h.mu.Lock()
-			h.baseSize, h.baseMtime = st.Size, mtimeOf(st)
-			h.mu.Unlock()
-		}
+	for _, h := range f.writersOf(n) {
+		h.mu.Lock()
+		h.baseSize, h.baseMtime = st.Size, mtimeOf(st)
+		h.mu.Unlock()
 	}
 }

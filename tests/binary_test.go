@@ -10,7 +10,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"syscall"
 	"testing"
@@ -32,7 +31,11 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	binary = filepath.Join(dir, "notifyfs")
-	goTool := filepath.Join(runtime.GOROOT(), "bin", "go")
+	goTool, err := exec.LookPath("go") // the go that runs these tests is on PATH
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "building notifyfs:", err)
+		os.Exit(1)
+	}
 	build := exec.Command(goTool, "build", "-o", binary, "../cmd/notifyfs")
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
 	if err := build.Run(); err != nil {
