@@ -18,8 +18,10 @@ type entry struct {
 	mode  uint32
 	size  int64
 	mtime int64
+	ctime int64
 	uid   uint32
 	gid   uint32
+	nlink uint32
 }
 
 func (e entry) isDir() bool { return e.mode&syscall.S_IFMT == syscall.S_IFDIR }
@@ -109,7 +111,7 @@ func diff(old, new tree) []*eventbus.Event {
 		}
 	}
 	sort.Slice(removed, func(i, j int) bool { return deeperFirst(removed[i], removed[j]) })
-	sort.Slice(created, func(i, j int) bool { return shallowerFirst(created[i], created[j]) })
+	sortShallowFirst(created)
 	for _, p := range removed {
 		t := eventbus.Remove
 		if old[p].isDir() {
@@ -118,7 +120,12 @@ func diff(old, new tree) []*eventbus.Event {
 		evs = append(evs, event(t, p, "", old[p]))
 	}
 	for _, p := range created {
-		evs = append(evs, event(createType(new[p]), p, "", new[p]))
+		n := new[p]
+		if from, ok := otherName(old, new, p, n); ok {
+			evs = append(evs, event(eventbus.Link, p, from, n))
+			continue
+		}
+		evs = append(evs, event(createType(n), p, "", n))
 	}
 
 	for _, p := range sortedKeys(new) {
@@ -132,7 +139,7 @@ func diff(old, new tree) []*eventbus.Event {
 			continue
 		}
 		if !n.isDir() && (n.size != o.size || n.mtime != o.mtime) {
-			evs = append(evs, event(eventbus.Write, p, "", n))
+			evs = append(evs, event(dataChange(o, n), p, "", n))
 		}
 		if n.mode != o.mode {
 			evs = append(evs, event(eventbus.Chmod, p, "", n))
@@ -142,6 +149,35 @@ func diff(old, new tree) []*eventbus.Event {
 		}
 	}
 	return evs
+}
+
+// dataChange types a change of size or mtime. A write sets mtime and
+// ctime to the same instant; a time set by utimes leaves them apart
+// (and the size as it was).
+func dataChange(o, n entry) eventbus.Type {
+	switch {
+	case n.size < o.size:
+		return eventbus.Truncate
+	case n.size == o.size && n.mtime != n.ctime:
+		return eventbus.Utimes
+	}
+	return eventbus.Write
+}
+
+// otherName finds, for a new non-directory name with more than one link,
+// a name the same object already had: the new name is a hard link.
+func otherName(old, new tree, p string, n entry) (string, bool) {
+	if n.isDir() || n.nlink < 2 {
+		return "", false
+	}
+	for q, o := range old {
+		if q != p && sameObject(o, n) {
+			if still, ok := new[q]; ok && sameObject(still, n) {
+				return q, true
+			}
+		}
+	}
+	return "", false
 }
 
 // moveSet maps the new name of each moved object to its old name; only
@@ -212,6 +248,10 @@ func (m moveSet) newName(p string) (string, bool) {
 		}
 	}
 	return "", false
+}
+
+func sortShallowFirst(ps []string) {
+	sort.Slice(ps, func(i, j int) bool { return shallowerFirst(ps[i], ps[j]) })
 }
 
 func shallowerFirst(a, b string) bool {

@@ -12,6 +12,7 @@ func statEntry(p string) (entry, error) {
 	}
 	return entry{
 		ino: uint64(st.Ino), birth: st.Birthtimespec.Nano(), mode: uint32(st.Mode), size: st.Size,
-		mtime: st.Mtimespec.Nano(), uid: st.Uid, gid: st.Gid,
+		mtime: st.Mtimespec.Nano(), ctime: st.Ctimespec.Nano(), uid: st.Uid, gid: st.Gid,
+		nlink: uint32(st.Nlink),
 	}, nil
 }

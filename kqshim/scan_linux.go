@@ -10,7 +10,8 @@ func statEntry(p string) (entry, error) {
 	}
 	e := entry{
 		ino: x.Ino, mode: uint32(x.Mode), size: int64(x.Size),
-		mtime: x.Mtime.Sec*1e9 + int64(x.Mtime.Nsec), uid: x.Uid, gid: x.Gid,
+		mtime: x.Mtime.Sec*1e9 + int64(x.Mtime.Nsec), ctime: x.Ctime.Sec*1e9 + int64(x.Ctime.Nsec),
+		uid: x.Uid, gid: x.Gid, nlink: x.Nlink,
 	}
 	if x.Mask&unix.STATX_BTIME != 0 {
 		e.birth = x.Btime.Sec*1e9 + int64(x.Btime.Nsec)

@@ -78,13 +78,13 @@ func TestDiffOfScans(t *testing.T) {
 	}
 }
 
-// A new hard link is a new name, not a move.
-func TestDiffHardLinkIsCreate(t *testing.T) {
+// A new hard link is a new name, not a move, and names the old one.
+func TestDiffHardLinkIsLink(t *testing.T) {
 	root := t.TempDir()
 	os.WriteFile(filepath.Join(root, "a"), nil, 0o644)
 	before := mustScan(t, root)
 	os.Link(filepath.Join(root, "a"), filepath.Join(root, "b"))
-	if got := describe(diff(before, mustScan(t, root))); got != "create b" {
+	if got := describe(diff(before, mustScan(t, root))); got != "link b <- a" {
 		t.Errorf("got %s", got)
 	}
 }

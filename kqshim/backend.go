@@ -1,0 +1,425 @@
+package kqshim
+
+import (
+	"fmt"
+	"os"
+	"path"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/notifyfs/notifyfs/eventbus"
+)
+
+// backend is one way of seeing changes on SOURCE. Each lives in its own
+// file (backend_fanotify.go, backend_inotify.go, backend_kqueue.go,
+// backend_poll.go) and talks to the rest only through the sink.
+type backend interface {
+	// run reads the kernel's notes (or scans) and hands the changes to
+	// the sink until close is called.
+	run()
+	// close stops run and releases what the backend holds; run returns
+	// soon after.
+	close() error
+	// stats adds the backend's own figures to status.
+	stats(into map[string]any)
+	// poke makes run look at its queue (or scan) now, to answer flushes.
+	poke()
+}
+
+// opener starts a backend; an error means it cannot work here (auto then
+// tries the next one).
+type opener func(s *sink, opts Options) (backend, error)
+
+type namedOpener struct {
+	name string
+	open opener
+}
+
+// sink is where backends deliver: it knows SOURCE, the echo ledger, and
+// what to do with a change (invalidate the mount's caches, publish).
+type sink struct {
+	source string
+	ledger *Ledger
+	cfg    Config
+	attrs  attrCache
+	// written is the size and mtime each file had when its last write
+	// was reported: a further data note that shows no change since is
+	// the same write noted twice (O_TRUNC then write, or a note split
+	// across reads), not another one.
+	written map[uint64][2]int64
+	// actor is the pid of the process making the change being translated,
+	// where the backend knows it (fanotify); 0 otherwise. Only the
+	// backend's goroutine sets it.
+	actor int32
+
+	flushMu sync.Mutex
+	flushes []chan struct{}
+
+	published atomic.Uint64
+	echoes    atomic.Uint64
+	rescans   atomic.Uint64
+}
+
+func newSink(source string, cfg Config) *sink {
+	return &sink{source: source, ledger: newLedger(), cfg: cfg, attrs: attrCache{m: map[uint64]entry{}}, written: map[uint64][2]int64{}}
+}
+
+// abs is the SOURCE path of rel.
+func (s *sink) abs(rel string) string {
+	if rel == "" {
+		return s.source
+	}
+	return s.source + "/" + rel
+}
+
+// rel turns an absolute path into one relative to SOURCE; false if it is
+// not beneath SOURCE.
+func (s *sink) rel(abs string) (string, bool) {
+	if abs == s.source {
+		return "", true
+	}
+	if r, ok := strings.CutPrefix(abs, s.source); ok && strings.HasPrefix(r, "/") {
+		return r[1:], true
+	}
+	if s.source == "/" && strings.HasPrefix(abs, "/") {
+		return abs[1:], true
+	}
+	return "", false
+}
+
+// stat stats rel (not following a final symlink) and remembers its
+// attributes; the previous ones come back too, if they were known.
+func (s *sink) stat(rel string) (cur, prev entry, known, ok bool) {
+	cur, err := statEntry(s.abs(rel))
+	if err != nil {
+		return entry{}, entry{}, false, false
+	}
+	prev, known = s.attrs.swap(cur)
+	return cur, prev, known, true
+}
+
+// echo reports (and counts) a note that is the mount's own change.
+func (s *sink) echo(c noteClass, rel string, ino uint64) bool {
+	if s.ledger.isEcho(c, rel, ino) {
+		s.echoes.Add(1)
+		return true
+	}
+	return false
+}
+
+// emit delivers one change made underneath the mount: the mount's kernel
+// caches are invalidated first, so that a subscriber who reads through
+// the mount on receiving the event sees the new state.
+func (s *sink) emit(ev *eventbus.Event) {
+	ev.Origin = eventbus.OriginBacking
+	if s.actor > 0 && ev.Type != eventbus.Rescan {
+		whoDid(ev, s.actor)
+	}
+	if s.cfg.Invalidate != nil {
+		s.cfg.Invalidate(ev)
+	}
+	s.cfg.Publish(ev)
+	s.published.Add(1)
+}
+
+// addFlush asks the backend to answer (close the channel) once it has
+// translated every change made before the call.
+func (s *sink) addFlush() chan struct{} {
+	ch := make(chan struct{})
+	s.flushMu.Lock()
+	s.flushes = append(s.flushes, ch)
+	s.flushMu.Unlock()
+	return ch
+}
+
+// takeFlushes hands the backend the flushes asked for so far: it answers
+// them once a look at its queue that began after this call is complete.
+func (s *sink) takeFlushes(into []chan struct{}) []chan struct{} {
+	s.flushMu.Lock()
+	into = append(into, s.flushes...)
+	s.flushes = s.flushes[:0]
+	s.flushMu.Unlock()
+	return into
+}
+
+// answer closes the flushes a complete look has covered.
+func answer(flushes []chan struct{}) []chan struct{} {
+	for _, ch := range flushes {
+		close(ch)
+	}
+	return flushes[:0]
+}
+
+// rescan says that changes beneath rel were lost: the mount forgets what
+// it cached there and subscribers are told to re-read the subtree.
+func (s *sink) rescan(rel, why string) {
+	if s.cfg.Logf != nil {
+		s.cfg.Logf("underneath: rescan of %q: %s", rel, why)
+	}
+	ev := &eventbus.Event{Type: eventbus.Rescan, Path: rel, IsDir: true}
+	s.rescans.Add(1)
+	s.emit(ev)
+}
+
+// change builds an event about rel with the attributes of e.
+func change(t eventbus.Type, rel string, e entry) *eventbus.Event {
+	ev := event(t, rel, "", e)
+	ev.Origin = eventbus.OriginBacking
+	return ev
+}
+
+// created reports a name that appeared at rel (if it is not the mount's
+// own), typed by what it is. It returns the entry, if rel still exists;
+// a name already gone again is still reported (its removal follows), as
+// what the note said it was.
+func (s *sink) created(rel string, isDir, moved bool) (entry, bool) {
+	c := noteCreated
+	if moved {
+		c = noteMovedTo
+	}
+	e, _, _, ok := s.stat(rel)
+	if s.echo(c, rel, 0) {
+		return e, ok
+	}
+	if !ok {
+		t := eventbus.Create
+		if isDir {
+			t = eventbus.Mkdir
+		}
+		s.emit(&eventbus.Event{Type: t, Path: rel, IsDir: isDir})
+		return entry{}, false
+	}
+	t := createType(e)
+	if t == eventbus.Create && e.nlink > 1 && !moved {
+		t = eventbus.Link
+	}
+	ev := change(t, rel, e)
+	if t == eventbus.Symlink {
+		ev.Target, _ = os.Readlink(s.abs(rel))
+	}
+	s.emit(ev)
+	return e, true
+}
+
+// createdTree reports a directory that appeared with contents (moved in
+// from outside SOURCE, or filled before it could be watched): the
+// directory, then everything in it, shallowest first. seen, if not nil,
+// gets every path reported.
+func (s *sink) createdTree(rel string, moved bool, seen func(rel string, e entry)) {
+	e, ok := s.created(rel, true, moved)
+	if !ok || !e.isDir() {
+		return
+	}
+	t, err := scan(s.abs(rel))
+	if err != nil {
+		return
+	}
+	for _, p := range sortedByDepth(t) {
+		full := path.Join(rel, p)
+		if seen != nil {
+			seen(full, t[p])
+		}
+		s.created(full, t[p].isDir(), false)
+	}
+}
+
+// removed reports a name that went.
+func (s *sink) removed(rel string, isDir, moved bool) {
+	c := noteRemoved
+	if moved {
+		c = noteMovedFrom
+	}
+	if s.echo(c, rel, 0) {
+		return
+	}
+	t := eventbus.Remove
+	if isDir {
+		t = eventbus.Rmdir
+	}
+	s.emit(&eventbus.Event{Type: t, Path: rel, IsDir: isDir})
+}
+
+// renamed reports from → to, both beneath SOURCE.
+func (s *sink) renamed(from, to string) {
+	e, _, _, ok := s.stat(to)
+	if s.echo(noteMovedFrom, from, 0) || s.echo(noteMovedTo, to, 0) {
+		return
+	}
+	ev := &eventbus.Event{Type: eventbus.Rename, Path: to, From: from}
+	if ok {
+		ev = event(eventbus.Rename, to, from, e)
+	}
+	s.emit(ev)
+}
+
+// dataChanged reports a write (or a truncate, if the file got smaller
+// than it was last seen).
+func (s *sink) dataChanged(rel string) {
+	e, prev, known, ok := s.stat(rel)
+	if !ok || s.echo(noteData, rel, e.ino) {
+		return
+	}
+	seen := [2]int64{e.size, e.mtime}
+	if w, ok := s.written[e.ino]; ok && w == seen {
+		return
+	}
+	if len(s.written) >= maxAttrs {
+		clear(s.written)
+	}
+	s.written[e.ino] = seen
+	t := eventbus.Write
+	if known && e.size < prev.size {
+		t = eventbus.Truncate
+	}
+	s.emit(change(t, rel, e))
+}
+
+// attrChanged reports a metadata change, as precisely as the last known
+// attributes allow: chmod, chown, utimes, or setxattr when no attribute
+// the stat shows changed. Without a baseline it is reported as chmod.
+func (s *sink) attrChanged(rel string) {
+	e, prev, known, ok := s.stat(rel)
+	if !ok || s.echo(noteAttr, rel, e.ino) {
+		return
+	}
+	for _, t := range attrTypes(prev, e, known) {
+		s.emit(change(t, rel, e))
+	}
+}
+
+func attrTypes(prev, cur entry, known bool) []eventbus.Type {
+	if !known {
+		return []eventbus.Type{eventbus.Chmod}
+	}
+	var ts []eventbus.Type
+	if cur.mode != prev.mode {
+		ts = append(ts, eventbus.Chmod)
+	}
+	if cur.uid != prev.uid || cur.gid != prev.gid {
+		ts = append(ts, eventbus.Chown)
+	}
+	if cur.mtime != prev.mtime && len(ts) == 0 {
+		ts = append(ts, eventbus.Utimes)
+	}
+	if len(ts) == 0 && cur.nlink == prev.nlink {
+		ts = append(ts, eventbus.Setxattr)
+	}
+	return ts
+}
+
+// closedWrite reports the last close of a descriptor open for writing.
+func (s *sink) closedWrite(rel string) {
+	e, _, _, ok := s.stat(rel)
+	if !ok || s.echo(noteClosed, rel, e.ino) {
+		return
+	}
+	s.emit(change(eventbus.CloseWrite, rel, e))
+}
+
+// attrCache remembers the last attributes seen of each inode, so that an
+// attribute note can be typed. It is bounded: past maxAttrs it starts
+// over (attribute changes of objects it forgot are reported as chmod).
+type attrCache struct {
+	mu sync.Mutex
+	m  map[uint64]entry
+}
+
+const maxAttrs = 1 << 20
+
+func (c *attrCache) swap(e entry) (entry, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	prev, ok := c.m[e.ino]
+	if ok && !sameObject(prev, e) {
+		ok = false
+	}
+	if len(c.m) >= maxAttrs {
+		c.m = map[uint64]entry{}
+	}
+	c.m[e.ino] = e
+	return prev, ok
+}
+
+func (c *attrCache) len() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.m)
+}
+
+// whoDid fills in the process that made a change, where the backend knows
+// its pid: uid and gid from /proc/PID's owner, the command name.
+func whoDid(ev *eventbus.Event, pid int32) {
+	if pid <= 0 {
+		return
+	}
+	ev.Pid = uint32(pid)
+	dir := "/proc/" + strconv.Itoa(int(pid))
+	var st syscall.Stat_t
+	if syscall.Stat(dir, &st) == nil {
+		ev.Uid, ev.Gid = st.Uid, st.Gid
+	}
+	if b, err := os.ReadFile(dir + "/comm"); err == nil {
+		ev.Comm = strings.TrimSuffix(string(b), "\n")
+	}
+}
+
+// waker lets close (and flushes) interrupt a backend blocked in poll(2)
+// or kevent(2): the read end becomes readable.
+type waker struct {
+	r, w     int
+	stopping atomic.Bool
+}
+
+func newWaker() (*waker, error) {
+	var p [2]int
+	if err := unix.Pipe(p[:]); err != nil {
+		return nil, fmt.Errorf("kqshim: pipe: %w", err)
+	}
+	unix.CloseOnExec(p[0])
+	unix.CloseOnExec(p[1])
+	unix.SetNonblock(p[1], true)
+	return &waker{r: p[0], w: p[1]}, nil
+}
+
+// wake interrupts a wait; the waiter looks at its queue again.
+func (w *waker) wake() { unix.Write(w.w, []byte{0}) }
+
+// stop interrupts a wait for good.
+func (w *waker) stop() {
+	w.stopping.Store(true)
+	w.wake()
+}
+
+func (w *waker) close() {
+	unix.Close(w.r)
+	unix.Close(w.w)
+}
+
+// wait blocks until fd is readable, the waker fired, or timeoutMs passed
+// (< 0: no limit). stop: the backend must return.
+func (w *waker) wait(fd int, timeoutMs int) (readable, stop bool) {
+	fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}, {Fd: int32(w.r), Events: unix.POLLIN}}
+	for {
+		_, err := unix.Poll(fds, timeoutMs)
+		if err == unix.EINTR {
+			continue
+		}
+		if fds[1].Revents != 0 {
+			var b [64]byte
+			unix.Read(w.r, b[:])
+		}
+		return fds[0].Revents != 0, w.stopping.Load()
+	}
+}
+
+// sortedByDepth lists a scan's paths shallowest first.
+func sortedByDepth(t tree) []string {
+	keys := sortedKeys(t)
+	sortShallowFirst(keys)
+	return keys
+}

@@ -1,0 +1,356 @@
+package kqshim
+
+import (
+	"encoding/binary"
+	"fmt"
+	"os"
+	"strconv"
+	"sync/atomic"
+
+	"golang.org/x/sys/unix"
+)
+
+// fanotifyBackend watches SOURCE's whole filesystem with one fanotify
+// mark (Linux 5.17+, CAP_SYS_ADMIN, a filesystem that can encode file
+// handles): no per-directory kernel watch, so start-up and memory do not
+// grow with the tree.
+//
+// # Paths
+//
+// Each note names its directory by a file handle and the entry by name.
+// The handle is opened (open_by_handle_at) and its path read back from
+// /proc/self/fd; notes from outside SOURCE are dropped. Directory paths
+// are cached, and the cache is emptied whenever a directory is renamed
+// or removed anywhere on the filesystem. A directory removed before its
+// notes are read can no longer be opened; its path is then found from
+// the notes read with it (the rmdir note names the directory's handle
+// under its parent), which is why every available note is read before
+// any is translated.
+//
+// # Echoes
+//
+// Every note carries the pid of the process that made the change. The
+// mount's own changes on SOURCE are made by this daemon, so a note with
+// our pid is an echo, exactly. The one exception is kernel passthrough:
+// the kernel writes the SOURCE file on behalf of the process writing
+// through the mount, with that process's pid; the ledger covers those
+// (every handle open for writing announces its file for its lifetime).
+type fanotifyBackend struct {
+	s    *sink
+	fd   int
+	root int // SOURCE, the mount for open_by_handle_at
+	wake *waker
+	self int32
+
+	dirs  map[string]string  // directory handle → absolute path
+	links map[string]dirLink // directory handle → parent handle and name, learnt from notes
+
+	buf   []byte
+	notes []fanNote
+
+	overflows atomic.Int64
+	foreign   atomic.Int64 // notes from outside SOURCE
+}
+
+type dirLink struct {
+	parent string
+	name   string
+}
+
+// fanNote is one parsed notification.
+type fanNote struct {
+	mask uint64
+	pid  int32
+	dir  string // handle of the directory (DFID_NAME), or the old one of a rename
+	name string
+	to   string // rename: the new directory's handle
+	toNm string
+	obj  string // the object's own handle (FID)
+}
+
+const fanMask = unix.FAN_CREATE | unix.FAN_DELETE | unix.FAN_RENAME | unix.FAN_ATTRIB |
+	unix.FAN_MODIFY | unix.FAN_CLOSE_WRITE | unix.FAN_ONDIR
+
+func openFanotify(s *sink, opts Options) (backend, error) {
+	fd, err := unix.FanotifyInit(unix.FAN_CLASS_NOTIF|unix.FAN_CLOEXEC|unix.FAN_NONBLOCK|
+		unix.FAN_UNLIMITED_QUEUE|unix.FAN_REPORT_DFID_NAME_TARGET, unix.O_RDONLY|unix.O_LARGEFILE|unix.O_CLOEXEC)
+	if err != nil {
+		return nil, fmt.Errorf("fanotify_init: %w", err)
+	}
+	if err := unix.FanotifyMark(fd, unix.FAN_MARK_ADD|unix.FAN_MARK_FILESYSTEM, fanMask, unix.AT_FDCWD, s.source); err != nil {
+		unix.Close(fd)
+		return nil, fmt.Errorf("fanotify_mark %s: %w", s.source, err)
+	}
+	// open_by_handle_at wants a real descriptor of the filesystem, not
+	// an O_PATH one.
+	root, err := unix.Open(s.source, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		unix.Close(fd)
+		return nil, err
+	}
+	// The mark is useless if handles cannot be opened back (a filesystem
+	// without export support, or no CAP_DAC_READ_SEARCH).
+	if h, _, err := unix.NameToHandleAt(root, "", unix.AT_EMPTY_PATH); err != nil {
+		unix.Close(fd)
+		unix.Close(root)
+		return nil, fmt.Errorf("name_to_handle_at: %w", err)
+	} else if hfd, err := unix.OpenByHandleAt(root, h, unix.O_PATH); err != nil {
+		unix.Close(fd)
+		unix.Close(root)
+		return nil, fmt.Errorf("open_by_handle_at: %w", err)
+	} else {
+		unix.Close(hfd)
+	}
+	wake, err := newWaker()
+	if err != nil {
+		unix.Close(fd)
+		unix.Close(root)
+		return nil, err
+	}
+	return &fanotifyBackend{
+		s: s, fd: fd, root: root, wake: wake, self: int32(os.Getpid()),
+		dirs: map[string]string{}, links: map[string]dirLink{}, buf: make([]byte, 256<<10),
+	}, nil
+}
+
+func (b *fanotifyBackend) run() {
+	defer b.release()
+	var flushes []chan struct{}
+	for {
+		flushes = b.s.takeFlushes(flushes)
+		mark := b.s.ledger.mark()
+		if !b.readAll() {
+			return
+		}
+		if len(b.notes) == 0 {
+			b.s.ledger.retire(mark)
+			flushes = answer(flushes)
+			if _, stop := b.wake.wait(b.fd, -1); stop {
+				return
+			}
+			continue
+		}
+		b.learn()
+		for i := range b.notes {
+			b.translate(&b.notes[i])
+		}
+		b.notes = b.notes[:0]
+		clear(b.links)
+	}
+}
+
+// readAll reads every note available now (up to a bound, so a flood is
+// translated in slices). false: the instance failed.
+func (b *fanotifyBackend) readAll() bool {
+	for len(b.notes) < 1<<14 {
+		n, err := unix.Read(b.fd, b.buf)
+		switch {
+		case err == unix.EINTR:
+			continue
+		case err == unix.EAGAIN:
+			return true
+		case err != nil:
+			b.s.rescan("", "fanotify read: "+err.Error())
+			return false
+		}
+		b.parse(b.buf[:n])
+	}
+	return true
+}
+
+// parse splits a read into notes (struct fanotify_event_metadata, then
+// info records).
+func (b *fanotifyBackend) parse(buf []byte) {
+	le := binary.NativeEndian
+	for len(buf) >= unix.FAN_EVENT_METADATA_LEN {
+		evLen := int(le.Uint32(buf[0:]))
+		metaLen := int(le.Uint16(buf[6:]))
+		if evLen < metaLen || evLen > len(buf) {
+			return
+		}
+		n := fanNote{mask: le.Uint64(buf[8:]), pid: int32(le.Uint32(buf[20:]))}
+		if fd := int32(le.Uint32(buf[16:])); fd >= 0 {
+			unix.Close(int(fd)) // not asked for; never expected in FID mode
+		}
+		info := buf[metaLen:evLen]
+		for len(info) >= 4 {
+			typ, l := info[0], int(le.Uint16(info[2:]))
+			if l < 4 || l > len(info) {
+				break
+			}
+			handle, name := parseFid(info[4:l])
+			switch typ {
+			case unix.FAN_EVENT_INFO_TYPE_DFID_NAME, unix.FAN_EVENT_INFO_TYPE_OLD_DFID_NAME, unix.FAN_EVENT_INFO_TYPE_DFID:
+				n.dir, n.name = handle, name
+			case unix.FAN_EVENT_INFO_TYPE_NEW_DFID_NAME:
+				n.to, n.toNm = handle, name
+			case unix.FAN_EVENT_INFO_TYPE_FID:
+				n.obj = handle
+			}
+			info = info[l:]
+		}
+		b.notes = append(b.notes, n)
+		buf = buf[evLen:]
+	}
+}
+
+// parseFid reads fsid, struct file_handle and the optional name; the
+// handle is returned as a map key: type then bytes.
+func parseFid(b []byte) (handle, name string) {
+	le := binary.NativeEndian
+	if len(b) < 16 {
+		return "", ""
+	}
+	b = b[8:] // fsid: one filesystem per mark
+	size := int(le.Uint32(b[0:]))
+	if 8+size > len(b) {
+		return "", ""
+	}
+	handle = string(b[4 : 8+size])
+	rest := b[8+size:]
+	for i, c := range rest {
+		if c == 0 {
+			return handle, string(rest[:i])
+		}
+	}
+	return handle, ""
+}
+
+// learn records, from the notes about directories, which handle is which
+// name in which directory: the only way to place the notes about a
+// directory that is gone by the time they are read.
+func (b *fanotifyBackend) learn() {
+	for _, n := range b.notes {
+		if n.mask&unix.FAN_ONDIR == 0 || n.obj == "" || n.pid == b.self {
+			continue
+		}
+		if n.to != "" {
+			b.links[n.obj] = dirLink{parent: n.to, name: n.toNm}
+		} else if n.dir != "" && n.name != "" && n.name != "." {
+			if _, ok := b.links[n.obj]; !ok {
+				b.links[n.obj] = dirLink{parent: n.dir, name: n.name}
+			}
+		}
+	}
+}
+
+// path finds a directory's absolute path from its handle.
+func (b *fanotifyBackend) path(handle string, depth int) (string, bool) {
+	if p, ok := b.dirs[handle]; ok {
+		return p, true
+	}
+	if len(handle) < 4 || depth > 64 {
+		return "", false
+	}
+	fh := unix.NewFileHandle(int32(binary.NativeEndian.Uint32([]byte(handle[:4]))), []byte(handle[4:]))
+	if fd, err := unix.OpenByHandleAt(b.root, fh, unix.O_PATH); err == nil {
+		p, err := os.Readlink("/proc/self/fd/" + strconv.Itoa(fd))
+		unix.Close(fd)
+		if err == nil && p != "" && p[0] == '/' {
+			b.dirs[handle] = p
+			return p, true
+		}
+	}
+	if l, ok := b.links[handle]; ok {
+		if parent, ok := b.path(l.parent, depth+1); ok {
+			return parent + "/" + l.name, true
+		}
+	}
+	return "", false
+}
+
+// relOf places a (directory handle, name) pair in SOURCE.
+func (b *fanotifyBackend) relOf(handle, name string) (string, bool) {
+	dir, ok := b.path(handle, 0)
+	if !ok {
+		return "", false
+	}
+	rel, ok := b.s.rel(dir)
+	if !ok {
+		return "", false
+	}
+	if name == "" || name == "." {
+		return rel, true
+	}
+	return joinRel(rel, name), true
+}
+
+// translate hands one note to the sink.
+func (b *fanotifyBackend) translate(n *fanNote) {
+	if n.mask&unix.FAN_Q_OVERFLOW != 0 {
+		b.overflows.Add(1)
+		b.s.rescan("", "fanotify queue overflow")
+		return
+	}
+	isDir := n.mask&unix.FAN_ONDIR != 0
+	if isDir && n.mask&(unix.FAN_RENAME|unix.FAN_DELETE) != 0 {
+		// Paths below a moved or removed directory changed.
+		defer clear(b.dirs)
+	}
+	if n.pid == b.self {
+		return // the mount's own change, made by this daemon
+	}
+	b.s.actor = n.pid
+	defer func() { b.s.actor = 0 }()
+
+	if n.mask&unix.FAN_RENAME != 0 {
+		from, fromIn := b.relOf(n.dir, n.name)
+		to, toIn := b.relOf(n.to, n.toNm)
+		switch {
+		case fromIn && toIn:
+			b.s.renamed(from, to)
+		case toIn && isDir:
+			b.s.createdTree(to, true, nil) // its contents came with it, unannounced
+		case toIn:
+			b.s.created(to, false, true)
+		case fromIn:
+			b.s.removed(from, isDir, true)
+		default:
+			b.foreign.Add(1)
+		}
+		return
+	}
+	rel, in := b.relOf(n.dir, n.name)
+	if !in {
+		b.foreign.Add(1)
+		return
+	}
+	// The kernel merges notes about one name that are not read yet, so
+	// one note can say "created, written, closed, removed": in that order.
+	if n.mask&unix.FAN_CREATE != 0 {
+		b.s.created(rel, isDir, false)
+	}
+	if n.mask&unix.FAN_DELETE == 0 || n.mask&unix.FAN_CREATE == 0 {
+		if n.mask&unix.FAN_MODIFY != 0 {
+			b.s.dataChanged(rel)
+		}
+		if n.mask&unix.FAN_ATTRIB != 0 {
+			b.s.attrChanged(rel)
+		}
+		if n.mask&unix.FAN_CLOSE_WRITE != 0 {
+			b.s.closedWrite(rel)
+		}
+	}
+	if n.mask&unix.FAN_DELETE != 0 {
+		b.s.removed(rel, isDir, false)
+	}
+}
+
+func (b *fanotifyBackend) close() error {
+	b.wake.stop()
+	return nil
+}
+
+func (b *fanotifyBackend) poke() { b.wake.wake() }
+
+func (b *fanotifyBackend) release() {
+	unix.Close(b.fd)
+	unix.Close(b.root)
+	b.wake.close()
+}
+
+func (b *fanotifyBackend) stats(into map[string]any) {
+	into["mark"] = "filesystem"
+	into["overflows"] = b.overflows.Load()
+	into["notes_outside_source"] = b.foreign.Load()
+}

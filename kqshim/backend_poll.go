@@ -1,0 +1,102 @@
+package kqshim
+
+import (
+	"time"
+
+	"github.com/notifyfs/notifyfs/eventbus"
+)
+
+// pollBackend scans SOURCE every interval and reports the difference
+// from the previous scan (scan.go). It is the backend of last resort, and
+// the right one for network filesystems, whose local kernel never hears
+// of other clients' changes. A scan costs one readdir per directory and
+// one stat per object, every interval; changes made and undone between
+// two scans leave no trace.
+type pollBackend struct {
+	s        *sink
+	interval time.Duration
+	last     tree
+	stop     chan struct{}
+	poked    chan struct{}
+}
+
+func openPoll(s *sink, opts Options) (backend, error) {
+	t, err := scan(s.source)
+	if err != nil {
+		return nil, err
+	}
+	return &pollBackend{s: s, interval: opts.pollInterval(), last: t, stop: make(chan struct{}), poked: make(chan struct{}, 1)}, nil
+}
+
+func (p *pollBackend) run() {
+	tick := time.NewTicker(p.interval)
+	defer tick.Stop()
+	var flushes []chan struct{}
+	for {
+		select {
+		case <-p.stop:
+			return
+		case <-tick.C:
+		case <-p.poked:
+		}
+		flushes = p.s.takeFlushes(flushes)
+		p.poll()
+		flushes = answer(flushes)
+	}
+}
+
+// poll is one scan and diff. Expectations of mount operations that
+// finished before the scan began are spent once it is diffed.
+func (p *pollBackend) poll() {
+	mark := p.s.ledger.mark()
+	t, err := scan(p.s.source)
+	if err != nil {
+		p.s.rescan("", "scan: "+err.Error())
+		p.s.ledger.retire(mark)
+		return
+	}
+	for _, ev := range diff(p.last, t) {
+		if !p.isEcho(ev) {
+			p.s.emit(ev)
+		}
+	}
+	p.s.ledger.retire(mark)
+	p.last = t
+}
+
+// isEcho matches an inferred change against the mount's announcements.
+// A scan cannot tell a rename made by the mount from one with the same
+// names made underneath; nor can it tell which of two changes to one
+// object in one interval came first, so it matches generously.
+func (p *pollBackend) isEcho(ev *eventbus.Event) bool {
+	s := p.s
+	switch ev.Type {
+	case eventbus.Rename:
+		return s.echo(noteMovedFrom, ev.From, 0) || s.echo(noteMovedTo, ev.Path, 0)
+	case eventbus.Create, eventbus.Mkdir, eventbus.Mknod, eventbus.Symlink, eventbus.Link:
+		return s.echo(noteCreated|noteMovedTo, ev.Path, 0)
+	case eventbus.Remove, eventbus.Rmdir:
+		return s.echo(noteRemoved|noteMovedFrom, ev.Path, 0)
+	case eventbus.Write, eventbus.Truncate:
+		return s.echo(noteData, ev.Path, ev.Ino)
+	default:
+		return s.echo(noteAttr, ev.Path, ev.Ino)
+	}
+}
+
+func (p *pollBackend) close() error {
+	close(p.stop)
+	return nil
+}
+
+func (p *pollBackend) poke() {
+	select {
+	case p.poked <- struct{}{}:
+	default:
+	}
+}
+
+func (p *pollBackend) stats(into map[string]any) {
+	into["poll_interval"] = p.interval.String()
+	into["objects"] = len(p.last)
+}

@@ -1,0 +1,214 @@
+package kqshim
+
+import (
+	"sync"
+	"sync/atomic"
+
+	"github.com/notifyfs/notifyfs/eventbus"
+)
+
+// noteClass is what a kernel note says happened, in the terms every
+// backend can tell apart. A mount operation is expected to cause some of
+// them; a note of the same class about the same name or object while that
+// expectation stands is the operation's echo.
+type noteClass uint8
+
+const (
+	noteCreated   noteClass = 1 << iota // a name appeared (create, mkdir, mknod, symlink, link)
+	noteRemoved                         // a name went (unlink, rmdir, replaced by a rename)
+	noteMovedFrom                       // a name was renamed away
+	noteMovedTo                         // a name was renamed into place
+	noteData                            // an object's data or size changed
+	noteAttr                            // an object's metadata changed
+	noteClosed                          // a descriptor open for writing was closed
+)
+
+// classesOf maps a change the mount announces (in the event vocabulary)
+// to the kernel notes it can cause on SOURCE. It errs on the side of
+// more: a note the operation does not in fact cause only widens the
+// window in which a concurrent change of the same kind to the same
+// object from underneath is taken for the mount's own.
+func classesOf(t eventbus.Type) noteClass {
+	switch t {
+	case eventbus.Create, eventbus.Mkdir, eventbus.Mknod, eventbus.Symlink:
+		// Created, then handed to the caller (chown as root).
+		return noteCreated | noteAttr
+	case eventbus.Link:
+		return noteCreated | noteAttr
+	case eventbus.Remove, eventbus.Rmdir:
+		return noteRemoved
+	case eventbus.Rename:
+		// Either name may be source or destination (RENAME_EXCHANGE); a
+		// replaced destination is removed.
+		return noteMovedFrom | noteMovedTo | noteRemoved
+	case eventbus.Write:
+		return noteData
+	case eventbus.Truncate, eventbus.Chmod, eventbus.Chown, eventbus.Utimes:
+		// SETATTR: a time set alone shows as a data change.
+		return noteData | noteAttr
+	case eventbus.Setxattr, eventbus.Removexattr:
+		return noteAttr
+	case eventbus.CloseWrite:
+		return noteClosed
+	}
+	return 0
+}
+
+// Ledger recognises the kernel's notes of changes the mount made itself
+// (echo suppression), for backends that cannot tell who made a change.
+//
+// # How it is exact
+//
+// Before each change to SOURCE the filesystem announces it (Expect): its
+// type, the path(s) and, when known, the inode. The announcement stands
+// while the operation runs and until the backend has read every note the
+// kernel queued before the operation finished. Kernel notes are queued
+// synchronously inside the system call, so "read everything queued up to
+// a moment" is known exactly: the backend calls mark before it looks at
+// its queue and retire(mark) once it has seen the queue empty (or, for
+// scanning backends, once the scan that began after mark is diffed). An
+// announcement whose operation finished before that mark is then spent.
+//
+// Within its window an announcement absorbs every note of its classes
+// about its names or object, however many the kernel merged or split. So
+// a change from underneath is absorbed only if it is of the same class,
+// to the same name or object, while the mount's own change of that
+// class is under way: two writes to one file at the same moment are then
+// reported once, by the mount. Namespace notes are told apart by class,
+// so a foreign remove is never absorbed by the mount's create.
+type Ledger struct {
+	mu     sync.Mutex
+	byPath map[string][]*expectation
+	byIno  map[uint64][]*expectation
+	// spent holds finished expectations in the order they finished, to
+	// be dropped once the backend has drained past them.
+	spent []*expectation
+
+	epoch atomic.Uint64 // advanced by mark
+	live  atomic.Int64  // announcements standing, for status
+}
+
+type expectation struct {
+	classes noteClass
+	paths   [2]string
+	ino     uint64
+	done    bool
+	epoch   uint64 // the epoch when the operation finished
+}
+
+// names are the paths the expectation covers ("" is the root; the
+// second name only when there is one).
+func (x *expectation) names() []string {
+	if x.paths[1] == "" {
+		return x.paths[:1]
+	}
+	return x.paths[:]
+}
+
+func newLedger() *Ledger {
+	return &Ledger{byPath: map[string][]*expectation{}, byIno: map[uint64][]*expectation{}}
+}
+
+// Expect announces that the mount is about to make a change of type t to
+// path (from: the other name of a rename or link; ino: the object's inode
+// number, 0 if not known yet). Call the returned function once the change
+// has been made or has failed; until then, and until the backend has read
+// past it, the kernel's notes of it are recognised as echoes.
+func (l *Ledger) Expect(t eventbus.Type, path, from string, ino uint64) (done func()) {
+	c := classesOf(t)
+	if c == 0 {
+		return func() {}
+	}
+	x := &expectation{classes: c, paths: [2]string{path, from}, ino: ino}
+	l.mu.Lock()
+	for _, p := range x.names() {
+		l.byPath[p] = append(l.byPath[p], x)
+	}
+	if ino != 0 {
+		l.byIno[ino] = append(l.byIno[ino], x)
+	}
+	l.mu.Unlock()
+	l.live.Add(1)
+	return func() { l.finish(x) }
+}
+
+func (l *Ledger) finish(x *expectation) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if x.done {
+		return
+	}
+	x.done = true
+	x.epoch = l.epoch.Load()
+	l.spent = append(l.spent, x)
+}
+
+// isEcho reports whether a note of class c about path (and inode ino, if
+// known) is the echo of a change the mount made.
+func (l *Ledger) isEcho(c noteClass, path string, ino uint64) bool {
+	if l.live.Load() == 0 {
+		return false
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, x := range l.byPath[path] {
+		if x.classes&c != 0 {
+			return true
+		}
+	}
+	if ino != 0 {
+		for _, x := range l.byIno[ino] {
+			if x.classes&c != 0 {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// mark starts a look at the kernel's queue (or a scan); pass its value to
+// retire once everything queued before it has been read.
+func (l *Ledger) mark() uint64 { return l.epoch.Add(1) }
+
+// retire drops the expectations of operations that finished before the
+// given mark: every note they caused has been read.
+func (l *Ledger) retire(mark uint64) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	n := 0
+	for n < len(l.spent) && l.spent[n].epoch < mark {
+		l.drop(l.spent[n])
+		n++
+	}
+	if n > 0 {
+		l.spent = append(l.spent[:0], l.spent[n:]...)
+		l.live.Add(-int64(n))
+	}
+}
+
+func (l *Ledger) drop(x *expectation) {
+	for _, p := range x.names() {
+		l.byPath[p] = without(l.byPath[p], x)
+		if len(l.byPath[p]) == 0 {
+			delete(l.byPath, p)
+		}
+	}
+	if x.ino != 0 {
+		l.byIno[x.ino] = without(l.byIno[x.ino], x)
+		if len(l.byIno[x.ino]) == 0 {
+			delete(l.byIno, x.ino)
+		}
+	}
+}
+
+func without(xs []*expectation, x *expectation) []*expectation {
+	for i, y := range xs {
+		if y == x {
+			return append(xs[:i], xs[i+1:]...)
+		}
+	}
+	return xs
+}
+
+// standing is the number of announcements not yet retired (status).
+func (l *Ledger) standing() int64 { return l.live.Load() }

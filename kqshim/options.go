@@ -1,0 +1,46 @@
+package kqshim
+
+import (
+	"time"
+
+	"github.com/spf13/pflag"
+)
+
+// Options configures the watcher. Zero values select the defaults
+// documented on each field.
+type Options struct {
+	// Backend picks how changes underneath the mount are seen: "auto"
+	// (the default) takes the first that works here of fanotify, inotify
+	// (Linux) or kqueue (macOS, FreeBSD), then poll; "off" sees none.
+	Backend string
+	// PollInterval is how often the poll backend scans SOURCE (default
+	// 2s). A scan costs one stat per object in the tree.
+	PollInterval time.Duration
+	// MaxWatches caps the kernel watches (inotify) or descriptors
+	// (kqueue) the watcher may hold; 0 leaves it to the system's limits.
+	// A directory beyond the cap is reported with a rescan event and
+	// then polled.
+	MaxWatches int
+}
+
+// Backends lists the names Options.Backend accepts.
+var Backends = []string{"auto", "fanotify", "inotify", "kqueue", "poll", "off"}
+
+const defaultPollInterval = 2 * time.Second
+
+// AddFlags registers the options as command-line flags.
+func (o *Options) AddFlags(fs *pflag.FlagSet) {
+	if o.Backend == "" {
+		o.Backend = "auto"
+	}
+	fs.StringVar(&o.Backend, "underneath", o.Backend, "how changes made directly on SOURCE are seen: auto, fanotify, inotify, kqueue, poll or off")
+	fs.DurationVar(&o.PollInterval, "poll-interval", defaultPollInterval, "how often the poll backend scans SOURCE")
+	fs.IntVar(&o.MaxWatches, "max-watches", o.MaxWatches, "most kernel watches (inotify) or descriptors (kqueue) to hold; 0 = system limit")
+}
+
+func (o Options) pollInterval() time.Duration {
+	if o.PollInterval <= 0 {
+		return defaultPollInterval
+	}
+	return o.PollInterval
+}
