@@ -45,6 +45,10 @@ type fileHandle struct {
 	// file — under them.
 	gone  bool
 	inUse sync.WaitGroup
+
+	// unannounce ends what a writable handle announced to the watcher of
+	// SOURCE for its whole life (see announceLife).
+	unannounce func()
 }
 
 // acquire pins the fd for use outside a FUSE request on this handle;
@@ -86,8 +90,29 @@ func (n *Node) newHandle(ctx context.Context, fd int, flags uint32, rel string, 
 		released: make(chan struct{}),
 		baseSize: st.Size, baseMtime: mtimeOf(st),
 	}
+	h.announceLife(st)
 	n.fsys.addHandle(h)
 	return h
+}
+
+// announceLife tells the watcher of SOURCE, for as long as the handle is
+// open, that the file's closing (and, under kernel passthrough, every
+// write) is the mount's own: the descriptor is ours, and passthrough
+// writes never reach the daemon, so they cannot be announced one by one.
+// They are reported by the size/mtime check instead (writes.go).
+func (h *fileHandle) announceLife(st *syscall.Stat_t) {
+	h.unannounce = noop
+	if !h.writable {
+		return
+	}
+	f := h.node.fsys
+	closed := f.expect(eventbus.CloseWrite, h.path, "", st.Ino)
+	if !f.mayPassthrough() {
+		h.unannounce = closed
+		return
+	}
+	written := f.expect(eventbus.Write, h.path, "", st.Ino)
+	h.unannounce = func() { written(); closed() }
 }
 
 // PassthroughFd offers the SOURCE fd to the kernel for passthrough I/O.
@@ -102,6 +127,7 @@ func (h *fileHandle) Read(ctx context.Context, dest []byte, off int64) (fuse.Rea
 func (h *fileHandle) Write(ctx context.Context, data []byte, off int64) (uint32, syscall.Errno) {
 	defer h.node.fsys.names.lockShared()()
 	h.markRequests()
+	defer h.node.fsys.expect(eventbus.Write, "", "", h.node.sourceIno())()
 	n, err := syscall.Pwrite(h.fd, data, off)
 	if err != nil {
 		return 0, fs.ToErrno(err)
@@ -163,6 +189,7 @@ func (h *fileHandle) Fsync(ctx context.Context, flags uint32) syscall.Errno {
 func (h *fileHandle) Allocate(ctx context.Context, off, size uint64, mode uint32) syscall.Errno {
 	defer h.node.fsys.names.lockShared()()
 	h.markRequests()
+	defer h.node.fsys.expect(eventbus.Write, "", "", h.node.sourceIno())()
 	if err := fallocate(h.fd, mode, int64(off), int64(size)); err != nil {
 		return fs.ToErrno(err)
 	}
@@ -196,7 +223,9 @@ func (h *fileHandle) Release(ctx context.Context) syscall.Errno {
 	h.mu.Unlock()
 	h.inUse.Wait()
 	close(h.released)
-	return fs.ToErrno(h.file.Close())
+	err := h.file.Close()
+	h.unannounce()
+	return fs.ToErrno(err)
 }
 
 // currentPath is the node's path now, or the last one known if the node

@@ -37,6 +37,11 @@ type FS struct {
 	handlesMu sync.Mutex
 	handles   map[*Node][]*fileHandle // every open file handle, by node
 
+	// underneath, if set, is told of every change before it is made.
+	underneath Underneath
+	// mounted: the kernel is connected, so its caches can be invalidated.
+	mounted atomic.Bool
+
 	// passthrough is what the kernel granted at mount: passthroughUnknown
 	// until SetKernelPassthrough says.
 	passthrough atomic.Int32
@@ -158,9 +163,11 @@ func (f *FS) Stats() map[string]any {
 }
 
 // SetKernelPassthrough records whether the kernel granted passthrough at
-// mount time (CAP_PASSTHROUGH), for status. Registering a backing file
+// mount time (CAP_PASSTHROUGH), for status; it is called once the mount
+// is up, which also lets Invalidate reach the kernel. Registering a backing file
 // also needs CAP_SYS_ADMIN, hence the root check.
 func (f *FS) SetKernelPassthrough(granted bool) {
+	f.mounted.Store(true)
 	if granted && !f.opts.NoPassthrough && IsRoot() {
 		f.passthrough.Store(passthroughOn)
 	} else {

@@ -67,6 +67,7 @@ func (n *Node) Mkdir(ctx context.Context, name string, mode uint32, out *fuse.En
 		return nil, errno
 	}
 	defer unix.Close(dirfd)
+	defer n.fsys.expect(eventbus.Mkdir, joinRel(rel, name), "", 0)()
 	if err := unix.Mkdirat(dirfd, name, mode); err != nil {
 		return nil, fs.ToErrno(err)
 	}
@@ -80,6 +81,7 @@ func (n *Node) Mknod(ctx context.Context, name string, mode, rdev uint32, out *f
 		return nil, errno
 	}
 	defer unix.Close(dirfd)
+	defer n.fsys.expect(eventbus.Mknod, joinRel(rel, name), "", 0)()
 	if err := mknodAt(dirfd, name, mode, rdev); err != nil {
 		return nil, fs.ToErrno(err)
 	}
@@ -93,6 +95,7 @@ func (n *Node) Symlink(ctx context.Context, target, name string, out *fuse.Entry
 		return nil, errno
 	}
 	defer unix.Close(dirfd)
+	defer n.fsys.expect(eventbus.Symlink, joinRel(rel, name), "", 0)()
 	if err := unix.Symlinkat(target, dirfd, name); err != nil {
 		return nil, fs.ToErrno(err)
 	}
@@ -118,6 +121,7 @@ func (n *Node) Link(ctx context.Context, target fs.InodeEmbedder, name string, o
 		return nil, errno
 	}
 	defer unix.Close(dirfd)
+	defer n.fsys.expect(eventbus.Link, joinRel(rel, name), orel, other.sourceIno())()
 	// flags 0: a symlink is linked itself, never followed.
 	if err := unix.Linkat(odirfd, oname, dirfd, name, 0); err != nil {
 		return nil, fs.ToErrno(err)
@@ -148,6 +152,7 @@ func (n *Node) remove(ctx context.Context, name string, t eventbus.Type, flags i
 		return fs.ToErrno(err)
 	}
 	n.reportChildWrites(name)
+	defer n.fsys.expect(t, joinRel(rel, name), "", st.Ino)()
 	if err := unix.Unlinkat(dirfd, name, flags); err != nil {
 		return fs.ToErrno(err)
 	}
@@ -198,6 +203,7 @@ func (n *Node) Rename(ctx context.Context, name string, newParent fs.InodeEmbedd
 		_, err := statAt(ndirfd, newName, &dst)
 		replaced = err == nil
 	}
+	defer n.fsys.expect(eventbus.Rename, joinRel(nrel, newName), joinRel(orel, name), st.Ino)()
 	if err := renameAt(odirfd, name, ndirfd, newName, flags); err != nil {
 		return fs.ToErrno(err)
 	}

@@ -28,6 +28,7 @@ func (n *Node) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint32, s
 	defer unix.Close(dirfd)
 	if flags&syscall.O_TRUNC != 0 {
 		n.fsys.reportPendingWrites(n)
+		defer n.fsys.expect(eventbus.Truncate, rel, "", n.sourceIno())()
 	}
 	fd, err := unix.Openat(dirfd, name, openFlags(flags), 0)
 	if err != nil {
@@ -67,6 +68,10 @@ func (n *Node) Create(ctx context.Context, name string, flags, mode uint32, out 
 	}
 	defer unix.Close(dirfd)
 	rel := joinRel(dirRel, name)
+	defer n.fsys.expect(eventbus.Create, rel, "", 0)()
+	if flags&syscall.O_TRUNC != 0 {
+		defer n.fsys.expect(eventbus.Truncate, rel, "", 0)()
+	}
 	created := true
 	fd, err := unix.Openat(dirfd, name, openFlags(flags)|unix.O_CREAT|unix.O_EXCL, mode)
 	if err == unix.EEXIST && flags&syscall.O_EXCL == 0 {
@@ -113,6 +118,7 @@ func (n *Node) CopyFileRange(ctx context.Context, fhIn fs.FileHandle, offIn uint
 	if !ok1 || !ok2 {
 		return 0, syscall.ENOTSUP
 	}
+	defer n.fsys.expect(eventbus.Write, "", "", dst.node.sourceIno())()
 	m, err := copyFileRange(in.fd, int64(offIn), dst.fd, int64(offOut), int(size), int(flags))
 	if err != nil {
 		return 0, fs.ToErrno(err)

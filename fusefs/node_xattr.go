@@ -45,6 +45,7 @@ func (n *Node) Removexattr(ctx context.Context, attr string) syscall.Errno {
 func (n *Node) changeXattr(ctx context.Context, t eventbus.Type, attr string, change func(pinned) error) syscall.Errno {
 	defer n.fsys.names.lockShared()()
 	n.fsys.reportPendingWrites(n) // per-path order
+	defer n.expectOn(t)()
 	var rel string
 	var st syscall.Stat_t
 	errno := n.withPinned(func(p pinned) error {

@@ -44,8 +44,9 @@ func classesOf(t eventbus.Type) noteClass {
 	case eventbus.Write:
 		return noteData
 	case eventbus.Truncate, eventbus.Chmod, eventbus.Chown, eventbus.Utimes:
-		// SETATTR: a time set alone shows as a data change.
-		return noteData | noteAttr
+		// SETATTR: a time set alone shows as a data change; a truncate by
+		// name opens, truncates and closes the file.
+		return noteData | noteAttr | noteClosed
 	case eventbus.Setxattr, eventbus.Removexattr:
 		return noteAttr
 	case eventbus.CloseWrite:
@@ -96,13 +97,18 @@ type expectation struct {
 	epoch   uint64 // the epoch when the operation finished
 }
 
-// names are the paths the expectation covers ("" is the root; the
-// second name only when there is one).
+// names are the paths the expectation covers: "" is the root when no
+// inode is given, and no path at all when one is (the object is then
+// known by its inode alone); the second name only when there is one.
 func (x *expectation) names() []string {
-	if x.paths[1] == "" {
-		return x.paths[:1]
+	first := x.paths[:1]
+	if x.paths[0] == "" && x.ino != 0 {
+		first = nil
 	}
-	return x.paths[:]
+	if x.paths[1] == "" {
+		return first
+	}
+	return append(first, x.paths[1])
 }
 
 func newLedger() *Ledger {

@@ -107,6 +107,9 @@ func (c *conn) readLoop() {
 		default:
 			r = parseRequest(line)
 			if r.err == nil && r.op == "sync" {
+				if c.s.info.Flush != nil {
+					c.s.info.Flush()
+				}
 				r.syncTarget = c.s.bus.Seq()
 			}
 		}

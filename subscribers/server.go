@@ -24,6 +24,10 @@ type Info struct {
 	// quick. Its keys override mount, source and backend, but never the
 	// fields derived from the bus or the connections.
 	Extra func() map[string]any
+	// Flush, if set, is called by every sync before it takes its target:
+	// it returns once the changes made underneath the mount before the
+	// call have been published, so that sync covers them too.
+	Flush func()
 }
 
 // Server accepts subscriber connections on a Unix socket and streams bus

@@ -16,6 +16,7 @@ import (
 
 	"github.com/notifyfs/notifyfs/eventbus"
 	"github.com/notifyfs/notifyfs/fusefs"
+	"github.com/notifyfs/notifyfs/kqshim"
 	"github.com/notifyfs/notifyfs/mountutil"
 	"github.com/notifyfs/notifyfs/subscribers"
 )
@@ -26,9 +27,13 @@ type mountFlags struct {
 	print      bool
 	format     string
 	readyFD    int
+	// ttlsChosen: the user set a cache lifetime; otherwise they follow
+	// the underneath backend (long where it invalidates promptly).
+	ttlsChosen bool
 	bus        eventbus.Options
 	fs         fusefs.Options
 	socket     subscribers.Options
+	underneath kqshim.Options
 }
 
 func runMount(args []string) error {
@@ -43,10 +48,15 @@ func runMount(args []string) error {
 	mf.socket.AddFlags(set)
 	mf.fs.AddFlags(set)
 	mf.bus.AddFlags(set)
+	mf.underneath.AddFlags(set)
 	pos, err := parse(set, args, "SOURCE", "MOUNTPOINT")
 	if err != nil {
 		return err
 	}
+	if err := kqshim.CheckBackend(mf.underneath.Backend); err != nil {
+		return usagef("mount: --underneath: %v", err)
+	}
+	mf.ttlsChosen = set.Changed("entry-timeout") || set.Changed("attr-timeout") || set.Changed("negative-timeout")
 	if mf.print && !mf.foreground {
 		return usagef("mount: --print needs --foreground")
 	}
@@ -116,11 +126,20 @@ func serve(mf *mountFlags, source, mnt string) error {
 		return err
 	}
 	defer bus.Close() // on early returns; idempotent
+	under, err := watchUnderneath(mf, source, bus, logger)
+	if err != nil {
+		return err
+	}
 	fsys, err := fusefs.New(source, bus, mf.fs)
 	if err != nil {
 		return err
 	}
 	defer fsys.Close()
+	if under != nil {
+		under.setInvalidate(fsys.Invalidate)
+		fsys.SetUnderneath(under.w)
+		defer under.w.Close()
+	}
 
 	if mf.socket.SocketPath == "" {
 		if err := mountutil.EnsureRuntimeDir(); err != nil {
@@ -130,10 +149,17 @@ func serve(mf *mountFlags, source, mnt string) error {
 	} else if mf.socket.SocketPath, err = filepath.Abs(mf.socket.SocketPath); err != nil {
 		return err
 	}
-	srv, err := subscribers.Listen(bus, subscribers.Info{
-		MountPoint: mnt, Source: source, Backend: "off",
-		Extra: fsys.Stats,
-	}, mf.socket)
+	info := subscribers.Info{MountPoint: mnt, Source: source, Backend: "off", Extra: fsys.Stats}
+	if under != nil {
+		info.Backend = under.w.Backend()
+		info.Flush = func() { under.w.Flush(flushTimeout) }
+		info.Extra = func() map[string]any {
+			m := fsys.Stats()
+			m["underneath"] = under.w.Stats()
+			return m
+		}
+	}
+	srv, err := subscribers.Listen(bus, info, mf.socket)
 	if err != nil {
 		return err
 	}
@@ -192,6 +218,9 @@ func serve(mf *mountFlags, source, mnt string) error {
 	// Socket first: a client that sees the stream end must find it gone.
 	srv.StopAccepting()
 	unadvertise()
+	if under != nil {
+		under.w.Close() // nothing to bridge into a bus that is closing
+	}
 	fsys.Close() // reports what handles still open had written
 	bus.Close()  // publishes unmount to every subscriber, closes the journal
 	if printed != nil {

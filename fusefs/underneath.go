@@ -1,0 +1,191 @@
+package fusefs
+
+import (
+	"strings"
+
+	"github.com/hanwen/go-fuse/v2/fs"
+
+	"github.com/notifyfs/notifyfs/eventbus"
+)
+
+// Underneath is the watcher of changes made to SOURCE behind the mount's
+// back (kqshim.Watcher). Every change the mount makes on SOURCE is
+// announced to it first, so that the kernel's notes of it are recognised
+// as the mount's own and not reported a second time.
+type Underneath interface {
+	// Expect announces a change of type t to path (from: the other name
+	// of a rename or link; ino: the object's inode number, 0 if not yet
+	// known). done is called once the change is made or has failed.
+	Expect(t eventbus.Type, path, from string, ino uint64) (done func())
+}
+
+// SetUnderneath connects the watcher. Call it before mounting.
+func (f *FS) SetUnderneath(u Underneath) { f.underneath = u }
+
+func noop() {}
+
+// expect announces a change to the watcher, if there is one.
+func (f *FS) expect(t eventbus.Type, path, from string, ino uint64) (done func()) {
+	if f.underneath == nil {
+		return noop
+	}
+	return f.underneath.Expect(t, path, from, ino)
+}
+
+// expectOn announces a change to the node itself.
+func (n *Node) expectOn(t eventbus.Type) (done func()) {
+	if n.fsys.underneath == nil {
+		return noop
+	}
+	rel, _ := n.relPath()
+	return n.fsys.expect(t, rel, "", n.sourceIno())
+}
+
+// sourceIno is the node's inode number on SOURCE (mixed with the device
+// for objects of other filesystems mounted beneath SOURCE, which then
+// only match by path).
+func (n *Node) sourceIno() uint64 { return n.StableAttr().Ino }
+
+// Invalidate makes the kernel forget what it caches of the names and
+// objects a change made underneath the mount touched (ev, from the
+// watcher), so that the next look through the mount sees SOURCE as it
+// is now, whatever the cache lifetimes. It also moves go-fuse's own
+// record of names, which the mount resolves paths with.
+//
+// The tree is changed under the rename lock (no event may compute a path
+// meanwhile); the kernel is told afterwards, with no lock held, because
+// the kernel may have to wait for a request of ours to finish first.
+func (f *FS) Invalidate(ev *eventbus.Event) {
+	if !f.mounted.Load() {
+		return
+	}
+	switch ev.Type {
+	case eventbus.Rescan:
+		f.invalidateTree(ev.Path)
+	case eventbus.Create, eventbus.Mkdir, eventbus.Mknod, eventbus.Symlink, eventbus.Link,
+		eventbus.Remove, eventbus.Rmdir:
+		f.nameChanged(ev.Path)
+	case eventbus.Rename:
+		f.renamed(ev.From, ev.Path)
+	case eventbus.Write, eventbus.Truncate:
+		if n := f.lookupCached(ev.Path); n != nil {
+			n.NotifyContent(0, 0) // attributes and every cached page
+		}
+	default:
+		if n := f.lookupCached(ev.Path); n != nil {
+			n.NotifyContent(-1, 0) // attributes only
+		}
+	}
+}
+
+// lookupCached walks go-fuse's tree to rel; nil if the mount has not
+// looked it up (then the kernel caches nothing of it either).
+func (f *FS) lookupCached(rel string) *fs.Inode {
+	n := &f.root.Inode
+	if rel == "" {
+		return n
+	}
+	for _, seg := range strings.Split(rel, "/") {
+		if n = n.GetChild(seg); n == nil {
+			return nil
+		}
+	}
+	return n
+}
+
+func splitLast(rel string) (dir, name string) {
+	if i := strings.LastIndexByte(rel, '/'); i >= 0 {
+		return rel[:i], rel[i+1:]
+	}
+	return "", rel
+}
+
+// nameChanged: the name rel now means something else (a new object, or
+// nothing). The kernel drops its entry (positive or negative) and the
+// directory's attributes; go-fuse forgets the old child.
+func (f *FS) nameChanged(rel string) {
+	dir, name := splitLast(rel)
+	parent := f.lookupCached(dir)
+	if parent == nil {
+		return
+	}
+	var child *fs.Inode
+	func() {
+		defer f.names.lockExclusive()()
+		if child = parent.GetChild(name); child != nil {
+			parent.RmChild(name)
+		}
+	}()
+	if child != nil {
+		parent.NotifyDelete(name, child)
+	} else {
+		parent.NotifyEntry(name)
+	}
+	parent.NotifyContent(-1, 0)
+}
+
+// renamed: from moved to to, underneath.
+func (f *FS) renamed(from, to string) {
+	odir, oname := splitLast(from)
+	ndir, nname := splitLast(to)
+	op, np := f.lookupCached(odir), f.lookupCached(ndir)
+	if op != nil && np != nil {
+		func() {
+			defer f.names.lockExclusive()()
+			if op.GetChild(oname) != nil {
+				op.MvChild(oname, np, nname, true)
+			}
+		}()
+	} else if op != nil {
+		func() {
+			defer f.names.lockExclusive()()
+			op.RmChild(oname)
+		}()
+	}
+	for _, p := range []struct {
+		dir  *fs.Inode
+		name string
+	}{{op, oname}, {np, nname}} {
+		if p.dir != nil {
+			p.dir.NotifyEntry(p.name)
+			p.dir.NotifyContent(-1, 0)
+		}
+	}
+}
+
+// invalidateTree forgets everything cached at and below rel: changes
+// there were lost, so nothing the kernel or go-fuse holds of the names
+// can be trusted. Objects still open keep working through their handles.
+func (f *FS) invalidateTree(rel string) {
+	top := f.lookupCached(rel)
+	if top == nil {
+		return
+	}
+	type dentry struct {
+		parent *fs.Inode
+		name   string
+	}
+	var names []dentry
+	var nodes []*fs.Inode
+	func() {
+		defer f.names.lockExclusive()()
+		var walk func(n *fs.Inode)
+		walk = func(n *fs.Inode) {
+			nodes = append(nodes, n)
+			for name, ch := range n.Children() {
+				walk(ch)
+				names = append(names, dentry{n, name})
+			}
+		}
+		walk(top)
+		for _, d := range names {
+			d.parent.RmChild(d.name)
+		}
+	}()
+	for _, d := range names {
+		d.parent.NotifyEntry(d.name)
+	}
+	for _, n := range nodes {
+		n.NotifyContent(0, 0)
+	}
+}
