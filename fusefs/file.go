@@ -45,6 +45,8 @@ type fileHandle struct {
 	// file — under them.
 	gone  bool
 	inUse sync.WaitGroup
+	// backing is the read-only descriptor offered for passthrough.
+	backing *os.File
 
 	// unannounce ends what a writable handle announced to the watcher of
 	// SOURCE for its whole life (see announceLife).
@@ -112,12 +114,44 @@ func (h *fileHandle) announceLife(st *syscall.Stat_t) {
 		return
 	}
 	written := f.expect(eventbus.Write, h.path, "", st.Ino)
-	h.unannounce = func() { written(); closed() }
+	h.unannounce = func() {
+		time.AfterFunc(backingCloseGrace, func() { written(); closed() })
+	}
 }
 
-// PassthroughFd offers the SOURCE fd to the kernel for passthrough I/O.
+// backingCloseGrace is how long after Release the announcement of a
+// passthrough handle stands. The kernel's own backing file is closed by
+// the task that closed the handle, in a step of its own that can run
+// after the daemon has already handled RELEASE; the watcher of SOURCE
+// must still know that close (IN_CLOSE_WRITE, or FAN_CLOSE_WRITE with
+// that task's pid) for the mount's own.
+const backingCloseGrace = 100 * time.Millisecond
+
+// PassthroughFd offers the kernel a descriptor of the SOURCE file to back
+// passthrough I/O with. The kernel opens its own backing files from it
+// (with the caller's flags) and holds it until the node's last handle is
+// released, after our Release has returned. For a writable handle it is
+// therefore a read-only descriptor of the same file: the final close of
+// our writable one must stay within Release, where the watcher of SOURCE
+// was told to expect it (inotify would otherwise see a late
+// IN_CLOSE_WRITE nobody announced).
 func (h *fileHandle) PassthroughFd() (int, bool) {
-	return h.fd, !h.node.fsys.opts.NoPassthrough
+	if h.node.fsys.opts.NoPassthrough {
+		return -1, false
+	}
+	if !h.writable {
+		return h.fd, true
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.backing == nil {
+		fd, err := reopenReadOnly(h.fd)
+		if err != nil {
+			return h.fd, true
+		}
+		h.backing = os.NewFile(uintptr(fd), h.path)
+	}
+	return int(h.backing.Fd()), true
 }
 
 func (h *fileHandle) Read(ctx context.Context, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
@@ -224,6 +258,9 @@ func (h *fileHandle) Release(ctx context.Context) syscall.Errno {
 	h.inUse.Wait()
 	close(h.released)
 	err := h.file.Close()
+	if h.backing != nil {
+		h.backing.Close() // the kernel keeps its own reference
+	}
 	h.unannounce()
 	return fs.ToErrno(err)
 }

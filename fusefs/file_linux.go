@@ -1,6 +1,7 @@
 package fusefs
 
 import (
+	"strconv"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -14,6 +15,11 @@ const (
 
 func fcntlLock(fd int, cmd int, flk *syscall.Flock_t) error {
 	return syscall.FcntlFlock(uintptr(fd), cmd, flk)
+}
+
+// reopenReadOnly opens the file fd refers to again, read-only.
+func reopenReadOnly(fd int) (int, error) {
+	return unix.Open("/proc/self/fd/"+strconv.Itoa(fd), unix.O_RDONLY|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0)
 }
 
 func fdatasync(fd int) error { return unix.Fdatasync(fd) }

@@ -22,6 +22,10 @@ func fcntlLock(fd int, cmd int, flk *syscall.Flock_t) error {
 	return unix.ENOSYS
 }
 
+// reopenReadOnly is only needed for kernel passthrough, which these
+// systems do not have.
+func reopenReadOnly(fd int) (int, error) { return -1, unix.ENOTSUP }
+
 func fdatasync(fd int) error { return syscall.Fsync(fd) }
 
 func fallocate(fd int, mode uint32, off, size int64) error { return unix.ENOTSUP }

@@ -90,7 +90,11 @@ func diff(old, new tree) []*eventbus.Event {
 	moves := findMoves(old, new)
 	var evs []*eventbus.Event
 	for _, to := range sortedKeys(moves) {
-		evs = append(evs, event(eventbus.Rename, to, moves[to], new[to]))
+		ev := event(eventbus.Rename, to, moves[to], new[to])
+		if o, ok := old[to]; ok && !sameObject(o, new[to]) {
+			ev.Replaced = true
+		}
+		evs = append(evs, ev)
 	}
 
 	var removed, created []string
@@ -98,9 +102,13 @@ func diff(old, new tree) []*eventbus.Event {
 		if n, ok := new[p]; ok && sameObject(o, n) {
 			continue
 		}
-		if _, moved := moves.newName(p); !moved {
-			removed = append(removed, p)
+		if _, moved := moves.newName(p); moved {
+			continue
 		}
+		if _, replaced := moves[p]; replaced {
+			continue // the rename that replaced it says so
+		}
+		removed = append(removed, p)
 	}
 	for p, n := range new {
 		if o, ok := old[p]; ok && sameObject(o, n) {
@@ -146,6 +154,11 @@ func diff(old, new tree) []*eventbus.Event {
 		}
 		if n.uid != o.uid || n.gid != o.gid {
 			evs = append(evs, event(eventbus.Chown, p, "", n))
+		}
+		if n.ctime != o.ctime && n.mode == o.mode && n.uid == o.uid && n.gid == o.gid &&
+			n.size == o.size && n.mtime == o.mtime && n.nlink == o.nlink && was == p {
+			// Only the change time moved: an extended attribute.
+			evs = append(evs, event(eventbus.Setxattr, p, "", n))
 		}
 	}
 	return evs
