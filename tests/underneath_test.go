@@ -380,4 +380,3 @@ func statSize(t testing.TB, path string, want int64) {
 		t.Errorf("size through the mount: %d, want %d", st.Size(), want)
 	}
 }
-
