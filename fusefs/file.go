@@ -92,7 +92,7 @@ func (n *Node) newHandle(ctx context.Context, fd int, flags uint32, rel string, 
 		released: make(chan struct{}),
 		baseSize: st.Size, baseMtime: mtimeOf(st),
 	}
-	h.announceLife(st)
+	h.announceLife()
 	n.fsys.addHandle(h)
 	return h
 }
@@ -102,18 +102,19 @@ func (n *Node) newHandle(ctx context.Context, fd int, flags uint32, rel string, 
 // write) is the mount's own: the descriptor is ours, and passthrough
 // writes never reach the daemon, so they cannot be announced one by one.
 // They are reported by the size/mtime check instead (writes.go).
-func (h *fileHandle) announceLife(st *syscall.Stat_t) {
+func (h *fileHandle) announceLife() {
 	h.unannounce = noop
 	if !h.writable {
 		return
 	}
 	f := h.node.fsys
-	closed := f.expect(eventbus.CloseWrite, h.path, "", st.Ino)
+	ino, gen := h.node.identity()
+	closed := f.expect(eventbus.CloseWrite, h.path, "", ino, gen)
 	if !f.mayPassthrough() {
 		h.unannounce = closed
 		return
 	}
-	written := f.expect(eventbus.Write, h.path, "", st.Ino)
+	written := f.expect(eventbus.Write, h.path, "", ino, gen)
 	h.unannounce = func() {
 		time.AfterFunc(backingCloseGrace, func() { written(); closed() })
 	}
@@ -161,7 +162,7 @@ func (h *fileHandle) Read(ctx context.Context, dest []byte, off int64) (fuse.Rea
 func (h *fileHandle) Write(ctx context.Context, data []byte, off int64) (uint32, syscall.Errno) {
 	defer h.node.fsys.names.lockShared()()
 	h.markRequests()
-	defer h.node.fsys.expect(eventbus.Write, "", "", h.node.sourceIno())()
+	defer h.node.expectOn(eventbus.Write)()
 	n, err := syscall.Pwrite(h.fd, data, off)
 	if err != nil {
 		return 0, fs.ToErrno(err)
@@ -223,7 +224,7 @@ func (h *fileHandle) Fsync(ctx context.Context, flags uint32) syscall.Errno {
 func (h *fileHandle) Allocate(ctx context.Context, off, size uint64, mode uint32) syscall.Errno {
 	defer h.node.fsys.names.lockShared()()
 	h.markRequests()
-	defer h.node.fsys.expect(eventbus.Write, "", "", h.node.sourceIno())()
+	defer h.node.expectOn(eventbus.Write)()
 	if err := fallocate(h.fd, mode, int64(off), int64(size)); err != nil {
 		return fs.ToErrno(err)
 	}

@@ -67,7 +67,7 @@ func (n *Node) Mkdir(ctx context.Context, name string, mode uint32, out *fuse.En
 		return nil, errno
 	}
 	defer unix.Close(dirfd)
-	defer n.fsys.expect(eventbus.Mkdir, joinRel(rel, name), "", 0)()
+	defer n.fsys.expect(eventbus.Mkdir, joinRel(rel, name), "", 0, 0)()
 	if err := unix.Mkdirat(dirfd, name, mode); err != nil {
 		return nil, fs.ToErrno(err)
 	}
@@ -81,7 +81,7 @@ func (n *Node) Mknod(ctx context.Context, name string, mode, rdev uint32, out *f
 		return nil, errno
 	}
 	defer unix.Close(dirfd)
-	defer n.fsys.expect(eventbus.Mknod, joinRel(rel, name), "", 0)()
+	defer n.fsys.expect(eventbus.Mknod, joinRel(rel, name), "", 0, 0)()
 	if err := mknodAt(dirfd, name, mode, rdev); err != nil {
 		return nil, fs.ToErrno(err)
 	}
@@ -95,7 +95,7 @@ func (n *Node) Symlink(ctx context.Context, target, name string, out *fuse.Entry
 		return nil, errno
 	}
 	defer unix.Close(dirfd)
-	defer n.fsys.expect(eventbus.Symlink, joinRel(rel, name), "", 0)()
+	defer n.fsys.expect(eventbus.Symlink, joinRel(rel, name), "", 0, 0)()
 	if err := unix.Symlinkat(target, dirfd, name); err != nil {
 		return nil, fs.ToErrno(err)
 	}
@@ -121,7 +121,8 @@ func (n *Node) Link(ctx context.Context, target fs.InodeEmbedder, name string, o
 		return nil, errno
 	}
 	defer unix.Close(dirfd)
-	defer n.fsys.expect(eventbus.Link, joinRel(rel, name), orel, other.sourceIno())()
+	ino, gen := other.identity()
+	defer n.fsys.expect(eventbus.Link, joinRel(rel, name), orel, ino, gen)()
 	// flags 0: a symlink is linked itself, never followed.
 	if err := unix.Linkat(odirfd, oname, dirfd, name, 0); err != nil {
 		return nil, fs.ToErrno(err)
@@ -148,11 +149,12 @@ func (n *Node) remove(ctx context.Context, name string, t eventbus.Type, flags i
 	}
 	defer unix.Close(dirfd)
 	var st syscall.Stat_t
-	if _, err := statAt(dirfd, name, &st); err != nil {
+	gen, err := statAt(dirfd, name, &st)
+	if err != nil {
 		return fs.ToErrno(err)
 	}
 	n.reportChildWrites(name)
-	defer n.fsys.expect(t, joinRel(rel, name), "", st.Ino)()
+	defer n.fsys.expect(t, joinRel(rel, name), "", st.Ino, gen)()
 	if err := unix.Unlinkat(dirfd, name, flags); err != nil {
 		return fs.ToErrno(err)
 	}
@@ -195,7 +197,8 @@ func (n *Node) Rename(ctx context.Context, name string, newParent fs.InodeEmbedd
 	defer unix.Close(ndirfd)
 
 	var st, dst syscall.Stat_t
-	if _, err := statAt(odirfd, name, &st); err != nil {
+	gen, err := statAt(odirfd, name, &st)
+	if err != nil {
 		return fs.ToErrno(err)
 	}
 	replaced := false
@@ -203,7 +206,7 @@ func (n *Node) Rename(ctx context.Context, name string, newParent fs.InodeEmbedd
 		_, err := statAt(ndirfd, newName, &dst)
 		replaced = err == nil
 	}
-	defer n.fsys.expect(eventbus.Rename, joinRel(nrel, newName), joinRel(orel, name), st.Ino)()
+	defer n.fsys.expect(eventbus.Rename, joinRel(nrel, newName), joinRel(orel, name), st.Ino, gen)()
 	if err := renameAt(odirfd, name, ndirfd, newName, flags); err != nil {
 		return fs.ToErrno(err)
 	}

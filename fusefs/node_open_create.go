@@ -28,7 +28,7 @@ func (n *Node) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint32, s
 	defer unix.Close(dirfd)
 	if flags&syscall.O_TRUNC != 0 {
 		n.fsys.reportPendingWrites(n)
-		defer n.fsys.expect(eventbus.Truncate, rel, "", n.sourceIno())()
+		defer n.expectOn(eventbus.Truncate)()
 	}
 	fd, err := unix.Openat(dirfd, name, openFlags(flags), 0)
 	if err != nil {
@@ -68,9 +68,9 @@ func (n *Node) Create(ctx context.Context, name string, flags, mode uint32, out 
 	}
 	defer unix.Close(dirfd)
 	rel := joinRel(dirRel, name)
-	defer n.fsys.expect(eventbus.Create, rel, "", 0)()
+	defer n.fsys.expect(eventbus.Create, rel, "", 0, 0)()
 	if flags&syscall.O_TRUNC != 0 {
-		defer n.fsys.expect(eventbus.Truncate, rel, "", 0)()
+		defer n.fsys.expect(eventbus.Truncate, rel, "", 0, 0)()
 	}
 	created := true
 	fd, err := unix.Openat(dirfd, name, openFlags(flags)|unix.O_CREAT|unix.O_EXCL, mode)
@@ -118,7 +118,7 @@ func (n *Node) CopyFileRange(ctx context.Context, fhIn fs.FileHandle, offIn uint
 	if !ok1 || !ok2 {
 		return 0, syscall.ENOTSUP
 	}
-	defer n.fsys.expect(eventbus.Write, "", "", dst.node.sourceIno())()
+	defer dst.node.expectOn(eventbus.Write)()
 	m, err := copyFileRange(in.fd, int64(offIn), dst.fd, int64(offOut), int(size), int(flags))
 	if err != nil {
 		return 0, fs.ToErrno(err)

@@ -94,7 +94,8 @@ func (n *Node) Setattr(ctx context.Context, f fs.FileHandle, in *fuse.SetAttrIn,
 	// Writes still folded into a pending event happened before this
 	// change; report them first so that per-path order holds.
 	n.fsys.reportPendingWrites(n)
-	defer n.fsys.expect(eventbus.Truncate, rel, "", n.sourceIno())()
+	ino, gen := n.identity()
+	defer n.fsys.expect(eventbus.Truncate, rel, "", ino, gen)()
 
 	var types []eventbus.Type
 	// Whatever was carried out is reported, even if a later part of

@@ -14,9 +14,10 @@ import (
 // as the mount's own and not reported a second time.
 type Underneath interface {
 	// Expect announces a change of type t to path (from: the other name
-	// of a rename or link; ino: the object's inode number, 0 if not yet
-	// known). done is called once the change is made or has failed.
-	Expect(t eventbus.Type, path, from string, ino uint64) (done func())
+	// of a rename or link; ino and gen: the object's inode number and
+	// birth time in ns, 0 if not known). done is called once the change
+	// is made or has failed.
+	Expect(t eventbus.Type, path, from string, ino, gen uint64) (done func())
 }
 
 // SetUnderneath connects the watcher. Call it before mounting.
@@ -25,11 +26,11 @@ func (f *FS) SetUnderneath(u Underneath) { f.underneath = u }
 func noop() {}
 
 // expect announces a change to the watcher, if there is one.
-func (f *FS) expect(t eventbus.Type, path, from string, ino uint64) (done func()) {
+func (f *FS) expect(t eventbus.Type, path, from string, ino, gen uint64) (done func()) {
 	if f.underneath == nil {
 		return noop
 	}
-	return f.underneath.Expect(t, path, from, ino)
+	return f.underneath.Expect(t, path, from, ino, gen)
 }
 
 // expectOn announces a change to the node itself.
@@ -38,13 +39,18 @@ func (n *Node) expectOn(t eventbus.Type) (done func()) {
 		return noop
 	}
 	rel, _ := n.relPath()
-	return n.fsys.expect(t, rel, "", n.sourceIno())
+	ino, gen := n.identity()
+	return n.fsys.expect(t, rel, "", ino, gen)
 }
 
-// sourceIno is the node's inode number on SOURCE (mixed with the device
+// identity is the node's inode number on SOURCE (mixed with the device
 // for objects of other filesystems mounted beneath SOURCE, which then
-// only match by path).
-func (n *Node) sourceIno() uint64 { return n.StableAttr().Ino }
+// only match by path) and its birth time, which tells a recycled inode
+// number from the file that had it.
+func (n *Node) identity() (ino, gen uint64) {
+	a := n.StableAttr()
+	return a.Ino, a.Gen
+}
 
 // Invalidate makes the kernel forget what it caches of the names and
 // objects a change made underneath the mount touched (ev, from the

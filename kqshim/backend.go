@@ -103,9 +103,15 @@ func (s *sink) stat(rel string) (cur, prev entry, known, ok bool) {
 	return cur, prev, known, true
 }
 
-// echo reports (and counts) a note that is the mount's own change.
+// echo reports (and counts) a note that is the mount's own change; ino
+// is the object's inode number if known (0 if not).
 func (s *sink) echo(c noteClass, rel string, ino uint64) bool {
-	if s.ledger.isEcho(c, rel, ino) {
+	return s.echoOf(c, rel, entry{ino: ino})
+}
+
+// echoOf is echo for an object just stat'ed (its birth time helps).
+func (s *sink) echoOf(c noteClass, rel string, e entry) bool {
+	if s.ledger.isEcho(c, rel, e.ino, e.birth) {
 		s.echoes.Add(1)
 		return true
 	}
@@ -258,10 +264,17 @@ func (s *sink) renamed(from, to string) {
 }
 
 // dataChanged reports a write (or a truncate, if the file got smaller
-// than it was last seen).
+// than it was last seen). A file already gone again is still reported:
+// the write happened.
 func (s *sink) dataChanged(rel string) {
 	e, prev, known, ok := s.stat(rel)
-	if !ok || s.echo(noteData, rel, e.ino) {
+	if !ok {
+		if !s.echo(noteData, rel, 0) {
+			s.emit(&eventbus.Event{Type: eventbus.Write, Path: rel})
+		}
+		return
+	}
+	if s.echoOf(noteData, rel, e) {
 		return
 	}
 	seen := [2]int64{e.size, e.mtime}
@@ -280,11 +293,16 @@ func (s *sink) dataChanged(rel string) {
 }
 
 // attrChanged reports a metadata change, as precisely as the last known
-// attributes allow: chmod, chown, utimes, or setxattr when no attribute
-// the stat shows changed. Without a baseline it is reported as chmod.
+// attributes allow (attrTypes).
 func (s *sink) attrChanged(rel string) {
 	e, prev, known, ok := s.stat(rel)
-	if !ok || s.echo(noteAttr, rel, e.ino) {
+	if !ok {
+		if !s.echo(noteAttr, rel, 0) {
+			s.emit(&eventbus.Event{Type: eventbus.Chmod, Path: rel})
+		}
+		return
+	}
+	if s.echoOf(noteAttr, rel, e) {
 		return
 	}
 	for _, t := range attrTypes(prev, e, known) {
@@ -292,6 +310,14 @@ func (s *sink) attrChanged(rel string) {
 	}
 }
 
+// attrTypes tells what an attribute note was by comparing the object with
+// the last attributes seen of it: a changed mode is chmod, owner chown;
+// a new mtime set apart from the change time is utimes (a write sets the
+// two together); a change time that alone moved is setxattr. The
+// baseline can be stale — stat'ed after this very change, when the
+// watcher lags behind a burst — and then nothing is seen to differ:
+// such a note, and one with no baseline, is reported as chmod, the
+// conventional name for "attributes changed".
 func attrTypes(prev, cur entry, known bool) []eventbus.Type {
 	if !known {
 		return []eventbus.Type{eventbus.Chmod}
@@ -303,11 +329,14 @@ func attrTypes(prev, cur entry, known bool) []eventbus.Type {
 	if cur.uid != prev.uid || cur.gid != prev.gid {
 		ts = append(ts, eventbus.Chown)
 	}
-	if cur.mtime != prev.mtime && len(ts) == 0 {
+	switch {
+	case len(ts) > 0:
+	case cur.mtime != prev.mtime && cur.mtime != cur.ctime:
 		ts = append(ts, eventbus.Utimes)
-	}
-	if len(ts) == 0 && cur.nlink == prev.nlink {
+	case cur.ctime != prev.ctime && cur.mtime == prev.mtime && cur.size == prev.size && cur.nlink == prev.nlink:
 		ts = append(ts, eventbus.Setxattr)
+	default:
+		ts = append(ts, eventbus.Chmod)
 	}
 	return ts
 }
@@ -315,7 +344,13 @@ func attrTypes(prev, cur entry, known bool) []eventbus.Type {
 // closedWrite reports the last close of a descriptor open for writing.
 func (s *sink) closedWrite(rel string) {
 	e, _, _, ok := s.stat(rel)
-	if !ok || s.echo(noteClosed, rel, e.ino) {
+	if !ok {
+		if !s.echo(noteClosed, rel, 0) {
+			s.emit(&eventbus.Event{Type: eventbus.CloseWrite, Path: rel})
+		}
+		return
+	}
+	if s.echoOf(noteClosed, rel, e) {
 		return
 	}
 	s.emit(change(eventbus.CloseWrite, rel, e))

@@ -133,6 +133,7 @@ func (b *fanotifyBackend) run() {
 			continue
 		}
 		b.learn()
+		b.deleteLast()
 		for i := range b.notes {
 			b.translate(&b.notes[i])
 		}
@@ -236,6 +237,31 @@ func (b *fanotifyBackend) learn() {
 	}
 }
 
+// deleteLast keeps a removal after everything else said about the object.
+// The kernel merges a note into an earlier one about the same object
+// that is still queued, so a removal can ride on a note that comes
+// before other notes of changes made before it; it is moved to the last
+// note of the batch about the same object, name and process.
+func (b *fanotifyBackend) deleteLast() {
+	for i := range b.notes {
+		n := &b.notes[i]
+		if n.mask&unix.FAN_DELETE == 0 || n.mask&unix.FAN_RENAME != 0 || n.obj == "" {
+			continue
+		}
+		last := i
+		for j := i + 1; j < len(b.notes); j++ {
+			m := &b.notes[j]
+			if m.obj == n.obj && m.dir == n.dir && m.name == n.name && m.pid == n.pid && m.mask&unix.FAN_RENAME == 0 {
+				last = j
+			}
+		}
+		if last != i {
+			n.mask &^= unix.FAN_DELETE
+			b.notes[last].mask |= unix.FAN_DELETE
+		}
+	}
+}
+
 // path finds a directory's absolute path from its handle.
 func (b *fanotifyBackend) path(handle string, depth int) (string, bool) {
 	if p, ok := b.dirs[handle]; ok {
@@ -317,21 +343,22 @@ func (b *fanotifyBackend) translate(n *fanNote) {
 		b.foreign.Add(1)
 		return
 	}
-	// The kernel merges notes about one name that are not read yet, so
-	// one note can say "created, written, closed, removed": in that order.
+	// The kernel merges notes about one object that are not read yet,
+	// so one note can say "created, written, closed, removed": reported
+	// in that order, each once (a note names one object: with the
+	// object's own handle in the note, notes of two objects that had the
+	// same name never merge).
 	if n.mask&unix.FAN_CREATE != 0 {
 		b.s.created(rel, isDir, false)
 	}
-	if n.mask&unix.FAN_DELETE == 0 || n.mask&unix.FAN_CREATE == 0 {
-		if n.mask&unix.FAN_MODIFY != 0 {
-			b.s.dataChanged(rel)
-		}
-		if n.mask&unix.FAN_ATTRIB != 0 {
-			b.s.attrChanged(rel)
-		}
-		if n.mask&unix.FAN_CLOSE_WRITE != 0 {
-			b.s.closedWrite(rel)
-		}
+	if n.mask&unix.FAN_MODIFY != 0 {
+		b.s.dataChanged(rel)
+	}
+	if n.mask&unix.FAN_ATTRIB != 0 {
+		b.s.attrChanged(rel)
+	}
+	if n.mask&unix.FAN_CLOSE_WRITE != 0 {
+		b.s.closedWrite(rel)
 	}
 	if n.mask&unix.FAN_DELETE != 0 {
 		b.s.removed(rel, isDir, false)

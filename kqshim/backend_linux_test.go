@@ -176,7 +176,7 @@ func TestBackendsDropAnnouncedChanges(t *testing.T) {
 			root := t.TempDir()
 			w, c := startWatcher(t, backend, root)
 			f := filepath.Join(root, "f")
-			done := w.Expect(eventbus.Create, "f", "", 0)
+			done := w.Expect(eventbus.Create, "f", "", 0, 0)
 			if err := exec.Command("touch", f).Run(); err != nil {
 				t.Fatal(err)
 			}

@@ -93,6 +93,7 @@ type expectation struct {
 	classes noteClass
 	paths   [2]string
 	ino     uint64
+	gen     uint64 // birth time (ns) of the inode; 0 or 1: not known
 	done    bool
 	epoch   uint64 // the epoch when the operation finished
 }
@@ -116,16 +117,17 @@ func newLedger() *Ledger {
 }
 
 // Expect announces that the mount is about to make a change of type t to
-// path (from: the other name of a rename or link; ino: the object's inode
-// number, 0 if not known yet). Call the returned function once the change
+// path (from: the other name of a rename or link; ino and gen: the
+// object's inode number and birth time in ns, 0 if not known yet; with
+// an inode and path "", the object is known by its inode alone). Call the returned function once the change
 // has been made or has failed; until then, and until the backend has read
 // past it, the kernel's notes of it are recognised as echoes.
-func (l *Ledger) Expect(t eventbus.Type, path, from string, ino uint64) (done func()) {
+func (l *Ledger) Expect(t eventbus.Type, path, from string, ino, gen uint64) (done func()) {
 	c := classesOf(t)
 	if c == 0 {
 		return func() {}
 	}
-	x := &expectation{classes: c, paths: [2]string{path, from}, ino: ino}
+	x := &expectation{classes: c, paths: [2]string{path, from}, ino: ino, gen: gen}
 	l.mu.Lock()
 	for _, p := range x.names() {
 		l.byPath[p] = append(l.byPath[p], x)
@@ -149,9 +151,11 @@ func (l *Ledger) finish(x *expectation) {
 	l.spent = append(l.spent, x)
 }
 
-// isEcho reports whether a note of class c about path (and inode ino, if
-// known) is the echo of a change the mount made.
-func (l *Ledger) isEcho(c noteClass, path string, ino uint64) bool {
+// isEcho reports whether a note of class c about path (and inode ino with
+// birth time birth, if known) is the echo of a change the mount made. A
+// birth time tells a file that got a recycled inode number apart from
+// the one the mount announced.
+func (l *Ledger) isEcho(c noteClass, path string, ino uint64, birth int64) bool {
 	if l.live.Load() == 0 {
 		return false
 	}
@@ -164,7 +168,7 @@ func (l *Ledger) isEcho(c noteClass, path string, ino uint64) bool {
 	}
 	if ino != 0 {
 		for _, x := range l.byIno[ino] {
-			if x.classes&c != 0 {
+			if x.classes&c != 0 && (x.gen <= 1 || birth == 0 || x.gen == uint64(birth)) {
 				return true
 			}
 		}

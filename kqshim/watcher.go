@@ -104,10 +104,10 @@ func (w *Watcher) Backend() string { return w.name }
 
 // Expect announces a change the mount is about to make on SOURCE: its
 // type, path, the other name of a rename or link (from), and the inode
-// number when known. done must be called once the change is made or has
-// failed. See Ledger.
-func (w *Watcher) Expect(t eventbus.Type, path, from string, ino uint64) (done func()) {
-	return w.s.ledger.Expect(t, path, from, ino)
+// number and birth time when known. done must be called once the change
+// is made or has failed. See Ledger.
+func (w *Watcher) Expect(t eventbus.Type, path, from string, ino, gen uint64) (done func()) {
+	return w.s.ledger.Expect(t, path, from, ino, gen)
 }
 
 // Flush waits until every change made underneath the mount before the
