@@ -1,6 +1,8 @@
 package kqshim
 
 import (
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -94,6 +96,10 @@ type expectation struct {
 	paths   [2]string
 	ino     uint64
 	gen     uint64 // birth time (ns) of the inode; 0 or 1: not known
+	// aliases are names the object got from renames the mount made
+	// while the expectation stood: a note read after the object is
+	// gone carries only its name, and that is the new one.
+	aliases []string
 	done    bool
 	epoch   uint64 // the epoch when the operation finished
 }
@@ -135,9 +141,32 @@ func (l *Ledger) Expect(t eventbus.Type, path, from string, ino, gen uint64) (do
 	if ino != 0 {
 		l.byIno[ino] = append(l.byIno[ino], x)
 	}
+	if t == eventbus.Rename && from != "" {
+		l.followRename(from, path, x)
+	}
 	l.mu.Unlock()
 	l.live.Add(1)
 	return func() { l.finish(x) }
+}
+
+// followRename gives every standing expectation about from (or an object
+// below it) the matching name under to.
+func (l *Ledger) followRename(from, to string, self *expectation) {
+	var moved []string
+	for p := range l.byPath {
+		if p == from || strings.HasPrefix(p, from+"/") {
+			moved = append(moved, p)
+		}
+	}
+	for _, p := range moved {
+		np := to + p[len(from):]
+		for _, x := range l.byPath[p] {
+			if x != self && !slices.Contains(x.aliases, np) {
+				x.aliases = append(x.aliases, np)
+				l.byPath[np] = append(l.byPath[np], x)
+			}
+		}
+	}
 }
 
 func (l *Ledger) finish(x *expectation) {
@@ -197,7 +226,7 @@ func (l *Ledger) retire(mark uint64) {
 }
 
 func (l *Ledger) drop(x *expectation) {
-	for _, p := range x.names() {
+	for _, p := range slices.Concat(x.names(), x.aliases) {
 		l.byPath[p] = without(l.byPath[p], x)
 		if len(l.byPath[p]) == 0 {
 			delete(l.byPath, p)
