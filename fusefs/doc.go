@@ -35,6 +35,16 @@
 // rename has already moved. RELEASE comes after close(2) has returned, so
 // a sync right after close may precede close_write.
 //
+// # Changes made underneath
+//
+// A watcher of SOURCE (kqshim, connected with SetUnderneath) is told of
+// every change before the mount makes it (underneath.go), so that it does
+// not report the kernel's notes of the mount's own changes a second
+// time. In return it calls Invalidate for every change it does report:
+// the kernel forgets the names, attributes and pages it cached, and
+// go-fuse's tree of names follows renames and removals, so paths stay
+// true and cache lifetimes can be long.
+//
 // # Handles and descriptors
 //
 // A fileHandle owns one SOURCE descriptor. Code outside the handle's own

@@ -1,30 +1,69 @@
-// Package kqshim will watch SOURCE for changes made underneath the mount
-// (by processes that bypass it) and bridge them into the event stream
-// with origin "backing", while invalidating the mount's kernel caches.
+// Package kqshim watches SOURCE for changes made underneath the mount
+// (by processes that bypass it) and bridges them into the event stream
+// with origin "backing", exactly once, while the mount's kernel caches
+// are invalidated so that readers through the mount see the new state.
 //
-// # Status
+// One public type, Watcher; backends behind the unexported backend
+// interface, one file each:
 //
-// Only the scan-and-diff that the poll backend is built on exists
-// (scan.go): two scans of a tree are compared into create, mkdir,
-// symlink, mknod, remove, rmdir, rename (directory moves reported once),
-// write, chmod and chown events. An object is known by its inode number
-// together with its birth time, because file systems hand a freed inode
-// number straight to the next new file. The Watcher, the kernel
-// backends, echo suppression and cache invalidation are not built, and
-// nothing here is wired into the daemon: notifyfs reports backend
-// "off", changes made directly on SOURCE produce no events, and the
-// mount keeps its kernel cache lifetimes short (one second) so that
-// readers through the mount see such changes soon.
+//   - backend_fanotify.go (Linux 5.17+, CAP_SYS_ADMIN): one filesystem
+//     mark reporting file handles and names (FAN_REPORT_DFID_NAME_TARGET,
+//     FAN_RENAME): the whole tree with no per-directory kernel watch.
+//   - backend_inotify.go (Linux, unprivileged): a watch per directory,
+//     added as directories appear, with the mkdir/add_watch race closed
+//     by listing the new directory; renames paired by cookie.
+//   - backend_kqueue.go (macOS, FreeBSD): a descriptor per vnode; a
+//     directory's NOTE_WRITE is a rescan-and-diff of that directory.
+//   - backend_poll.go (everywhere): scan and diff the whole tree every
+//     interval (scan.go), for network filesystems whose local kernel
+//     never hears of other clients' changes.
 //
-// # Planned shape
+// Kernel notes are translated into eventbus events at the package's edge
+// (the sink in backend.go); no watch descriptor or mask leaves it.
 //
-// One public Watcher type; backends behind an unexported interface, one
-// file each: backend_fanotify.go (Linux, CAP_SYS_ADMIN, whole tree with
-// no per-directory watches), backend_inotify.go (Linux, recursive),
-// backend_kqueue.go (macOS, FreeBSD: per-vnode notes, directory writes
-// rescanned and diffed), backend_poll.go (scan and diff, for network
-// filesystems). Kernel notes are translated into eventbus events at the
-// package's edge; nothing of a kernel API leaks into the event model.
-// Changes the mount itself made are recognised and dropped (echo
-// suppression), so every change appears exactly once.
+// # Exactly once
+//
+// The mount's own changes reach SOURCE too, and the kernel reports them
+// like any other. They are recognised as echoes and dropped:
+//
+//   - fanotify reports the pid of the process that made a change: the
+//     daemon's own pid is an echo, exactly.
+//   - For the rest, and for writes under kernel passthrough (the kernel
+//     writes the SOURCE file on behalf of the process writing through
+//     the mount, with that process's pid), the filesystem announces each
+//     change before it makes it (Watcher.Expect) and the Ledger absorbs
+//     the matching notes. An announcement stands until the backend has
+//     read past the moment its operation finished: notes are queued
+//     inside the system call, so "queue seen empty after the operation"
+//     is exact (see Ledger). A writable handle under passthrough
+//     announces writes and its close for its whole life.
+//
+// Notes of one change can arrive merged or split (the kernel merges
+// notes not yet read); the sink describes an object by stat'ing it when
+// the note is read, and does not report a second write that shows no
+// change since the last one reported.
+//
+// # Ordering and flushing
+//
+// Events of one backend are published in the order of the kernel's
+// notes. Watcher.Flush returns once every change made before it has been
+// published; the daemon's sync calls it, so sync covers changes made
+// underneath too.
+//
+// # Limits
+//
+//   - Types are as precise as the backend can tell: inotify and fanotify
+//     say "attributes changed", which is typed by comparing with the last
+//     attributes seen (chmod when nothing visible changed or nothing was
+//     seen before); a scan cannot tell a write from a truncate to the
+//     same size, and sees only the net effect of an interval.
+//   - fanotify sees only SOURCE's own filesystem, not filesystems
+//     mounted beneath SOURCE; inotify sees them (a watch per directory).
+//   - inotify queue overflow and watch limits become rescan events (for
+//     the tree, or the directory that could not be watched); the
+//     watches are rebuilt after an overflow.
+//   - A change underneath to a file the mount has open for writing
+//     under passthrough is absorbed by that handle's announcement and
+//     reported by the mount's own size/mtime check instead (origin
+//     mount): reported once, attributed to the mount.
 package kqshim
