@@ -2,6 +2,9 @@ package fusefs
 
 import (
 	"strings"
+	"syscall"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/hanwen/go-fuse/v2/fs"
 
@@ -99,41 +102,52 @@ func (f *FS) lookupCached(rel string) *fs.Inode {
 	return n
 }
 
-func splitLast(rel string) (dir, name string) {
-	if i := strings.LastIndexByte(rel, '/'); i >= 0 {
-		return rel[:i], rel[i+1:]
-	}
-	return "", rel
-}
-
-// nameChanged: the name rel now means something else (a new object, or
-// nothing). The kernel drops its entry (positive or negative) and the
-// directory's attributes; go-fuse forgets the old child.
+// nameChanged: the name rel was made or removed underneath. The kernel
+// drops its entry (positive or negative) and the directory's attributes.
+// go-fuse forgets the child it knows under that name unless it is still
+// the object SOURCE has there: by the time the note is handled the name
+// may already have been made again and looked up through the mount, and
+// that object must stay. Entries are only invalidated, never reported
+// deleted to the kernel, for the same reason.
 func (f *FS) nameChanged(rel string) {
-	dir, name := splitLast(rel)
+	dir, name := splitRel(rel)
 	parent := f.lookupCached(dir)
 	if parent == nil {
 		return
 	}
-	var child *fs.Inode
-	func() {
-		defer f.names.lockExclusive()()
-		if child = parent.GetChild(name); child != nil {
-			parent.RmChild(name)
-		}
-	}()
-	if child != nil {
-		parent.NotifyDelete(name, child)
-	} else {
-		parent.NotifyEntry(name)
+	if child := parent.GetChild(name); child != nil && !f.stillThere(rel, child) {
+		func() {
+			defer f.names.lockExclusive()()
+			if parent.GetChild(name) == child {
+				parent.RmChild(name)
+			}
+		}()
 	}
+	parent.NotifyEntry(name)
 	parent.NotifyContent(-1, 0)
+}
+
+// stillThere reports whether SOURCE has the object child stands for at rel.
+func (f *FS) stillThere(rel string, child *fs.Inode) bool {
+	dir, name := splitRel(rel)
+	dirfd, err := openBeneath(f.rootfd, dir, dirSearchFlags|unix.O_DIRECTORY)
+	if err != nil {
+		return false
+	}
+	defer unix.Close(dirfd)
+	var st syscall.Stat_t
+	gen, err := statAt(dirfd, name, &st)
+	if err != nil {
+		return false
+	}
+	a := child.StableAttr()
+	return a.Ino == f.stableIno(st.Dev, st.Ino) && (a.Gen == gen || a.Gen <= 1 || gen <= 1)
 }
 
 // renamed: from moved to to, underneath.
 func (f *FS) renamed(from, to string) {
-	odir, oname := splitLast(from)
-	ndir, nname := splitLast(to)
+	odir, oname := splitRel(from)
+	ndir, nname := splitRel(to)
 	op, np := f.lookupCached(odir), f.lookupCached(ndir)
 	if op != nil && np != nil {
 		func() {
