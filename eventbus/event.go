@@ -96,6 +96,12 @@ type Event struct {
 	Epoch string
 }
 
+// ActorKnown reports whether Pid, Uid and Gid say who made the change. A
+// change made underneath the mount is seen without its process by most
+// backends (Pid 0); its encodings then leave the three out rather than
+// show uid 0, which would read as root.
+func (e *Event) ActorKnown() bool { return !(e.Origin == OriginBacking && e.Pid == 0) }
+
 // Cursor is a position in the stream: the last event a client has seen.
 type Cursor struct {
 	Epoch string

@@ -45,12 +45,14 @@ func (e *Event) AppendJSON(b []byte) []byte {
 		b = strconv.AppendInt(b, e.Size, 10)
 	}
 	if e.Origin != 0 || e.originName != "" {
-		b = append(b, `,"pid":`...)
-		b = strconv.AppendUint(b, uint64(e.Pid), 10)
-		b = append(b, `,"uid":`...)
-		b = strconv.AppendUint(b, uint64(e.Uid), 10)
-		b = append(b, `,"gid":`...)
-		b = strconv.AppendUint(b, uint64(e.Gid), 10)
+		if e.ActorKnown() {
+			b = append(b, `,"pid":`...)
+			b = strconv.AppendUint(b, uint64(e.Pid), 10)
+			b = append(b, `,"uid":`...)
+			b = strconv.AppendUint(b, uint64(e.Uid), 10)
+			b = append(b, `,"gid":`...)
+			b = strconv.AppendUint(b, uint64(e.Gid), 10)
+		}
 		b = appendOptString(b, `,"comm":`, e.Comm)
 		b = append(b, `,"origin":`...)
 		if e.Origin != 0 {

@@ -190,7 +190,7 @@ func TestAppendTextEveryType(t *testing.T) {
 		{Event{Seq: 5, Type: Symlink, Path: "l", Target: "../t"}, `5 00:00:00.000000 symlink l -> "../t"`},
 		{Event{Seq: 6, Type: Setxattr, Path: "", Xattr: "user.a"}, `6 00:00:00.000000 setxattr . xattr=user.a`},
 		{Event{Seq: 7, Type: CloseWrite, Path: "f", HasAttr: true, Size: 10, Count: 3, Origin: OriginBacking, Comm: "a\nb"},
-			`7 00:00:00.000000 close_write f size=10 x3 pid=0 uid=0 comm="a\nb" backing`},
+			`7 00:00:00.000000 close_write f size=10 x3 comm="a\nb" backing`},
 		{Event{Type: Overflow, FromSeq: 5, ToSeq: 9}, `0 00:00:00.000000 overflow lost 5..9`},
 		{Event{Type: Reset, Epoch: "ep", ToSeq: 9}, `0 00:00:00.000000 reset epoch=ep seq=9`},
 		{Event{Seq: 8, Type: Remove, Path: "bad\xffname", LastLink: true}, `8 00:00:00.000000 remove "bad\xffname" last_link`},
@@ -230,5 +230,22 @@ func TestTypeNames(t *testing.T) {
 	}
 	if _, err := ParseOrigin("x"); err == nil {
 		t.Error("origin x accepted")
+	}
+}
+
+// A change made underneath whose process is unknown says nothing of who
+// made it, rather than uid 0.
+func TestUnknownActorLeftOut(t *testing.T) {
+	e := &Event{Seq: 3, Type: Create, Path: "a", Origin: OriginBacking}
+	j := string(e.AppendJSON(nil))
+	if strings.Contains(j, `"pid"`) || strings.Contains(j, `"uid"`) || strings.Contains(j, `"gid"`) {
+		t.Errorf("unknown actor encoded: %s", j)
+	}
+	if txt := string(e.AppendText(nil)); strings.Contains(txt, "uid=") || !strings.HasSuffix(txt, " backing") {
+		t.Errorf("text: %q", txt)
+	}
+	e.Pid, e.Uid = 42, 1000
+	if j := string(e.AppendJSON(nil)); !strings.Contains(j, `"pid":42,"uid":1000`) {
+		t.Errorf("known actor: %s", j)
 	}
 }

@@ -63,10 +63,12 @@ func (e *Event) AppendText(b []byte) []byte {
 		b = strconv.AppendUint(b, uint64(e.Count), 10)
 	}
 	if e.Origin != 0 || e.originName != "" {
-		b = append(b, " pid="...)
-		b = strconv.AppendUint(b, uint64(e.Pid), 10)
-		b = append(b, " uid="...)
-		b = strconv.AppendUint(b, uint64(e.Uid), 10)
+		if e.ActorKnown() {
+			b = append(b, " pid="...)
+			b = strconv.AppendUint(b, uint64(e.Pid), 10)
+			b = append(b, " uid="...)
+			b = strconv.AppendUint(b, uint64(e.Uid), 10)
+		}
 		if e.Comm != "" {
 			b = append(b, " comm="...)
 			b = appendTextWord(b, e.Comm)
