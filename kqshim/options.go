@@ -11,7 +11,10 @@ import (
 type Options struct {
 	// Backend picks how changes underneath the mount are seen: "auto"
 	// (the default) takes the first that works here of fanotify, inotify
-	// (Linux) or kqueue (macOS, FreeBSD), then poll; "off" sees none.
+	// (Linux) or kqueue (macOS, FreeBSD), then poll — and poll alone when
+	// SOURCE is on a network filesystem (NFS, SMB, FUSE, ...), whose
+	// changes by other machines no local kernel note reports; "off" sees
+	// none.
 	Backend string
 	// PollInterval is how often the poll backend scans SOURCE (default
 	// 2s). A scan costs one stat per object in the tree.

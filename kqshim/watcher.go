@@ -52,6 +52,14 @@ func New(opts Options, cfg Config) (*Watcher, error) {
 	}
 	s := newSink(cfg.Source, cfg)
 	var failures []string
+	if auto := opts.Backend == "" || opts.Backend == "auto"; auto {
+		if fs := networkFS(cfg.Source); fs != "" {
+			// The local kernel never hears of other clients' changes;
+			// a kernel backend would miss them without a word.
+			failures = append(failures, "SOURCE is on "+fs+", whose changes by other machines only a scan sees")
+			candidates = candidates[len(candidates)-1:]
+		}
+	}
 	for _, c := range candidates {
 		b, err := c.open(s, opts)
 		if err != nil {

@@ -380,3 +380,25 @@ func statSize(t testing.TB, path string, want int64) {
 		t.Errorf("size through the mount: %d, want %d", st.Size(), want)
 	}
 }
+
+// A SOURCE on a filesystem whose changes the local kernel may never hear
+// of (here a FUSE mount, like sshfs; NFS and SMB alike) is polled by
+// auto, and its changes arrive.
+func TestUnderneathAutoPollsNetworkFilesystems(t *testing.T) {
+	_, inner := binMount(t) // a FUSE filesystem to serve as SOURCE
+	dir := t.TempDir()
+	outer := filepath.Join(dir, "mnt")
+	must(t, os.Mkdir(outer, 0o755))
+	mustRun(t, "mount", "--journal", "none", "--poll-interval", "1h", inner, outer)
+	t.Cleanup(func() { cleanupMount(t, outer) })
+	s := follow(t, outer)
+	st, err := s.c.Status(ctx(t))
+	must(t, err)
+	if st["backend"] != "poll" {
+		t.Errorf("backend for a FUSE SOURCE: %v, want poll", st["backend"])
+	}
+	must(t, os.WriteFile(filepath.Join(inner, "made-below"), []byte("x"), 0o644))
+	if got := summary(s.synced()); got != "create made-below (backing)" {
+		t.Errorf("got %s", got)
+	}
+}
