@@ -263,18 +263,27 @@ func (s *sink) renamed(from, to string) {
 	s.emit(ev)
 }
 
+// describe stats the object a note of class c is about. ok: it is not
+// the mount's own change, and is to be reported with these attributes.
+// An object already gone is reported here and now, as type gone without
+// attributes (the change happened; only its description is lost).
+func (s *sink) describe(c noteClass, rel string, gone eventbus.Type) (e, prev entry, known, ok bool) {
+	e, prev, known, ok = s.stat(rel)
+	if !ok {
+		if !s.echo(c, rel, 0) {
+			s.emit(&eventbus.Event{Type: gone, Path: rel})
+		}
+		return e, prev, known, false
+	}
+	return e, prev, known, !s.echoOf(c, rel, e)
+}
+
 // dataChanged reports a write (or a truncate, if the file got smaller
 // than it was last seen). A file already gone again is still reported:
 // the write happened.
 func (s *sink) dataChanged(rel string) {
-	e, prev, known, ok := s.stat(rel)
+	e, prev, known, ok := s.describe(noteData, rel, eventbus.Write)
 	if !ok {
-		if !s.echo(noteData, rel, 0) {
-			s.emit(&eventbus.Event{Type: eventbus.Write, Path: rel})
-		}
-		return
-	}
-	if s.echoOf(noteData, rel, e) {
 		return
 	}
 	seen := [2]int64{e.size, e.mtime}
@@ -295,14 +304,8 @@ func (s *sink) dataChanged(rel string) {
 // attrChanged reports a metadata change, as precisely as the last known
 // attributes allow (attrTypes).
 func (s *sink) attrChanged(rel string) {
-	e, prev, known, ok := s.stat(rel)
+	e, prev, known, ok := s.describe(noteAttr, rel, eventbus.Chmod)
 	if !ok {
-		if !s.echo(noteAttr, rel, 0) {
-			s.emit(&eventbus.Event{Type: eventbus.Chmod, Path: rel})
-		}
-		return
-	}
-	if s.echoOf(noteAttr, rel, e) {
 		return
 	}
 	for _, t := range attrTypes(prev, e, known) {
@@ -343,14 +346,8 @@ func attrTypes(prev, cur entry, known bool) []eventbus.Type {
 
 // closedWrite reports the last close of a descriptor open for writing.
 func (s *sink) closedWrite(rel string) {
-	e, _, _, ok := s.stat(rel)
+	e, _, _, ok := s.describe(noteClosed, rel, eventbus.CloseWrite)
 	if !ok {
-		if !s.echo(noteClosed, rel, 0) {
-			s.emit(&eventbus.Event{Type: eventbus.CloseWrite, Path: rel})
-		}
-		return
-	}
-	if s.echoOf(noteClosed, rel, e) {
 		return
 	}
 	s.emit(change(eventbus.CloseWrite, rel, e))

@@ -153,15 +153,7 @@ func TestBinaryFollowAcrossRestart(t *testing.T) {
 // the daemon's current seq.
 func resumeUpToSync(t *testing.T, mnt string, cursor eventbus.Cursor) []eventbus.Event {
 	t.Helper()
-	sock, err := mountutil.FindSocket(mnt)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := client.Dial(ctx(t), sock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := dialMount(t, mnt)
 	if _, err := c.Subscribe(ctx(t), client.SubscribeRequest{Since: &cursor, Types: []string{"create"}}); err != nil {
 		t.Fatal(err)
 	}

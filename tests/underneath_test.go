@@ -28,7 +28,9 @@ type stream struct {
 	c *client.Client
 }
 
-func follow(t testing.TB, mnt string) *stream {
+// dialMount connects to the socket of the daemon serving mnt; the
+// connection is closed when the test ends.
+func dialMount(t testing.TB, mnt string) *client.Client {
 	t.Helper()
 	sock, err := mountutil.FindSocket(mnt)
 	if err != nil {
@@ -39,6 +41,12 @@ func follow(t testing.TB, mnt string) *stream {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+func follow(t testing.TB, mnt string) *stream {
+	t.Helper()
+	c := dialMount(t, mnt)
 	// Every type, so that every seq comes through and a sync's seq is
 	// always reached.
 	if _, err := c.Subscribe(ctx(t), client.SubscribeRequest{Types: eventbus.AllTypeNames()}); err != nil {
