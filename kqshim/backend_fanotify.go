@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+	"strings"
 	"sync/atomic"
 
 	"golang.org/x/sys/unix"
@@ -293,14 +294,12 @@ func (b *fanotifyBackend) relOf(handle, name string) (string, bool) {
 	if !ok {
 		return "", false
 	}
-	rel, ok := b.s.rel(dir)
-	if !ok {
-		return "", false
+	full := dir
+	if name != "" && name != "." {
+		// Joined before the check: SOURCE itself is named in its parent.
+		full = strings.TrimSuffix(dir, "/") + "/" + name
 	}
-	if name == "" || name == "." {
-		return rel, true
-	}
-	return joinRel(rel, name), true
+	return b.s.rel(full)
 }
 
 // translate hands one note to the sink.

@@ -193,3 +193,23 @@ func TestBackendsDropAnnouncedChanges(t *testing.T) {
 		})
 	}
 }
+
+// A change to SOURCE itself is reported, as the root ("").
+func TestBackendsReportTheRoot(t *testing.T) {
+	for _, backend := range linuxBackends {
+		t.Run(backend, func(t *testing.T) {
+			root := filepath.Join(t.TempDir(), "src")
+			if err := os.Mkdir(root, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			w, c := startWatcher(t, backend, root)
+			if err := exec.Command("chmod", "700", root).Run(); err != nil {
+				t.Fatal(err)
+			}
+			flush(t, w)
+			if got := c.take(); got != "chmod " {
+				t.Errorf("got %q, want a chmod of the root", got)
+			}
+		})
+	}
+}

@@ -21,7 +21,7 @@ type pollBackend struct {
 }
 
 func openPoll(s *sink, opts Options) (backend, error) {
-	t, err := scan(s.source)
+	t, err := scanWithRoot(s.source)
 	if err != nil {
 		return nil, err
 	}
@@ -49,7 +49,7 @@ func (p *pollBackend) run() {
 // finished before the scan began are spent once it is diffed.
 func (p *pollBackend) poll() {
 	mark := p.s.ledger.mark()
-	t, err := scan(p.s.source)
+	t, err := scanWithRoot(p.s.source)
 	if err != nil {
 		p.s.rescan("", "scan: "+err.Error())
 		p.s.ledger.retire(mark)
@@ -82,6 +82,21 @@ func (p *pollBackend) isEcho(ev *eventbus.Event) bool {
 	default:
 		return s.echo(noteAttr, ev.Path, ev.Ino)
 	}
+}
+
+// scanWithRoot is a scan that holds SOURCE itself too (as ""), so that a
+// change to the root's own attributes is seen.
+func scanWithRoot(root string) (tree, error) {
+	t, err := scan(root)
+	if err != nil {
+		return nil, err
+	}
+	e, err := statEntry(root)
+	if err != nil {
+		return nil, err
+	}
+	t[""] = e
+	return t, nil
 }
 
 func (p *pollBackend) close() error {
