@@ -250,8 +250,9 @@ func (s *sink) removed(rel string, isDir, moved bool) {
 	s.emit(&eventbus.Event{Type: t, Path: rel, IsDir: isDir})
 }
 
-// renamed reports from → to, both beneath SOURCE.
-func (s *sink) renamed(from, to string) {
+// renamed reports from → to, both beneath SOURCE; replaced: the backend
+// knows another object had the name to (false when it cannot tell).
+func (s *sink) renamed(from, to string, replaced bool) {
 	e, _, _, ok := s.stat(to)
 	if s.echo(noteMovedFrom, from, 0) || s.echo(noteMovedTo, to, 0) {
 		return
@@ -260,6 +261,7 @@ func (s *sink) renamed(from, to string) {
 	if ok {
 		ev = event(eventbus.Rename, to, from, e)
 	}
+	ev.Replaced = replaced
 	s.emit(ev)
 }
 
@@ -276,6 +278,26 @@ func (s *sink) describe(c noteClass, rel string, gone eventbus.Type) (e, prev en
 		return e, prev, known, false
 	}
 	return e, prev, known, !s.echoOf(c, rel, e)
+}
+
+// inferredEcho matches a change inferred from two scans (poll, and the
+// regions kqueue polls) against the mount's announcements.
+// A scan cannot tell a rename made by the mount from one with the same
+// names made underneath; nor can it tell which of two changes to one
+// object in one interval came first, so it matches generously.
+func (s *sink) inferredEcho(ev *eventbus.Event) bool {
+	switch ev.Type {
+	case eventbus.Rename:
+		return s.echo(noteMovedFrom, ev.From, 0) || s.echo(noteMovedTo, ev.Path, 0)
+	case eventbus.Create, eventbus.Mkdir, eventbus.Mknod, eventbus.Symlink, eventbus.Link:
+		return s.echo(noteCreated|noteMovedTo, ev.Path, 0)
+	case eventbus.Remove, eventbus.Rmdir:
+		return s.echo(noteRemoved|noteMovedFrom, ev.Path, 0)
+	case eventbus.Write, eventbus.Truncate:
+		return s.echo(noteData, ev.Path, ev.Ino)
+	default:
+		return s.echo(noteAttr, ev.Path, ev.Ino)
+	}
 }
 
 // dataChanged reports a write (or a truncate, if the file got smaller

@@ -325,7 +325,7 @@ func (b *fanotifyBackend) translate(n *fanNote) {
 		to, toIn := b.relOf(n.to, n.toNm)
 		switch {
 		case fromIn && toIn:
-			b.s.renamed(from, to)
+			b.s.renamed(from, to, false)
 		case toIn && isDir:
 			b.s.createdTree(to, true, nil) // its contents came with it, unannounced
 		case toIn:

@@ -304,7 +304,7 @@ func (b *inotifyBackend) note(wd int32, mask, cookie uint32, name string) {
 			// An unwatched directory moved: watch it now.
 			b.appeared(d, name, rel, true, true)
 		}
-		b.s.renamed(fromRel, rel)
+		b.s.renamed(fromRel, rel, false)
 	default:
 		if mask&unix.IN_MODIFY != 0 {
 			b.s.dataChanged(rel)

@@ -1,10 +1,6 @@
 package kqshim
 
-import (
-	"time"
-
-	"github.com/notifyfs/notifyfs/eventbus"
-)
+import "time"
 
 // pollBackend scans SOURCE every interval and reports the difference
 // from the previous scan (scan.go). It is the backend of last resort, and
@@ -56,32 +52,12 @@ func (p *pollBackend) poll() {
 		return
 	}
 	for _, ev := range diff(p.last, t) {
-		if !p.isEcho(ev) {
+		if !p.s.inferredEcho(ev) {
 			p.s.emit(ev)
 		}
 	}
 	p.s.ledger.retire(mark)
 	p.last = t
-}
-
-// isEcho matches an inferred change against the mount's announcements.
-// A scan cannot tell a rename made by the mount from one with the same
-// names made underneath; nor can it tell which of two changes to one
-// object in one interval came first, so it matches generously.
-func (p *pollBackend) isEcho(ev *eventbus.Event) bool {
-	s := p.s
-	switch ev.Type {
-	case eventbus.Rename:
-		return s.echo(noteMovedFrom, ev.From, 0) || s.echo(noteMovedTo, ev.Path, 0)
-	case eventbus.Create, eventbus.Mkdir, eventbus.Mknod, eventbus.Symlink, eventbus.Link:
-		return s.echo(noteCreated|noteMovedTo, ev.Path, 0)
-	case eventbus.Remove, eventbus.Rmdir:
-		return s.echo(noteRemoved|noteMovedFrom, ev.Path, 0)
-	case eventbus.Write, eventbus.Truncate:
-		return s.echo(noteData, ev.Path, ev.Ino)
-	default:
-		return s.echo(noteAttr, ev.Path, ev.Ino)
-	}
 }
 
 // scanWithRoot is a scan that holds SOURCE itself too (as ""), so that a

@@ -1,0 +1,740 @@
+package kqshim
+
+import (
+	"sort"
+	"strings"
+	"time"
+)
+
+// kqBatch works out what one batch of notes means.
+//
+// # Discovery
+//
+// The directories whose listing the notes call into question are listed
+// (shallowest first, each at most once, at the path it has after the
+// moves found so far) and compared with their previous listing: a name
+// gone is a departure, a new name (or a name now another object) an
+// arrival. A departure and an arrival of one object are a rename, found
+// whichever directory is listed first. The rest is chased down:
+//
+//   - an arrival of a known object whose old directory has not been
+//     listed: that directory is listed too (its note may be still to come);
+//   - a departure whose object still exists (its descriptor's link count)
+//     and whose new path the system can tell: the directory there is
+//     listed;
+//   - a directory that was deleted: its contents departed with it (each
+//     may have moved out first);
+//   - an arrival of nothing known: a new object, watched at once; a new
+//     directory is listed (its contents are new, or moved in).
+//
+// # Decision
+//
+// A departure not paired with an arrival was removed (its link count is
+// 0, or it has another name still); or left SOURCE (its path says so);
+// or, with no path to go by, is parked: taken out of the tree,
+// unreported, its descriptor kept, until a later listing finds it (a
+// rename, reported then) or a drain after the grace has not (it left).
+// A rename's notes are posted in one system call, but a read can fall
+// between them; FreeBSD posts the directories' before the object's.
+//
+// A departed object whose name another object is renamed to was replaced:
+// the rename reports both (as inotify's IN_MOVED_TO does).
+//
+// # Emission
+//
+// The changes are reported in an order that is a possible history: a
+// name is vacated before it is taken, a directory's contents leave before
+// it does, a directory appears before its contents. Each change is
+// applied to the tree as it is reported, so every path is the one the
+// object had at that point.
+type kqBatch struct {
+	k        *kqBackend
+	dirty    map[*kqNode]bool
+	listed   map[*kqNode]bool
+	failed   map[*kqNode]string // the path at which a listing failed
+	departed map[*kqNode]*kqDeparture
+	order    []*kqDeparture
+	arrivals []*kqArrival
+	fresh    map[*kqNode]bool // nodes of new objects, not in the tree yet
+	// open departures and arrivals, by identity, for pairing
+	loose   map[kqIdent][]*kqDeparture
+	unknown map[kqIdent][]*kqArrival
+}
+
+// kqDeparture is an object gone from the name it had in the tree.
+type kqDeparture struct {
+	node   *kqNode
+	to     *kqArrival
+	parked *kqParked // it had been parked: the node is out of the tree
+	fate   kqFate
+	// what its descriptor said (asked once): its path, if the system
+	// tells, and link count
+	located  bool
+	abs      string
+	nlink    uint32
+	err      error
+	expanded bool // a deleted directory whose contents departed too
+	polled   bool // its new place is in a polled directory
+}
+
+// kqArrival is a name found in a listing that the tree does not have.
+type kqArrival struct {
+	dir  *kqNode
+	name string
+	e    entry
+	from *kqDeparture // it moved here
+	node *kqNode      // a new object, or a new name of a known one
+}
+
+func (a *kqArrival) open() bool { return a.from == nil && a.node == nil }
+
+// kqFate is what became of a departed object.
+type kqFate uint8
+
+const (
+	kqUndecided kqFate = iota
+	kqMoved            // paired with an arrival
+	kqRemoved          // gone (or this name of it is)
+	kqLeft             // moved out of SOURCE
+	kqParks            // not known yet
+)
+
+func newKqBatch(k *kqBackend) *kqBatch {
+	return &kqBatch{
+		k: k, dirty: map[*kqNode]bool{}, listed: map[*kqNode]bool{}, failed: map[*kqNode]string{},
+		departed: map[*kqNode]*kqDeparture{}, fresh: map[*kqNode]bool{},
+		loose: map[kqIdent][]*kqDeparture{}, unknown: map[kqIdent][]*kqArrival{},
+	}
+}
+
+// discover lists and chases until nothing is left to look at; each step
+// is tried only when those before it have nothing to do.
+func (b *kqBatch) discover() {
+	for b.list() || b.chase() || b.locate() || b.expand() || b.resolve() {
+	}
+}
+
+type kqDirAt struct {
+	node *kqNode
+	rel  string
+}
+
+// list lists the dirty directories whose path is known now.
+func (b *kqBatch) list() bool {
+	var dirs []kqDirAt
+	for d := range b.dirty {
+		if d.kids == nil || b.listed[d] {
+			delete(b.dirty, d)
+			continue
+		}
+		rel, ok := b.newPath(d)
+		if failed, tried := b.failed[d]; ok && !(tried && failed == rel) {
+			dirs = append(dirs, kqDirAt{d, rel})
+		}
+	}
+	sort.Slice(dirs, func(i, j int) bool { return shallowerFirst(dirs[i].rel, dirs[j].rel) })
+	for _, d := range dirs {
+		ents, err := b.k.list(d.rel, d.node.e)
+		if err != nil {
+			// Not where the tree says: its directory's listing will
+			// tell where it went.
+			b.failed[d.node] = d.rel
+			if p := d.node.parent; p != nil && !b.listed[p] {
+				b.dirty[p] = true
+			}
+			continue
+		}
+		b.listed[d.node] = true
+		delete(b.dirty, d.node)
+		b.compare(d.node, ents)
+	}
+	return len(dirs) > 0
+}
+
+// newPath is where n is after the moves found so far; false while that is
+// not known (n, or a directory above it, left and has not been found).
+func (b *kqBatch) newPath(n *kqNode) (string, bool) {
+	var segs []string
+	for i := 0; n != b.k.root; i++ {
+		if i > kqMaxDepth {
+			return "", false
+		}
+		if d := b.departed[n]; d != nil {
+			if d.to == nil {
+				return "", false
+			}
+			segs = append(segs, d.to.name)
+			n = d.to.dir
+			continue
+		}
+		p := n.parent
+		if p == nil || (p.kids[n.name] != n && !b.fresh[n]) {
+			return "", false
+		}
+		segs = append(segs, n.name)
+		n = p
+	}
+	return kqJoinReversed(segs), true
+}
+
+// compare finds what left and what came into d since its last listing.
+func (b *kqBatch) compare(d *kqNode, ents map[string]entry) {
+	for _, name := range sortedKeys(d.kids) {
+		kid := d.kids[name]
+		if b.departed[kid] != nil {
+			continue
+		}
+		if e, ok := ents[name]; ok && kqSame(e, kid.e) {
+			continue
+		}
+		b.depart(kid)
+	}
+	for _, name := range sortedKeys(ents) {
+		if kid := d.kids[name]; kid != nil && b.departed[kid] == nil {
+			continue
+		}
+		b.arrive(d, name, ents[name])
+	}
+}
+
+func (b *kqBatch) depart(n *kqNode) *kqDeparture {
+	d := &kqDeparture{node: n}
+	b.departed[n] = d
+	b.order = append(b.order, d)
+	id := kqIdentOf(n.e)
+	for _, a := range b.unknown[id] {
+		if b.matches(d, a) {
+			b.pair(d, a)
+			return d
+		}
+	}
+	b.loose[id] = append(b.loose[id], d)
+	return d
+}
+
+func (b *kqBatch) arrive(dir *kqNode, name string, e entry) {
+	a := &kqArrival{dir: dir, name: name, e: e}
+	b.arrivals = append(b.arrivals, a)
+	id := kqIdentOf(e)
+	for _, d := range b.loose[id] {
+		if b.matches(d, a) {
+			b.pair(d, a)
+			return
+		}
+	}
+	b.unknown[id] = append(b.unknown[id], a)
+}
+
+// matches: d's object is the one that arrived. Without birth times an
+// inode number can be reused at once; a descriptor then tells whether
+// the departed object still exists.
+func (b *kqBatch) matches(d *kqDeparture, a *kqArrival) bool {
+	if !kqSame(d.node.e, a.e) {
+		return false
+	}
+	if a.e.birth == 0 && d.node.w != nil {
+		b.where(d)
+		return d.err == nil && d.nlink > 0
+	}
+	return true
+}
+
+func (b *kqBatch) pair(d *kqDeparture, a *kqArrival) {
+	d.to, a.from = a, d
+	id := kqIdentOf(a.e)
+	b.loose[id] = kqWithout(b.loose[id], d)
+	b.unknown[id] = kqWithout(b.unknown[id], a)
+}
+
+func kqWithout[T comparable](xs []T, x T) []T {
+	for i, y := range xs {
+		if y == x {
+			return append(xs[:i], xs[i+1:]...)
+		}
+	}
+	return xs
+}
+
+// where asks the descriptor of d's object where it is (once).
+func (b *kqBatch) where(d *kqDeparture) {
+	if d.located {
+		return
+	}
+	d.located = true
+	if d.node.w == nil {
+		d.err = errKqUnwatchable
+		return
+	}
+	d.abs, d.nlink, d.err = b.k.src.where(d.node.w.h)
+}
+
+// chase follows arrivals of known objects back to where they were.
+func (b *kqBatch) chase() bool {
+	progress := false
+	for _, a := range b.arrivals {
+		if !a.open() {
+			continue
+		}
+		for _, n := range b.k.byIdent[kqIdentOf(a.e)] {
+			if b.departed[n] != nil || n == b.k.root || !kqSame(n.e, a.e) {
+				continue
+			}
+			if p := b.k.parked[n]; p != nil || b.lostAbove(n) {
+				// Parked, or its directory is gone from where it was:
+				// it left its place too.
+				d := b.depart(n)
+				d.parked = p
+				progress = true
+				break
+			}
+			if p := n.parent; p != nil && p.kids != nil && !b.listed[p] && !b.dirty[p] {
+				b.dirty[p] = true
+				progress = true
+			}
+		}
+	}
+	return progress
+}
+
+// lostAbove: a directory above n departed and was not found again.
+func (b *kqBatch) lostAbove(n *kqNode) bool {
+	for i, p := 0, n.parent; p != nil && i < kqMaxDepth; i, p = i+1, p.parent {
+		if d := b.departed[p]; d != nil && d.to == nil {
+			return true
+		}
+	}
+	return false
+}
+
+// locate asks where each departed object is, and lists the directory
+// that holds it now.
+func (b *kqBatch) locate() bool {
+	progress := false
+	for _, d := range b.order {
+		if d.to != nil || d.located || d.node.w == nil {
+			continue
+		}
+		b.where(d)
+		if d.err != nil || d.nlink == 0 || d.abs == "" || !b.k.locate {
+			continue
+		}
+		if rel, ok := b.k.s.rel(d.abs); ok && b.listHolder(rel, d) {
+			progress = true
+		}
+	}
+	return progress
+}
+
+// listHolder marks the nearest known directory above rel dirty. A new
+// directory on the way is listed anyway, once it is adopted.
+func (b *kqBatch) listHolder(rel string, d *kqDeparture) bool {
+	for p := kqParent(rel); ; p = kqParent(p) {
+		if e, err := statEntry(b.k.s.abs(p)); err == nil {
+			for _, n := range b.k.byIdent[kqIdentOf(e)] {
+				if !kqSame(n.e, e) {
+					continue
+				}
+				if n.region != nil {
+					d.polled = true
+					return false
+				}
+				if n.kids == nil || b.listed[n] || b.dirty[n] {
+					return false
+				}
+				b.dirty[n] = true
+				return true
+			}
+		}
+		if p == "" {
+			return false
+		}
+	}
+}
+
+// expand makes the contents of each deleted directory depart with it.
+func (b *kqBatch) expand() bool {
+	progress := false
+	for i := 0; i < len(b.order); i++ {
+		d := b.order[i]
+		n := d.node
+		if d.to != nil || d.expanded || n.kids == nil || d.parked != nil {
+			continue
+		}
+		b.where(d)
+		rmdir := n.w != nil && n.w.flags&(kqDelete|kqRevoke) != 0
+		if d.err == nil && d.nlink > 0 && !rmdir {
+			continue // moved: its contents went with it
+		}
+		d.expanded = true
+		for _, name := range sortedKeys(n.kids) {
+			if kid := n.kids[name]; b.departed[kid] == nil {
+				b.depart(kid)
+				progress = true
+			}
+		}
+	}
+	return progress
+}
+
+// resolve takes the remaining arrivals as new: a new name of an object
+// still known elsewhere is a hard link; anything else is a new object,
+// watched at once (a new directory is then listed).
+func (b *kqBatch) resolve() bool {
+	progress := false
+	for _, a := range b.arrivals {
+		if !a.open() {
+			continue
+		}
+		progress = true
+		b.unknown[kqIdentOf(a.e)] = kqWithout(b.unknown[kqIdentOf(a.e)], a)
+		if m := b.otherLink(a); m != nil {
+			a.node = &kqNode{name: a.name, parent: a.dir, e: a.e, w: m.w}
+			b.fresh[a.node] = true
+			continue
+		}
+		n := b.k.newNode(a.dir, a.name, a.e)
+		a.node = n
+		b.fresh[n] = true
+		b.k.openWatch(n)
+		if n.w != nil && n.isDir() {
+			b.dirty[n] = true
+		}
+	}
+	return progress
+}
+
+// otherLink finds a name of a's object that stays where it was.
+func (b *kqBatch) otherLink(a *kqArrival) *kqNode {
+	if a.e.isDir() {
+		return nil
+	}
+	for _, n := range b.k.byIdent[kqIdentOf(a.e)] {
+		if b.departed[n] == nil && b.k.parked[n] == nil && kqSame(n.e, a.e) && n.attached(b.k.root) {
+			return n
+		}
+	}
+	return nil
+}
+
+// decide settles the fate of each departure not paired with an arrival.
+func (b *kqBatch) decide() {
+	for _, d := range b.order {
+		if d.to != nil {
+			d.fate = kqMoved
+			continue
+		}
+		d.fate = b.fateOf(d)
+	}
+}
+
+func (b *kqBatch) fateOf(d *kqDeparture) kqFate {
+	n := d.node
+	if n.w == nil {
+		return kqRemoved // no descriptor to ask: gone, as far as can be told
+	}
+	b.where(d)
+	switch {
+	case d.err != nil || d.nlink == 0:
+		return kqRemoved
+	case b.otherName(n):
+		return kqRemoved // this name went; the object keeps another
+	case n.w.flags&(kqDelete|kqRevoke) != 0:
+		return kqRemoved // unlinked here, linked outside SOURCE
+	case d.polled:
+		return kqLeft // moved into a polled directory: its scans report the arrival
+	case b.k.locate && d.abs != "":
+		if _, inside := b.k.s.rel(d.abs); !inside {
+			return kqLeft
+		}
+	}
+	if p := d.parked; p != nil && b.k.drains > p.drain && time.Since(p.since) >= b.k.grace {
+		return kqLeft
+	}
+	return kqParks
+}
+
+func (b *kqBatch) otherName(n *kqNode) bool {
+	for _, m := range n.w.names {
+		if m != n && b.departed[m] == nil && m.attached(b.k.root) {
+			return true
+		}
+	}
+	return false
+}
+
+type kqStepKind uint8
+
+const (
+	kqStepRemove kqStepKind = iota // report the name gone, drop the object
+	kqStepPark                     // take the object out of the tree, unreported for now
+	kqStepRename
+	kqStepCreate
+)
+
+type kqStep struct {
+	kind  kqStepKind
+	node  *kqNode
+	dir   *kqNode // rename, create: where it goes
+	name  string
+	moved bool   // remove: it left SOURCE
+	from  string // the path it had, if it is out of the tree already
+	// displaced: taken out of the tree to break a cycle of renames; it
+	// reappears as created (see displace).
+	displaced bool
+	done      bool
+}
+
+type kqSlot struct {
+	dir  *kqNode
+	name string
+}
+
+// emit reports the batch's changes in an order that is a possible
+// history and applies them to the tree (see kqBatch).
+func (b *kqBatch) emit() {
+	b.expireParked()
+	steps, replaced := b.plan()
+	pending := map[*kqNode]*kqStep{}
+	for _, st := range steps {
+		pending[st.node] = st
+	}
+	for len(pending) > 0 {
+		if b.pass(steps, pending, replaced) > 0 {
+			continue
+		}
+		if !b.displace(steps, pending) {
+			b.abandon(steps)
+			break
+		}
+	}
+}
+
+// expireParked reports the objects parked in an earlier batch whose
+// grace ran out and which no listing found since: they left SOURCE.
+func (b *kqBatch) expireParked() {
+	for n, p := range b.k.parked {
+		if b.departed[n] != nil || b.k.drains <= p.drain || time.Since(p.since) < b.k.grace {
+			continue
+		}
+		b.k.dropTree(n)
+		b.k.s.removed(p.from, n.isDir(), true)
+	}
+}
+
+// plan lists the steps: removals (deepest first), renames, creations (in
+// the order found, so directories before their contents). An object that
+// went from a name another object is renamed to was replaced: the rename
+// says it all.
+func (b *kqBatch) plan() ([]*kqStep, map[*kqNode]bool) {
+	dest := map[kqSlot]bool{}
+	for _, d := range b.order {
+		if d.to != nil {
+			dest[kqSlot{d.to.dir, d.to.name}] = true
+		}
+	}
+	replaced := map[*kqNode]bool{}
+	var removes, renames, creates []*kqStep
+	for _, d := range b.order {
+		n := d.node
+		switch {
+		case d.fate == kqMoved:
+			renames = append(renames, &kqStep{kind: kqStepRename, node: n, dir: d.to.dir, name: d.to.name, from: b.parkedFrom(d)})
+		case d.parked != nil:
+			// Still out of the tree, still waiting.
+		case dest[kqSlot{n.parent, n.name}]:
+			replaced[n] = true
+		case d.fate == kqParks:
+			removes = append(removes, &kqStep{kind: kqStepPark, node: n})
+		default:
+			removes = append(removes, &kqStep{kind: kqStepRemove, node: n, moved: d.fate == kqLeft})
+		}
+	}
+	paths := map[*kqNode]string{}
+	for _, st := range removes {
+		paths[st.node] = st.node.path()
+	}
+	sort.SliceStable(removes, func(i, j int) bool { return deeperFirst(paths[removes[i].node], paths[removes[j].node]) })
+	for _, a := range b.arrivals {
+		if a.node != nil {
+			creates = append(creates, &kqStep{kind: kqStepCreate, node: a.node, dir: a.dir, name: a.name})
+		}
+	}
+	return append(append(removes, renames...), creates...), replaced
+}
+
+func (b *kqBatch) parkedFrom(d *kqDeparture) string {
+	if d.parked != nil {
+		return d.parked.from
+	}
+	return ""
+}
+
+// pass applies every step that is ready, in order; it returns how many.
+func (b *kqBatch) pass(steps []*kqStep, pending map[*kqNode]*kqStep, replaced map[*kqNode]bool) int {
+	done := 0
+	for _, st := range steps {
+		if st.done || !b.ready(st, pending, replaced) {
+			continue
+		}
+		b.apply(st)
+		st.done = true
+		delete(pending, st.node)
+		done++
+	}
+	return done
+}
+
+func (b *kqBatch) ready(st *kqStep, pending map[*kqNode]*kqStep, replaced map[*kqNode]bool) bool {
+	root := b.k.root
+	switch st.kind {
+	case kqStepRemove, kqStepPark:
+		return st.node.attached(root) && !kqBusy(st.node, pending)
+	case kqStepRename:
+		if st.from == "" && !st.displaced && !st.node.attached(root) {
+			return false
+		}
+	}
+	// Rename, create: the directory is in place, the name free.
+	if pending[st.dir] != nil || !st.dir.attached(root) {
+		return false
+	}
+	occ := st.dir.kids[st.name]
+	return occ == nil || occ == st.node || (replaced[occ] && !kqBusy(occ, pending))
+}
+
+// kqBusy: something in directory n has a step still to take.
+func kqBusy(n *kqNode, pending map[*kqNode]*kqStep) bool {
+	for _, kid := range n.kids {
+		if pending[kid] != nil {
+			return true
+		}
+	}
+	return false
+}
+
+func (b *kqBatch) apply(st *kqStep) {
+	k, n := b.k, st.node
+	switch st.kind {
+	case kqStepRemove:
+		rel := n.path()
+		k.detach(n)
+		k.dropTree(n)
+		k.s.removed(rel, n.isDir(), st.moved)
+	case kqStepPark:
+		k.parked[n] = &kqParked{from: n.path(), since: time.Now(), drain: k.drains}
+		k.detach(n)
+	case kqStepRename:
+		from := st.from
+		if from == "" {
+			from = n.path()
+		}
+		occ := st.dir.kids[st.name]
+		replaced := occ != nil && occ != n
+		if replaced {
+			k.detach(occ)
+			k.dropTree(occ)
+		}
+		k.detach(n)
+		delete(k.parked, n)
+		n.parent, n.name = st.dir, st.name
+		st.dir.kids[st.name] = n
+		if st.displaced {
+			k.reappeared(n)
+			return
+		}
+		k.s.renamed(from, n.path(), replaced)
+	case kqStepCreate:
+		n.parent, n.name = st.dir, st.name
+		st.dir.kids[st.name] = n
+		k.index(n)
+		if w := n.w; w != nil && !w.closed && !kqHas(w.names, n) {
+			w.names = append(w.names, n) // a new hard link
+		}
+		// Reported even if gone again (its removal follows, by the
+		// directory's next listing).
+		k.s.created(n.path(), n.isDir(), false)
+	}
+}
+
+// reappeared reports a displaced object, and what is in it, as moved in.
+func (k *kqBackend) reappeared(n *kqNode) {
+	queue := []*kqNode{n}
+	for len(queue) > 0 {
+		m := queue[0]
+		queue = queue[1:]
+		k.s.created(m.path(), m.isDir(), m == n)
+		for _, name := range sortedKeys(m.kids) {
+			queue = append(queue, m.kids[name])
+		}
+	}
+}
+
+func kqHas(ns []*kqNode, n *kqNode) bool {
+	for _, m := range ns {
+		if m == n {
+			return true
+		}
+	}
+	return false
+}
+
+// displace breaks a cycle of renames (a swap: the listings show each of
+// two names now holding the other's object): the object holding the name
+// the first waiting rename wants is taken out of the tree unreported and
+// later reported as created at its new name. Two renames would not do: a
+// reader applying "rename b <- a; rename a <- b" in turn ends up with
+// one object, not two. This history (b replaced by a's object, then a
+// new object at a) is a true one, if less precise.
+func (b *kqBatch) displace(steps []*kqStep, pending map[*kqNode]*kqStep) bool {
+	for _, st := range steps {
+		if st.done || st.kind != kqStepRename || pending[st.dir] != nil || !st.dir.attached(b.k.root) {
+			continue
+		}
+		occ := st.dir.kids[st.name]
+		if occ == nil {
+			continue
+		}
+		if o := pending[occ]; o != nil && o.kind == kqStepRename && !o.displaced {
+			o.displaced = true
+			b.k.detach(occ)
+			return true
+		}
+	}
+	return false
+}
+
+// abandon gives up on steps that cannot be ordered (which a consistent
+// tree never leaves): their objects are dropped and subscribers told to
+// re-read the tree.
+func (b *kqBatch) abandon(steps []*kqStep) {
+	for _, st := range steps {
+		if st.done {
+			continue
+		}
+		b.k.detach(st.node)
+		b.k.dropTree(st.node)
+	}
+	b.k.s.rescan("", "kqueue: changes of one batch could not be put in order")
+}
+
+func kqParent(rel string) string {
+	if i := strings.LastIndexByte(rel, '/'); i >= 0 {
+		return rel[:i]
+	}
+	return ""
+}
+
+func kqJoin(dir, name string) string {
+	if dir == "" {
+		return name
+	}
+	return dir + "/" + name
+}
+
+// kqJoinReversed joins path segments listed from the leaf up.
+func kqJoinReversed(segs []string) string {
+	for i, j := 0, len(segs)-1; i < j; i, j = i+1, j-1 {
+		segs[i], segs[j] = segs[j], segs[i]
+	}
+	return strings.Join(segs, "/")
+}

@@ -1,0 +1,153 @@
+package kqshim
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"sort"
+	"time"
+)
+
+// Listing directories for the kqueue backend, and the polled regions it
+// falls back to beyond its descriptor budget.
+
+// list reads the directory rel: each entry's attributes, by name. The
+// directory must be the object d (checked before and after reading), so
+// that a listing never speaks for another directory that took its path.
+func (k *kqBackend) list(rel string, d entry) (map[string]entry, error) {
+	abs := k.s.abs(rel)
+	if err := k.isAt(abs, d); err != nil {
+		return nil, err
+	}
+	f, err := os.Open(abs)
+	if err != nil {
+		return nil, fmt.Errorf("kqueue: list %s: %w", rel, err)
+	}
+	names, err := f.Readdirnames(-1)
+	f.Close()
+	if err != nil {
+		return nil, fmt.Errorf("kqueue: list %s: %w", rel, err)
+	}
+	ents := make(map[string]entry, len(names))
+	for _, name := range names {
+		if e, err := statEntry(abs + "/" + name); err == nil {
+			ents[name] = e
+		}
+	}
+	if err := k.isAt(abs, d); err != nil {
+		return nil, err
+	}
+	return ents, nil
+}
+
+var errKqMoved = errors.New("kqshim: another object has that path now")
+
+func (k *kqBackend) isAt(abs string, want entry) error {
+	e, err := statEntry(abs)
+	if err != nil {
+		return err
+	}
+	if !kqSame(e, want) {
+		return errKqMoved
+	}
+	return nil
+}
+
+// handOver turns the directories that could not be covered by
+// descriptors into polled regions, shallowest first (a region takes in
+// everything below it).
+func (k *kqBackend) handOver() {
+	dirs := make([]*kqNode, 0, len(k.uncover))
+	for d := range k.uncover {
+		dirs = append(dirs, d)
+	}
+	sort.Slice(dirs, func(i, j int) bool { return shallowerFirst(dirs[i].path(), dirs[j].path()) })
+	for _, d := range dirs {
+		why := k.uncover[d]
+		delete(k.uncover, d)
+		if d.region == nil && d.attached(k.root) {
+			k.pollFrom(d, why)
+		}
+	}
+}
+
+// pollFrom hands the subtree of d over to polling: its descriptors are
+// closed, it is scanned for a baseline, and subscribers are told to
+// re-read it (what changed there until now may not have been reported).
+func (k *kqBackend) pollFrom(d *kqNode, why string) {
+	for _, kid := range d.kids {
+		k.dropTree(kid)
+	}
+	d.kids = nil
+	k.unwatch(d)
+	rel := d.path()
+	mark := k.s.ledger.mark()
+	t, err := scan(k.s.abs(rel))
+	if err != nil {
+		t = tree{}
+	}
+	r := &kqRegion{last: t, mark: mark}
+	d.region = r
+	k.regions[d] = r
+	k.polled.Add(1)
+	k.s.rescan(rel, why+"; polled every "+k.every.String())
+}
+
+// pollRegions scans the polled directories, if it is time (or force),
+// and reports what changed since their last scan.
+func (k *kqBackend) pollRegions(force bool) {
+	if len(k.regions) == 0 || (!force && time.Since(k.lastPoll) < k.every) {
+		return
+	}
+	k.lastPoll = time.Now()
+	dirs := make([]*kqNode, 0, len(k.regions))
+	for d := range k.regions {
+		dirs = append(dirs, d)
+	}
+	sort.Slice(dirs, func(i, j int) bool { return shallowerFirst(dirs[i].path(), dirs[j].path()) })
+	for _, d := range dirs {
+		k.pollRegion(d)
+	}
+}
+
+func (k *kqBackend) pollRegion(d *kqNode) {
+	r := d.region
+	rel := d.path()
+	mark := k.s.ledger.mark()
+	cur, err := statEntry(k.s.abs(rel))
+	if err != nil || !kqSame(cur, d.e) {
+		return // moved or gone: its directory's notes will say so
+	}
+	t, err := scan(k.s.abs(rel))
+	if err != nil {
+		return
+	}
+	if cur.mode != d.e.mode || cur.uid != d.e.uid || cur.gid != d.e.gid {
+		k.s.attrChanged(rel) // the region's own directory has no descriptor either
+	}
+	d.e = cur
+	for _, ev := range diff(r.last, t) {
+		ev.Path = kqJoin(rel, ev.Path)
+		if ev.From != "" {
+			ev.From = kqJoin(rel, ev.From)
+		}
+		if !k.s.inferredEcho(ev) {
+			k.s.emit(ev)
+		}
+	}
+	r.last, r.mark = t, mark
+}
+
+// retire spends the mount's announcements whose changes every part of
+// the backend has looked past: the queue (drained since kqMark) and each
+// polled region (scanned since its mark).
+func (k *kqBackend) retire() {
+	m := k.kqMark
+	if m == 0 {
+		return
+	}
+	for _, r := range k.regions {
+		m = min(m, r.mark)
+	}
+	k.s.ledger.retire(m)
+}
