@@ -205,6 +205,8 @@ func TestBinaryBadInput(t *testing.T) {
 		{[]string{"mount", filepath.Join(dir, "a"), filepath.Join(dir, "a", "b")}, 1, "overlap"},
 		{[]string{"mount", filepath.Join(dir, "a", "b"), filepath.Join(dir, "a")}, 1, "overlap"},
 		{[]string{"mount", "--print", dir, dir}, 2, "--print needs --foreground"},
+		{[]string{"mount", "--underneath", "psychic", filepath.Join(dir, "a"), filepath.Join(dir, "c")}, 2, "unknown backend"},
+		{[]string{"mount", "--underneath", "kqueue", filepath.Join(dir, "a"), filepath.Join(dir, "c")}, 2, "not available on this system"},
 		{[]string{"watch", "--type", "bogus", dir}, 2, "unknown type"},
 		{[]string{"watch", "--since", "yesterday", dir}, 2, "--since"},
 		{[]string{"watch", dir}, 1, "no notifyfs socket"},
