@@ -141,7 +141,7 @@ func (f *FS) stillThere(rel string, child *fs.Inode) bool {
 		return false
 	}
 	a := child.StableAttr()
-	return a.Ino == f.stableIno(st.Dev, st.Ino) && (a.Gen == gen || a.Gen <= 1 || gen <= 1)
+	return a.Ino == f.stableIno(uint64(st.Dev), uint64(st.Ino)) && (a.Gen == gen || a.Gen <= 1 || gen <= 1)
 }
 
 // renamed: from moved to to, underneath.
