@@ -265,8 +265,9 @@ type chmodLoad struct {
 
 var chmodModes = [2]os.FileMode{0o600, 0o644}
 
-// newChmodLoad makes the files a and b in SOURCE (no events) and opens
-// them through the mount.
+// newChmodLoad makes the files a and b in SOURCE and opens them through
+// the mount. Their creation underneath is bridged into the stream; a
+// sync returns once it has been, so that the stream is quiet after.
 func newChmodLoad(t *testing.T, src, mnt string) *chmodLoad {
 	l := &chmodLoad{}
 	for i, n := range []string{"a", "b"} {
@@ -280,6 +281,7 @@ func newChmodLoad(t *testing.T, src, mnt string) *chmodLoad {
 		t.Cleanup(func() { f.Close() })
 		l.files[i] = f
 	}
+	mustRun(t, "sync", mnt)
 	return l
 }
 
