@@ -75,7 +75,7 @@ func main() {
 	flag.IntVar(&cfg.runs, "runs", 0, "rounds per workload (default 5, quick 3)")
 	flag.BoolVar(&cfg.gobench, "gobench", true, "run the Go benchmarks (go test -bench) of eventbus and tests and include them")
 	flag.BoolVar(&cfg.profile, "profile", true, "take a CPU profile of an in-process notifyfs under the small-file workload")
-	flag.StringVar(&cfg.only, "only", "", "run only these sections (fs,latency,rate,rss,gobench,profile), comma-separated")
+	flag.StringVar(&cfg.only, "only", "", "run only these sections (fs,latency,rate,rss,underneath,gobench,profile), comma-separated; --only underneath replaces just that section of an existing report")
 	flag.BoolVar(&cfg.keep, "keep", false, "keep the scratch directory (mounts are always removed)")
 	flag.BoolVar(&cfg.skipApt, "no-install", false, "do not apt-get install missing peers (bindfs, inotify-tools)")
 	flag.Parse()
@@ -270,6 +270,13 @@ func run(cfg *config) (code int) {
 		if err := runRSS(cfg, env, rep); err != nil {
 			logf("memory: %v", err)
 			rep.failures = append(rep.failures, "memory: "+err.Error())
+			code = 1
+		}
+	}
+	if cfg.want("underneath") {
+		if err := runUnderneath(cfg, env, rep); err != nil {
+			logf("underneath: %v", err)
+			rep.failures = append(rep.failures, "underneath: "+err.Error())
 			code = 1
 		}
 	}

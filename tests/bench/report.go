@@ -40,6 +40,8 @@ type report struct {
 	rssSystems []sysSpec
 	rss        []*rssResult
 
+	und *undResults // changes underneath the mount (underneath.go)
+
 	profile    *profileResult
 	profileErr string
 	gobench    []*goBench
@@ -165,6 +167,7 @@ func (r *report) targets() []target {
 		ts = append(ts, target{what: "sustained events to one subscriber, none lost (bus → socket → Go client)", goal: "≥ 200k events/s",
 			measured: fmt.Sprintf("%s (a line-splitting reader: %s/s)", sustainedText(best), kfmtF(raw)), met: verdict(ok && best >= 200e3)})
 	}
+	ts = append(ts, r.undTargets()...)
 	return ts
 }
 
@@ -242,6 +245,12 @@ func (r *report) write(out string) error {
 	if len(r.rss) > 0 {
 		plotErr("rss.png", rssBars(filepath.Join(img, "rss.png"), r.rss, r.rssSystems, r.cfg.rssTrees))
 	}
+	r.plotUnderneath(img, plotErr)
+	if r.onlyUnderneath() {
+		if done, err := r.writeUnderneathOnly(filepath.Join(out, "performance.md"), figs); done || err != nil {
+			return err
+		}
+	}
 	var b strings.Builder
 	r.markdown(&b, figs)
 	return os.WriteFile(filepath.Join(out, "performance.md"), []byte(b.String()), 0o644)
@@ -275,6 +284,10 @@ func (r *report) markdown(b *strings.Builder, figs []string) {
 		r.mdLatency(p, has)
 		r.mdRate(p, has)
 		r.mdRSS(p, has)
+	}
+	if r.und != nil {
+		r.mdUnderneath(p, has)
+		p("\n")
 	}
 	r.mdGoBench(p)
 	r.mdProfile(p)
