@@ -131,6 +131,7 @@ func (b *fanotifyBackend) run() {
 			if _, stop := b.wake.wait(b.fd, -1); stop {
 				return
 			}
+			b.s.gather()
 			continue
 		}
 		b.learn()

@@ -229,6 +229,7 @@ func (b *inotifyBackend) run() {
 			if _, stop := b.wake.wait(b.fd, -1); stop {
 				return
 			}
+			b.s.gather()
 			continue
 		case err != nil:
 			b.s.rescan("", "inotify read: "+err.Error())

@@ -1,6 +1,9 @@
 package kqshim
 
-import "time"
+import (
+	"errors"
+	"time"
+)
 
 // pollBackend scans SOURCE every interval and reports the difference
 // from the previous scan (scan.go). It is the backend of last resort, and
@@ -17,39 +20,49 @@ type pollBackend struct {
 }
 
 func openPoll(s *sink, opts Options) (backend, error) {
-	t, err := scanWithRoot(s.source)
+	t, err := scanWithRoot(s.source, nil)
 	if err != nil {
 		return nil, err
 	}
 	return &pollBackend{s: s, interval: opts.pollInterval(), last: t, stop: make(chan struct{}), poked: make(chan struct{}, 1)}, nil
 }
 
+// run scans an interval after the previous scan ended (not on a fixed
+// tick: a scan longer than the interval must not run back to back), and
+// at once when a flush asks.
 func (p *pollBackend) run() {
-	tick := time.NewTicker(p.interval)
-	defer tick.Stop()
+	next := time.NewTimer(p.interval)
+	defer next.Stop()
 	var flushes []chan struct{}
 	for {
 		select {
 		case <-p.stop:
 			return
-		case <-tick.C:
+		case <-next.C:
 		case <-p.poked:
 		}
 		flushes = p.s.takeFlushes(flushes)
-		p.poll()
+		if !p.poll() {
+			return
+		}
 		flushes = answer(flushes)
+		next.Reset(p.interval)
 	}
 }
 
 // poll is one scan and diff. Expectations of mount operations that
-// finished before the scan began are spent once it is diffed.
-func (p *pollBackend) poll() {
+// finished before the scan began are spent once it is diffed. false: the
+// backend is closing.
+func (p *pollBackend) poll() bool {
 	mark := p.s.ledger.mark()
-	t, err := scanWithRoot(p.s.source)
+	t, err := scanWithRoot(p.s.source, p.stop)
+	if errors.Is(err, errScanStopped) {
+		return false
+	}
 	if err != nil {
 		p.s.rescan("", "scan: "+err.Error())
 		p.s.ledger.retire(mark)
-		return
+		return true
 	}
 	for _, ev := range diff(p.last, t) {
 		if !p.s.inferredEcho(ev) {
@@ -58,12 +71,13 @@ func (p *pollBackend) poll() {
 	}
 	p.s.ledger.retire(mark)
 	p.last = t
+	return true
 }
 
 // scanWithRoot is a scan that holds SOURCE itself too (as ""), so that a
 // change to the root's own attributes is seen.
-func scanWithRoot(root string) (tree, error) {
-	t, err := scan(root)
+func scanWithRoot(root string, stop <-chan struct{}) (tree, error) {
+	t, err := scanUntil(root, stop)
 	if err != nil {
 		return nil, err
 	}

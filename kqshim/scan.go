@@ -1,6 +1,7 @@
 package kqshim
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"sort"
@@ -48,9 +49,21 @@ type tree map[string]entry
 // scan walks root without following symlinks. Entries that vanish while
 // it walks are left out: made and removed between two scans, they left
 // no trace to report.
-func scan(root string) (tree, error) {
+func scan(root string) (tree, error) { return scanUntil(root, nil) }
+
+// errScanStopped: scanUntil was told to stop.
+var errScanStopped = errors.New("kqshim: scan stopped")
+
+// scanUntil is scan that gives up (errScanStopped) once stop is closed:
+// a scan of a large tree can take seconds, and shutdown must not wait.
+func scanUntil(root string, stop <-chan struct{}) (tree, error) {
 	t := tree{}
 	err := filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
+		select {
+		case <-stop:
+			return errScanStopped
+		default:
+		}
 		if err != nil {
 			if p == root {
 				return err

@@ -70,7 +70,7 @@ func main() {
 		os.Exit(runHelper(os.Args[1], os.Args[2:]))
 	}
 	var cfg config
-	flag.BoolVar(&cfg.quick, "quick", false, "small sizes and fewer rounds: under two minutes, for routine use")
+	flag.BoolVar(&cfg.quick, "quick", false, "small sizes and fewer rounds: about three minutes, for routine use")
 	flag.StringVar(&cfg.out, "out", "../../docs", "docs directory: writes performance.md and img/ there (empty: no report)")
 	flag.IntVar(&cfg.runs, "runs", 0, "rounds per workload (default 5, quick 3)")
 	flag.BoolVar(&cfg.gobench, "gobench", true, "run the Go benchmarks (go test -bench) of eventbus and tests and include them")

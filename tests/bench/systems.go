@@ -96,8 +96,12 @@ func startSystem(e *env, spec sysSpec, root string) (*instance, error) {
 	case kNotifyfs:
 		in.sock = filepath.Join(root, "sock")
 		// The journal (on, as by default) lives in the scratch area, not in
-		// the machine's /var/lib/notifyfs.
-		args := append([]string{"mount", "-f", "--ready-fd=3", "--socket", in.sock, "--journal", filepath.Join(root, "journal")}, spec.extra...)
+		// the machine's /var/lib/notifyfs. The watcher of SOURCE is off
+		// unless the system asks for one (a later flag wins): the other
+		// sections measure the mount itself, with 1 s cache lifetimes, and
+		// a fanotify mark would see every other system's work on the
+		// shared ext4.
+		args := append([]string{"mount", "-f", "--ready-fd=3", "--socket", in.sock, "--journal", filepath.Join(root, "journal"), "--underneath", "off"}, spec.extra...)
 		err = in.startProcess(e.notifyfs, append(args, in.src, in.mnt), true)
 	}
 	if err != nil {
