@@ -22,9 +22,10 @@ import (
 //
 // Each note names its directory by a file handle and the entry by name.
 // The handle is opened (open_by_handle_at) and its path read back from
-// /proc/self/fd; notes from outside SOURCE are dropped. Directory paths
-// are cached, and the cache is emptied whenever a directory is renamed
-// or removed anywhere on the filesystem. A directory removed before its
+// /proc/self/fd; notes from outside SOURCE are dropped. That path is the
+// directory's path when read, after any later rename: each path is taken
+// back through the renames later in the batch (place). Directory paths
+// are cached for one batch. A directory removed before its
 // notes are read can no longer be opened; its path is then found from
 // the notes read with it (the rmdir note names the directory's handle
 // under its parent), which is why every available note is read before
@@ -48,8 +49,9 @@ type fanotifyBackend struct {
 	dirs  map[string]string  // directory handle → absolute path
 	links map[string]dirLink // directory handle → parent handle and name, learnt from notes
 
-	buf   []byte
-	notes []fanNote
+	buf    []byte
+	notes  []fanNote
+	places []notePlace
 
 	overflows atomic.Int64
 	foreign   atomic.Int64 // notes from outside SOURCE
@@ -136,8 +138,9 @@ func (b *fanotifyBackend) run() {
 		}
 		b.learn()
 		b.deleteLast()
+		b.place()
 		for i := range b.notes {
-			b.translate(&b.notes[i])
+			b.translate(&b.notes[i], b.places[i])
 		}
 		b.notes = b.notes[:0]
 		clear(b.links)
@@ -289,32 +292,75 @@ func (b *fanotifyBackend) path(handle string, depth int) (string, bool) {
 	return "", false
 }
 
-// relOf places a (directory handle, name) pair in SOURCE.
-func (b *fanotifyBackend) relOf(handle, name string) (string, bool) {
+// renameUndo takes a path as it is now back to before one rename: what
+// is at now (or below it) was at then.
+type renameUndo struct{ now, then string }
+
+// place works out where each note of the batch happened. A directory's
+// handle only gives its path as it is when read, after every later
+// rename: a note about a file made outside SOURCE, in a directory moved
+// into SOURCE since, would otherwise look like a change inside it. So
+// the batch is walked backwards, and each path is taken back through the
+// renames that followed its note (the mount's own included).
+func (b *fanotifyBackend) place() {
+	clear(b.dirs) // paths are read afresh for each batch: renames since
+	b.places = b.places[:0]
+	b.places = append(b.places, make([]notePlace, len(b.notes))...)
+	var later []renameUndo // most recent first
+	for i := len(b.notes) - 1; i >= 0; i-- {
+		n := &b.notes[i]
+		pl := &b.places[i]
+		pl.from = b.fullAt(n.dir, n.name, later)
+		if n.mask&unix.FAN_RENAME != 0 {
+			pl.to = b.fullAt(n.to, n.toNm, later)
+			if pl.from != "" && pl.to != "" {
+				later = append(later, renameUndo{now: pl.to, then: pl.from})
+			}
+		}
+	}
+}
+
+// notePlace: the absolute paths a note is about at the time it happened
+// (from: the only one, or a rename's old one; to: a rename's new one;
+// "" where the handle could not be placed).
+type notePlace struct{ from, to string }
+
+// fullAt is the absolute path of (directory handle, name) before the
+// renames in later.
+func (b *fanotifyBackend) fullAt(handle, name string, later []renameUndo) string {
 	dir, ok := b.path(handle, 0)
 	if !ok {
-		return "", false
+		return ""
 	}
 	full := dir
 	if name != "" && name != "." {
-		// Joined before the check: SOURCE itself is named in its parent.
+		// Joined before any check: SOURCE itself is named in its parent.
 		full = strings.TrimSuffix(dir, "/") + "/" + name
+	}
+	for _, u := range later {
+		if full == u.now || strings.HasPrefix(full, u.now+"/") {
+			full = u.then + full[len(u.now):]
+		}
+	}
+	return full
+}
+
+// relOf places an absolute path in SOURCE.
+func (b *fanotifyBackend) relOf(full string) (string, bool) {
+	if full == "" {
+		return "", false
 	}
 	return b.s.rel(full)
 }
 
-// translate hands one note to the sink.
-func (b *fanotifyBackend) translate(n *fanNote) {
+// translate hands one note, placed at pl, to the sink.
+func (b *fanotifyBackend) translate(n *fanNote, pl notePlace) {
 	if n.mask&unix.FAN_Q_OVERFLOW != 0 {
 		b.overflows.Add(1)
 		b.s.rescan("", "fanotify queue overflow")
 		return
 	}
 	isDir := n.mask&unix.FAN_ONDIR != 0
-	if isDir && n.mask&(unix.FAN_RENAME|unix.FAN_DELETE) != 0 {
-		// Paths below a moved or removed directory changed.
-		defer clear(b.dirs)
-	}
 	if n.pid == b.self {
 		return // the mount's own change, made by this daemon
 	}
@@ -322,8 +368,8 @@ func (b *fanotifyBackend) translate(n *fanNote) {
 	defer func() { b.s.actor = 0 }()
 
 	if n.mask&unix.FAN_RENAME != 0 {
-		from, fromIn := b.relOf(n.dir, n.name)
-		to, toIn := b.relOf(n.to, n.toNm)
+		from, fromIn := b.relOf(pl.from)
+		to, toIn := b.relOf(pl.to)
 		switch {
 		case fromIn && toIn:
 			b.s.renamed(from, to, false)
@@ -338,7 +384,7 @@ func (b *fanotifyBackend) translate(n *fanNote) {
 		}
 		return
 	}
-	rel, in := b.relOf(n.dir, n.name)
+	rel, in := b.relOf(pl.from)
 	if !in {
 		b.foreign.Add(1)
 		return

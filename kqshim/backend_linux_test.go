@@ -29,16 +29,9 @@ func (c *collector) publish(ev *eventbus.Event) {
 func (c *collector) take() string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	var out []string
-	for _, e := range c.evs {
-		s := e.Type.String() + " " + e.Path
-		if e.From != "" {
-			s += " <- " + e.From
-		}
-		out = append(out, s)
-	}
+	s := describe(c.evs)
 	c.evs = nil
-	return strings.Join(out, "; ")
+	return s
 }
 
 func startWatcher(t *testing.T, backend string, root string) (*Watcher, *collector) {

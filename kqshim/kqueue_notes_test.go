@@ -305,10 +305,7 @@ func (fx *kqFixture) take() string {
 	defer fx.mu.Unlock()
 	var out []string
 	for _, e := range fx.evs {
-		s := e.Type.String() + " " + e.Path
-		if e.From != "" {
-			s += " <- " + e.From
-		}
+		s := eventLine(e)
 		if e.Origin != eventbus.OriginBacking {
 			s += " (origin " + e.Origin.String() + ")"
 		}

@@ -18,16 +18,22 @@ func mustScan(t *testing.T, root string) tree {
 	return tr
 }
 
+// describe renders events as "type path [<- from]; ...", the form every
+// test of the package compares.
 func describe(evs []*eventbus.Event) string {
 	var b []string
 	for _, e := range evs {
-		s := e.Type.String() + " " + e.Path
-		if e.From != "" {
-			s += " <- " + e.From
-		}
-		b = append(b, s)
+		b = append(b, eventLine(e))
 	}
 	return strings.Join(b, "; ")
+}
+
+func eventLine(e *eventbus.Event) string {
+	s := e.Type.String() + " " + e.Path
+	if e.From != "" {
+		s += " <- " + e.From
+	}
+	return s
 }
 
 // Each change made directly on a tree between two scans is reported once,

@@ -132,44 +132,84 @@ func growthLines(file string, ms []*metric, ns []int, systems []sysSpec) error {
 
 // latencyCDF draws the distribution of event latencies per system.
 func latencyCDF(file string, runs []*latRun, systems []string) error {
-	p := plot.New()
-	p.Title.Text = "Event latency: operation return → subscriber receives the event"
-	p.X.Label.Text = "latency, µs (log scale; ≤ 1 µs and negative drawn at 1)"
-	p.Y.Label.Text = "fraction of events"
-	p.X.Scale = plot.LogScale{}
-	p.X.Tick.Marker = plot.LogTicks{Prec: -1}
-	cols := []color.Color{palette[4], palette[5], palette[1]}
-	for i, sys := range systems {
+	var series []cdfSeries
+	for _, sys := range systems {
 		var all []float64
 		for _, r := range runs {
 			if r.sys == sys {
-				all = append(all, r.samples...)
+				for _, v := range r.samples {
+					all = append(all, math.Max(1, v))
+				}
 			}
 		}
+		series = append(series, cdfSeries{name: sys, samples: all})
+	}
+	return cdfPlot(file, cdfSpec{
+		title:  "Event latency: operation return → subscriber receives the event",
+		xLabel: "latency, µs (log scale; ≤ 1 µs and negative drawn at 1)",
+		cols:   []color.Color{palette[4], palette[5], palette[1]},
+		legend: func(p99 float64) string { return fmt.Sprintf("p99 %.0f µs", p99) },
+		target: 1000, targetLabel: "target: p99 ≤ 1 ms",
+	}, series)
+}
+
+// cdfSpec is how a latency distribution plot looks.
+type cdfSpec struct {
+	title, xLabel string
+	cols          []color.Color
+	legend        func(p99 float64) string // the part of a series' legend after its name
+	target        float64                  // a dashed vertical line here, labelled targetLabel
+	targetLabel   string
+	fitLeft       bool // start the x axis just below the smallest sample
+}
+
+// cdfSeries is one line: samples already in the plot's unit, clamped to
+// what a log scale can draw.
+type cdfSeries struct {
+	name    string
+	samples []float64
+}
+
+// cdfPlot draws cumulative distributions on a log x axis, one line per
+// series (at most 2000 points each), with a target line.
+func cdfPlot(file string, spec cdfSpec, series []cdfSeries) error {
+	p := plot.New()
+	p.Title.Text = spec.title
+	p.X.Label.Text = spec.xLabel
+	p.Y.Label.Text = "fraction of events"
+	p.X.Scale = plot.LogScale{}
+	p.X.Tick.Marker = plot.LogTicks{Prec: -1}
+	lo := math.Inf(1)
+	for i, sr := range series {
+		all := slices.Clone(sr.samples)
 		if len(all) == 0 {
 			continue
 		}
 		slices.Sort(all)
+		lo = math.Min(lo, all[0])
 		step := max(1, len(all)/2000)
 		var pts plotter.XYs
 		for j := 0; j < len(all); j += step {
-			pts = append(pts, plotter.XY{X: math.Max(1, all[j]), Y: float64(j+1) / float64(len(all))})
+			pts = append(pts, plotter.XY{X: all[j], Y: float64(j+1) / float64(len(all))})
 		}
-		pts = append(pts, plotter.XY{X: math.Max(1, all[len(all)-1]), Y: 1})
+		pts = append(pts, plotter.XY{X: all[len(all)-1], Y: 1})
 		l, err := plotter.NewLine(pts)
 		if err != nil {
 			return err
 		}
-		l.Color = cols[i%len(cols)]
+		l.Color = spec.cols[i%len(spec.cols)]
 		l.Width = vg.Points(2)
 		p.Add(l)
-		p.Legend.Add(fmt.Sprintf("%s (p99 %.0f µs)", sys, percentile(all, 99)), l)
+		p.Legend.Add(fmt.Sprintf("%s (%s)", sr.name, spec.legend(percentile(all, 99))), l)
 	}
-	if tl, err := plotter.NewLine(plotter.XYs{{X: 1000, Y: 0}, {X: 1000, Y: 1}}); err == nil {
+	if tl, err := plotter.NewLine(plotter.XYs{{X: spec.target, Y: 0}, {X: spec.target, Y: 1}}); err == nil {
 		tl.Dashes = []vg.Length{vg.Points(4), vg.Points(3)}
 		tl.Color = color.Black
 		p.Add(tl)
-		p.Legend.Add("target: p99 ≤ 1 ms", tl)
+		p.Legend.Add(spec.targetLabel, tl)
+	}
+	if spec.fitLeft && !math.IsInf(lo, 0) {
+		p.X.Min = lo / 1.5
 	}
 	p.Legend.Top = true
 	p.Legend.Left = true

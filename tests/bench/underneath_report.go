@@ -13,10 +13,6 @@ import (
 	"slices"
 	"strings"
 	"time"
-
-	"gonum.org/v1/plot"
-	"gonum.org/v1/plot/plotter"
-	"gonum.org/v1/plot/vg"
 )
 
 // The section is written between these markers, so that a run with
@@ -475,15 +471,8 @@ func (r *report) mdUndReading(p printer) {
 
 // undLatencyCDF draws the latency distribution per backend.
 func undLatencyCDF(file string, u *undResults) error {
-	p := plot.New()
-	p.Title.Text = "Change made on SOURCE (underneath the mount) → subscriber receives the event"
-	p.X.Label.Text = "latency, ms (log scale; ≤ 0.01 ms and negative drawn at 0.01)"
-	p.Y.Label.Text = "fraction of events"
-	p.X.Scale = plot.LogScale{}
-	p.X.Tick.Marker = plot.LogTicks{Prec: -1}
-	cols := []color.Color{palette[4], palette[1], palette[3], palette[2]}
-	lo := math.Inf(1)
-	for i, sys := range u.latSystems {
+	var series []cdfSeries
+	for _, sys := range u.latSystems {
 		var all []float64
 		for _, r := range u.lat {
 			if r.sys == sys {
@@ -492,39 +481,14 @@ func undLatencyCDF(file string, u *undResults) error {
 				}
 			}
 		}
-		if len(all) == 0 {
-			continue
-		}
-		slices.Sort(all)
-		lo = math.Min(lo, all[0])
-		step := max(1, len(all)/2000)
-		var pts plotter.XYs
-		for j := 0; j < len(all); j += step {
-			pts = append(pts, plotter.XY{X: all[j], Y: float64(j+1) / float64(len(all))})
-		}
-		pts = append(pts, plotter.XY{X: all[len(all)-1], Y: 1})
-		l, err := plotter.NewLine(pts)
-		if err != nil {
-			return err
-		}
-		l.Color = cols[i%len(cols)]
-		l.Width = vg.Points(2)
-		p.Add(l)
-		p.Legend.Add(fmt.Sprintf("%s (p99 %s ms)", sys, num(percentile(all, 99))), l)
+		series = append(series, cdfSeries{name: sys, samples: all})
 	}
-	if tl, err := plotter.NewLine(plotter.XYs{{X: 20, Y: 0}, {X: 20, Y: 1}}); err == nil {
-		tl.Dashes = []vg.Length{vg.Points(4), vg.Points(3)}
-		tl.Color = color.Black
-		p.Add(tl)
-		p.Legend.Add("target for fanotify/inotify: p99 ≤ 20 ms", tl)
-	}
-	if !math.IsInf(lo, 0) {
-		p.X.Min = lo / 1.5
-	}
-	p.Legend.Top = true
-	p.Legend.Left = true
-	p.Legend.XOffs = vg.Points(5)
-	p.Y.Min, p.Y.Max = 0, 1.45
-	p.Add(plotter.NewGrid())
-	return p.Save(8*vg.Inch, 4.5*vg.Inch, file)
+	return cdfPlot(file, cdfSpec{
+		title:   "Change made on SOURCE (underneath the mount) → subscriber receives the event",
+		xLabel:  "latency, ms (log scale; ≤ 0.01 ms and negative drawn at 0.01)",
+		cols:    []color.Color{palette[4], palette[1], palette[3], palette[2]},
+		legend:  func(p99 float64) string { return fmt.Sprintf("p99 %s ms", num(p99)) },
+		target:  20,
+		fitLeft: true, targetLabel: "target for fanotify/inotify: p99 ≤ 20 ms",
+	}, series)
 }
