@@ -163,12 +163,18 @@ const gatherWindow = time.Millisecond
 
 // gather waits gatherWindow before a read, unless a flush is waiting.
 func (s *sink) gather() {
-	s.flushMu.Lock()
-	waiting := len(s.flushes) > 0
-	s.flushMu.Unlock()
-	if !waiting {
+	if !s.flushWaiting() {
 		time.Sleep(gatherWindow)
 	}
+}
+
+// flushWaiting reports a flush not yet taken. A backend checks it before
+// it blocks: the flush's wake-up may have ended a shorter wait already,
+// and then nothing else would wake it.
+func (s *sink) flushWaiting() bool {
+	s.flushMu.Lock()
+	defer s.flushMu.Unlock()
+	return len(s.flushes) > 0
 }
 
 // answer closes the flushes a complete look has covered.

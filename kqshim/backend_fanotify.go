@@ -130,6 +130,9 @@ func (b *fanotifyBackend) run() {
 		if len(b.notes) == 0 {
 			b.s.ledger.retire(mark)
 			flushes = answer(flushes)
+			if b.s.flushWaiting() {
+				continue // its poke may have been taken by an earlier wait
+			}
 			if _, stop := b.wake.wait(b.fd, -1); stop {
 				return
 			}

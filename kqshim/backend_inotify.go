@@ -226,6 +226,9 @@ func (b *inotifyBackend) run() {
 			b.s.ledger.retire(mark)
 			b.forgetListed(mark)
 			flushes = answer(flushes)
+			if b.s.flushWaiting() {
+				continue // its poke may have been taken by an earlier wait
+			}
 			if _, stop := b.wake.wait(b.fd, -1); stop {
 				return
 			}
