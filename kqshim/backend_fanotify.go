@@ -40,11 +40,9 @@ import (
 // through the mount, with that process's pid; the ledger covers those
 // (every handle open for writing announces its file for its lifetime).
 type fanotifyBackend struct {
-	s    *sink
-	fd   int
-	root int // SOURCE, the mount for open_by_handle_at
-	wake *waker
-	self int32
+	s           *sink
+	kernelQueue // root: SOURCE, the mount for open_by_handle_at
+	self        int32
 
 	dirs  map[string]string  // directory handle → absolute path
 	links map[string]dirLink // directory handle → parent handle and name, learnt from notes
@@ -113,7 +111,7 @@ func openFanotify(s *sink, opts Options) (backend, error) {
 		return nil, err
 	}
 	return &fanotifyBackend{
-		s: s, fd: fd, root: root, wake: wake, self: int32(os.Getpid()),
+		s: s, kernelQueue: kernelQueue{fd: fd, root: root, wake: wake}, self: int32(os.Getpid()),
 		dirs: map[string]string{}, links: map[string]dirLink{}, buf: make([]byte, 256<<10),
 	}, nil
 }
@@ -412,19 +410,6 @@ func (b *fanotifyBackend) translate(n *fanNote, pl notePlace) {
 	if n.mask&unix.FAN_DELETE != 0 {
 		b.s.removed(rel, isDir, false)
 	}
-}
-
-func (b *fanotifyBackend) close() error {
-	b.wake.stop()
-	return nil
-}
-
-func (b *fanotifyBackend) poke() { b.wake.wake() }
-
-func (b *fanotifyBackend) release() {
-	unix.Close(b.fd)
-	unix.Close(b.root)
-	b.wake.close()
 }
 
 func (b *fanotifyBackend) stats(into map[string]any) {

@@ -45,11 +45,9 @@ import (
 // watched (max_user_watches, or MaxWatches) is reported with a rescan of
 // that directory.
 type inotifyBackend struct {
-	s    *sink
-	fd   int
-	root int // O_PATH descriptor of SOURCE: watches are resolved beneath it
-	wake *waker
-	max  int
+	s           *sink
+	kernelQueue // root: O_PATH descriptor of SOURCE; watches are resolved beneath it
+	max         int
 
 	byWd   map[int32]*watchedDir
 	top    *watchedDir
@@ -111,7 +109,7 @@ func openInotify(s *sink, opts Options) (backend, error) {
 		unix.Close(root)
 		return nil, err
 	}
-	b := &inotifyBackend{s: s, root: root, wake: wake, max: opts.MaxWatches, buf: make([]byte, 64<<10)}
+	b := &inotifyBackend{s: s, kernelQueue: kernelQueue{root: root, wake: wake}, max: opts.MaxWatches, buf: make([]byte, 64<<10)}
 	if err := b.start(); err != nil {
 		unix.Close(root)
 		wake.close()
@@ -437,20 +435,6 @@ func (b *inotifyBackend) forget(d *watchedDir) {
 		b.watches.Add(-1)
 	}
 	b.unlink(d)
-}
-
-func (b *inotifyBackend) close() error {
-	b.wake.stop()
-	return nil
-}
-
-func (b *inotifyBackend) poke() { b.wake.wake() }
-
-// release closes the descriptors once run has returned.
-func (b *inotifyBackend) release() {
-	unix.Close(b.fd)
-	unix.Close(b.root)
-	b.wake.close()
 }
 
 func (b *inotifyBackend) stats(into map[string]any) {
