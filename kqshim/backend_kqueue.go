@@ -63,7 +63,6 @@ package kqshim
 
 import (
 	"fmt"
-	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -181,8 +180,8 @@ func kqOpenAt(dir kqHandle, name string, flags int) (int, error) {
 }
 
 func kqFstat(fd int) (entry, error) {
-	var st syscall.Stat_t
-	if err := syscall.Fstat(fd, &st); err != nil {
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
 		return entry{}, fmt.Errorf("fstat: %w", err)
 	}
 	return entryOfStat(&st), nil

@@ -3,10 +3,11 @@ package kqshim
 import (
 	"errors"
 	"os"
-	"path/filepath"
 	"sort"
 	"strings"
 	"syscall"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/notifyfs/notifyfs/eventbus"
 )
@@ -56,32 +57,57 @@ var errScanStopped = errors.New("kqshim: scan stopped")
 
 // scanUntil is scan that gives up (errScanStopped) once stop is closed:
 // a scan of a large tree can take seconds, and shutdown must not wait.
+//
+// It walks by descriptors: every entry is stat'ed and every directory
+// opened relative to its parent's descriptor, never following a symlink
+// (O_NOFOLLOW), so a directory swapped for a symlink while the scan runs
+// cannot take it outside the tree.
 func scanUntil(root string, stop <-chan struct{}) (tree, error) {
+	fd, err := unix.Open(root, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, &os.PathError{Op: "open", Path: root, Err: err}
+	}
 	t := tree{}
-	err := filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
+	err = scanDir(fd, "", t, stop)
+	return t, err
+}
+
+// scanDir records the entries of the directory dirfd (whose path is rel)
+// and everything below them; it closes dirfd.
+func scanDir(dirfd int, rel string, t tree, stop <-chan struct{}) error {
+	f := os.NewFile(uintptr(dirfd), rel)
+	defer f.Close()
+	names, err := f.Readdirnames(-1)
+	if err != nil && len(names) == 0 {
+		return nil // gone or unreadable while scanning: its parent's entry says what is left
+	}
+	for _, name := range names {
 		select {
 		case <-stop:
 			return errScanStopped
 		default:
 		}
+		e, err := statEntryAt(dirfd, name)
 		if err != nil {
-			if p == root {
-				return err
-			}
-			return nil
+			continue
 		}
-		if p == root {
-			return nil
+		p := name
+		if rel != "" {
+			p = rel + "/" + name
 		}
-		e, err := statEntry(p)
+		t[p] = e
+		if !e.isDir() {
+			continue
+		}
+		sub, err := unix.Openat(dirfd, name, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
 		if err != nil {
-			return nil
+			continue
 		}
-		rel, _ := filepath.Rel(root, p)
-		t[filepath.ToSlash(rel)] = e
-		return nil
-	})
-	return t, err
+		if err := scanDir(sub, p, t, stop); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // diff lists the changes that turn scan old into scan new, as events with

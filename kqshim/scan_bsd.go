@@ -2,22 +2,25 @@
 
 package kqshim
 
-import "syscall"
+import "golang.org/x/sys/unix"
 
 // statEntry stats p (not following a symlink) with its birth time.
-func statEntry(p string) (entry, error) {
-	var st syscall.Stat_t
-	if err := syscall.Lstat(p, &st); err != nil {
+func statEntry(p string) (entry, error) { return statEntryAt(unix.AT_FDCWD, p) }
+
+// statEntryAt stats name in the directory dirfd, not following a symlink.
+func statEntryAt(dirfd int, name string) (entry, error) {
+	var st unix.Stat_t
+	if err := unix.Fstatat(dirfd, name, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
 		return entry{}, err
 	}
 	return entryOfStat(&st), nil
 }
 
 // entryOfStat is what a scan records of a stat.
-func entryOfStat(st *syscall.Stat_t) entry {
+func entryOfStat(st *unix.Stat_t) entry {
 	return entry{
-		ino: uint64(st.Ino), birth: st.Birthtimespec.Nano(), mode: uint32(st.Mode), size: st.Size,
-		mtime: st.Mtimespec.Nano(), ctime: st.Ctimespec.Nano(), uid: st.Uid, gid: st.Gid,
+		ino: uint64(st.Ino), birth: st.Btim.Nano(), mode: uint32(st.Mode), size: st.Size,
+		mtime: st.Mtim.Nano(), ctime: st.Ctim.Nano(), uid: st.Uid, gid: st.Gid,
 		nlink: uint32(st.Nlink),
 	}
 }

@@ -3,9 +3,12 @@ package kqshim
 import "golang.org/x/sys/unix"
 
 // statEntry stats p (not following a symlink) with its birth time.
-func statEntry(p string) (entry, error) {
+func statEntry(p string) (entry, error) { return statEntryAt(unix.AT_FDCWD, p) }
+
+// statEntryAt stats name in the directory dirfd, not following a symlink.
+func statEntryAt(dirfd int, name string) (entry, error) {
 	var x unix.Statx_t
-	if err := unix.Statx(unix.AT_FDCWD, p, unix.AT_SYMLINK_NOFOLLOW, unix.STATX_BASIC_STATS|unix.STATX_BTIME, &x); err != nil {
+	if err := unix.Statx(dirfd, name, unix.AT_SYMLINK_NOFOLLOW, unix.STATX_BASIC_STATS|unix.STATX_BTIME, &x); err != nil {
 		return entry{}, err
 	}
 	e := entry{

@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/notifyfs/notifyfs/eventbus"
@@ -107,5 +108,22 @@ func TestDiffReusedInodeIsNotARename(t *testing.T) {
 	after := mustScan(t, root)
 	if got := describe(diff(before, after)); got != "remove a; create b" {
 		t.Errorf("got %s (inodes %d, %d)", got, before["a"].ino, after["b"].ino)
+	}
+}
+
+// A scan never leaves the tree: a directory swapped for a symlink to
+// somewhere else is recorded as the symlink, and nothing beyond it.
+func TestScanDoesNotFollowSymlinks(t *testing.T) {
+	base := t.TempDir()
+	root, outside := filepath.Join(base, "root"), filepath.Join(base, "outside")
+	os.MkdirAll(filepath.Join(outside, "secret"), 0o755)
+	os.MkdirAll(root, 0o755)
+	os.Symlink(outside, filepath.Join(root, "link"))
+	tr := mustScan(t, root)
+	if _, ok := tr["link/secret"]; ok || len(tr) != 1 {
+		t.Errorf("scan went through a symlink: %v", sortedKeys(tr))
+	}
+	if e := tr["link"]; e.mode&syscall.S_IFMT != syscall.S_IFLNK {
+		t.Errorf("link recorded as mode %o", e.mode)
 	}
 }
