@@ -45,6 +45,7 @@ type namedOpener struct {
 // what to do with a change (invalidate the mount's caches, publish).
 type sink struct {
 	source string
+	rootfd int // SOURCE, for stats resolved beneath it (-1: could not open)
 	ledger *Ledger
 	cfg    Config
 	attrs  attrCache
@@ -67,7 +68,17 @@ type sink struct {
 }
 
 func newSink(source string, cfg Config) *sink {
-	return &sink{source: source, ledger: newLedger(), cfg: cfg, attrs: attrCache{m: map[uint64]entry{}}, written: map[uint64][2]int64{}}
+	s := &sink{source: source, ledger: newLedger(), cfg: cfg, attrs: attrCache{m: map[uint64]entry{}}, written: map[uint64][2]int64{}}
+	s.rootfd, _ = unix.Open(source, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	return s
+}
+
+// close releases SOURCE's descriptor once no backend uses the sink.
+func (s *sink) close() {
+	if s.rootfd >= 0 {
+		unix.Close(s.rootfd)
+		s.rootfd = -1
+	}
 }
 
 // abs is the SOURCE path of rel.
@@ -96,12 +107,28 @@ func (s *sink) rel(abs string) (string, bool) {
 // stat stats rel (not following a final symlink) and remembers its
 // attributes; the previous ones come back too, if they were known.
 func (s *sink) stat(rel string) (cur, prev entry, known, ok bool) {
-	cur, err := statEntry(s.abs(rel))
+	cur, err := s.statRel(rel)
 	if err != nil {
 		return entry{}, entry{}, false, false
 	}
 	prev, known = s.attrs.swap(cur)
 	return cur, prev, known, true
+}
+
+// statRel stats rel (not following a final symlink) through its
+// directory opened beneath SOURCE's descriptor, so that a symlink swapped
+// into the path cannot make an event describe an object outside.
+func (s *sink) statRel(rel string) (entry, error) {
+	if rel == "" || s.rootfd < 0 {
+		return statEntry(s.abs(rel))
+	}
+	dir, name := path.Split(rel)
+	dfd, err := openBeneath(s.rootfd, strings.TrimSuffix(dir, "/"), unix.O_RDONLY|unix.O_DIRECTORY)
+	if err != nil {
+		return entry{}, err
+	}
+	defer unix.Close(dfd)
+	return statEntryAt(dfd, name)
 }
 
 // echo reports (and counts) a note that is the mount's own change; ino

@@ -326,7 +326,7 @@ func (b *inotifyBackend) appeared(d *watchedDir, name, rel string, isDir, moved 
 	if l, ok := b.listed[rel]; ok {
 		// Already reported by the listing of a new directory.
 		delete(b.listed, rel)
-		if e, err := statEntry(b.s.abs(rel)); err == nil && e.ino == l.ino {
+		if e, err := b.s.statRel(rel); err == nil && e.ino == l.ino {
 			if isDir {
 				if _, watched := d.children[name]; !watched {
 					b.newDir(d, name, rel)

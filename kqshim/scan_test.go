@@ -127,3 +127,23 @@ func TestScanDoesNotFollowSymlinks(t *testing.T) {
 		t.Errorf("link recorded as mode %o", e.mode)
 	}
 }
+
+// The sink describes objects through SOURCE's descriptor: a path through
+// a symlink to somewhere else describes nothing.
+func TestStatRelStaysBeneath(t *testing.T) {
+	base := t.TempDir()
+	root, outside := filepath.Join(base, "root"), filepath.Join(base, "outside")
+	os.MkdirAll(filepath.Join(outside), 0o755)
+	os.WriteFile(filepath.Join(outside, "secret"), []byte("s"), 0o600)
+	os.MkdirAll(filepath.Join(root, "dir"), 0o755)
+	os.WriteFile(filepath.Join(root, "dir", "mine"), []byte("m"), 0o600)
+	os.Symlink(outside, filepath.Join(root, "link"))
+	s := newSink(root, Config{})
+	defer s.close()
+	if _, err := s.statRel("link/secret"); err == nil {
+		t.Error("stat through a symlink to outside SOURCE succeeded")
+	}
+	if e, err := s.statRel("dir/mine"); err != nil || e.size != 1 {
+		t.Errorf("stat of dir/mine: %+v %v", e, err)
+	}
+}

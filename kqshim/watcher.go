@@ -51,6 +51,9 @@ func New(opts Options, cfg Config) (*Watcher, error) {
 		return nil, err
 	}
 	s := newSink(cfg.Source, cfg)
+	if s.rootfd < 0 {
+		return nil, fmt.Errorf("%w: cannot open %s", ErrBackend, cfg.Source)
+	}
 	var failures []string
 	if auto := opts.Backend == "" || opts.Backend == "auto"; auto {
 		if fs := networkFS(cfg.Source); fs != "" {
@@ -66,6 +69,7 @@ func New(opts Options, cfg Config) (*Watcher, error) {
 			failures = append(failures, fmt.Sprintf("%s: %v", c.name, err))
 			continue
 		}
+
 		if len(failures) > 0 && cfg.Logf != nil {
 			cfg.Logf("underneath: using %s (%s)", c.name, strings.Join(failures, "; "))
 		}
@@ -73,6 +77,7 @@ func New(opts Options, cfg Config) (*Watcher, error) {
 		go func() { defer close(w.done); b.run() }()
 		return w, nil
 	}
+	s.close()
 	return nil, fmt.Errorf("%w: none works here: %s", ErrBackend, strings.Join(failures, "; "))
 }
 
@@ -156,6 +161,7 @@ func (w *Watcher) Close() error {
 	w.once.Do(func() {
 		err = w.b.close()
 		<-w.done
+		w.s.close()
 	})
 	return err
 }
