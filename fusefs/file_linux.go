@@ -17,9 +17,11 @@ func fcntlLock(fd int, cmd int, flk *syscall.Flock_t) error {
 	return syscall.FcntlFlock(uintptr(fd), cmd, flk)
 }
 
-// reopenReadOnly opens the file fd refers to again, read-only.
+// reopenReadOnly opens the file fd refers to again, read-only, through
+// its /proc magic link (which must be followed: O_NOFOLLOW would refuse
+// it). The link names the open file itself, never a path to resolve.
 func reopenReadOnly(fd int) (int, error) {
-	return unix.Open("/proc/self/fd/"+strconv.Itoa(fd), unix.O_RDONLY|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0)
+	return unix.Open("/proc/self/fd/"+strconv.Itoa(fd), unix.O_RDONLY|unix.O_CLOEXEC, 0)
 }
 
 func fdatasync(fd int) error { return unix.Fdatasync(fd) }

@@ -33,6 +33,7 @@ type FS struct {
 
 	callers callers
 	names   nameLock
+	nodes   nodeIndex // every node by SOURCE inode, for invalidation
 
 	handlesMu sync.Mutex
 	handles   map[*Node][]*fileHandle // every open file handle, by node

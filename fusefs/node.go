@@ -41,6 +41,7 @@ var (
 	_ = (fs.NodeListxattrer)((*Node)(nil))
 	_ = (fs.NodeRemovexattrer)((*Node)(nil))
 	_ = (fs.NodeCopyFileRanger)((*Node)(nil))
+	_ = (fs.NodeOnForgetter)((*Node)(nil))
 )
 
 // relPath is the node's path relative to the root. A node that is no
@@ -95,8 +96,15 @@ func (n *Node) at() (dirfd int, name, rel string, errno syscall.Errno) {
 // child registers a new child inode for name with the attributes in st.
 func (n *Node) child(ctx context.Context, st *syscall.Stat_t, gen uint64, out *fuse.EntryOut) *fs.Inode {
 	out.Attr.FromStat(st)
-	return n.NewInode(ctx, &Node{fsys: n.fsys}, n.fsys.stableAttr(st, gen))
+	ch := n.NewInode(ctx, &Node{fsys: n.fsys}, n.fsys.stableAttr(st, gen))
+	if cn, ok := ch.Operations().(*Node); ok {
+		n.fsys.nodes.add(cn) // the node go-fuse keeps (an existing one for a known inode)
+	}
+	return ch
 }
+
+// OnForget: the kernel has forgotten the node.
+func (n *Node) OnForget() { n.fsys.nodes.remove(n) }
 
 func (n *Node) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
 	dirfd, _, errno := n.dir()

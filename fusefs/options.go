@@ -36,9 +36,10 @@ type Options struct {
 }
 
 // DefaultOptions returns the options notifyfs mounts with unless told
-// otherwise. The cache TTLs are short because changes made underneath
-// the mount are not yet invalidated in the kernel; one second bounds how
-// long a reader through the mount can see a stale name or attribute.
+// otherwise. The cache TTLs are short (one second bounds how long a
+// reader through the mount can see a stale name or attribute) for a
+// mount that nothing invalidates; with a kernel watcher of SOURCE the
+// command raises them (cmd/notifyfs).
 func DefaultOptions(root bool) Options {
 	return Options{
 		WriteInterval:      time.Second,

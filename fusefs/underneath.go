@@ -74,16 +74,27 @@ func (f *FS) Invalidate(ev *eventbus.Event) {
 	case eventbus.Create, eventbus.Mkdir, eventbus.Mknod, eventbus.Symlink, eventbus.Link,
 		eventbus.Remove, eventbus.Rmdir:
 		f.nameChanged(ev.Path)
+		if ev.Ino != 0 && !ev.IsDir {
+			f.nodes.invalidate(ev.Ino, -1) // another name's link count
+		}
 	case eventbus.Rename:
 		f.renamed(ev.From, ev.Path)
 	case eventbus.Write, eventbus.Truncate:
-		if n := f.lookupCached(ev.Path); n != nil {
-			n.NotifyContent(0, 0) // attributes and every cached page
-		}
+		f.objectChanged(ev, 0) // attributes and every cached page
 	default:
-		if n := f.lookupCached(ev.Path); n != nil {
-			n.NotifyContent(-1, 0) // attributes only
-		}
+		f.objectChanged(ev, -1) // attributes only
+	}
+}
+
+// objectChanged invalidates what the kernel caches of the object ev is
+// about, under every name the mount knows it by (hard links), from
+// offset off (-1: attributes only).
+func (f *FS) objectChanged(ev *eventbus.Event, off int64) {
+	if n := f.lookupCached(ev.Path); n != nil {
+		n.NotifyContent(off, 0)
+	}
+	if ev.HasAttr {
+		f.nodes.invalidate(ev.Ino, off)
 	}
 }
 
@@ -115,7 +126,8 @@ func (f *FS) nameChanged(rel string) {
 	if parent == nil {
 		return
 	}
-	if child := parent.GetChild(name); child != nil && !f.stillThere(rel, child) {
+	child := parent.GetChild(name)
+	if child != nil && !f.stillThere(rel, child) {
 		func() {
 			defer f.names.lockExclusive()()
 			if parent.GetChild(name) == child {
@@ -125,6 +137,9 @@ func (f *FS) nameChanged(rel string) {
 	}
 	parent.NotifyEntry(name)
 	parent.NotifyContent(-1, 0)
+	if child != nil && !child.IsDir() {
+		f.nodes.invalidate(child.StableAttr().Ino, -1) // its other names' link count
+	}
 }
 
 // stillThere reports whether SOURCE has the object child stands for at rel.
@@ -149,19 +164,27 @@ func (f *FS) renamed(from, to string) {
 	odir, oname := splitRel(from)
 	ndir, nname := splitRel(to)
 	op, np := f.lookupCached(odir), f.lookupCached(ndir)
-	if op != nil && np != nil {
-		func() {
-			defer f.names.lockExclusive()()
-			if op.GetChild(oname) != nil {
-				op.MvChild(oname, np, nname, true)
-			}
-		}()
-	} else if op != nil {
-		func() {
-			defer f.names.lockExclusive()()
+	func() {
+		defer f.names.lockExclusive()()
+		var src *fs.Inode
+		if op != nil {
+			src = op.GetChild(oname)
+		}
+		// Each step only where SOURCE shows it: by now the names may
+		// have moved on (the other half of an exchange, a later rename).
+		if src != nil && np != nil && f.stillThere(to, src) {
+			op.MvChild(oname, np, nname, true)
+			return
+		}
+		if src != nil && !f.stillThere(from, src) {
 			op.RmChild(oname)
-		}()
-	}
+		}
+		if np != nil {
+			if dst := np.GetChild(nname); dst != nil && !f.stillThere(to, dst) {
+				np.RmChild(nname) // replaced: the mount must not act on it by this name
+			}
+		}
+	}()
 	for _, p := range []struct {
 		dir  *fs.Inode
 		name string
@@ -189,18 +212,21 @@ func (f *FS) invalidateTree(rel string) {
 	var nodes []*fs.Inode
 	func() {
 		defer f.names.lockExclusive()()
-		var walk func(n *fs.Inode)
-		walk = func(n *fs.Inode) {
+		var walk func(n *fs.Inode, rel string)
+		walk = func(n *fs.Inode, rel string) {
 			nodes = append(nodes, n)
 			for name, ch := range n.Children() {
-				walk(ch)
+				chRel := joinRel(rel, name)
+				walk(ch, chRel)
 				names = append(names, dentry{n, name})
+				// A node SOURCE still has at its name stays: a process may
+				// be using it (a working directory, an open directory).
+				if !f.stillThere(chRel, ch) {
+					n.RmChild(name)
+				}
 			}
 		}
-		walk(top)
-		for _, d := range names {
-			d.parent.RmChild(d.name)
-		}
+		walk(top, rel)
 	}()
 	for _, d := range names {
 		d.parent.NotifyEntry(d.name)

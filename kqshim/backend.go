@@ -54,6 +54,15 @@ type sink struct {
 	// the same write noted twice (O_TRUNC then write, or a note split
 	// across reads), not another one.
 	written map[uint64][2]int64
+	// consult is the classes of notes the ledger is asked about. A
+	// backend that knows the daemon's own changes by pid (fanotify) asks
+	// only about what the kernel does on the mount's behalf with another
+	// pid: passthrough writes and the close of its backing file.
+	consult noteClass
+	// listed remembers what a listing of a new directory reported, until
+	// the backend has drained past the listing: a note of the same
+	// creation may still be queued (see noteCreated).
+	listed map[string]listedEntry
 	// actor is the pid of the process making the change being translated,
 	// where the backend knows it (fanotify); 0 otherwise. Only the
 	// backend's goroutine sets it.
@@ -68,7 +77,10 @@ type sink struct {
 }
 
 func newSink(source string, cfg Config) *sink {
-	s := &sink{source: source, ledger: newLedger(), cfg: cfg, attrs: attrCache{m: map[uint64]entry{}}, written: map[uint64][2]int64{}}
+	s := &sink{
+		source: source, ledger: newLedger(), cfg: cfg, consult: ^noteClass(0),
+		attrs: attrCache{m: map[uint64]entry{}}, written: map[uint64][2]int64{}, listed: map[string]listedEntry{},
+	}
 	s.rootfd, _ = unix.Open(source, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	return s
 }
@@ -112,6 +124,7 @@ func (s *sink) stat(rel string) (cur, prev entry, known, ok bool) {
 		return entry{}, entry{}, false, false
 	}
 	prev, known = s.attrs.swap(cur)
+	s.attrs.named(rel, cur.ino)
 	return cur, prev, known, true
 }
 
@@ -139,7 +152,7 @@ func (s *sink) echo(c noteClass, rel string, ino uint64) bool {
 
 // echoOf is echo for an object just stat'ed (its birth time helps).
 func (s *sink) echoOf(c noteClass, rel string, e entry) bool {
-	if s.ledger.isEcho(c, rel, e.ino, e.birth) {
+	if c&s.consult != 0 && s.ledger.isEcho(c&s.consult, rel, e.ino, e.birth) {
 		s.echoes.Add(1)
 		return true
 	}
@@ -239,7 +252,7 @@ func (s *sink) created(rel string, isDir, moved bool) (entry, bool) {
 	if moved {
 		c = noteMovedTo
 	}
-	e, _, _, ok := s.stat(rel)
+	e, _, known, ok := s.stat(rel)
 	if s.echo(c, rel, 0) {
 		return e, ok
 	}
@@ -252,7 +265,10 @@ func (s *sink) created(rel string, isDir, moved bool) (entry, bool) {
 		return entry{}, false
 	}
 	t := createType(e)
-	if t == eventbus.Create && e.nlink > 1 && !moved {
+	if t == eventbus.Create && e.nlink > 1 && known && !moved {
+		// A new name of a file already seen under another. (A file made
+		// and linked before its creation was read has two links but was
+		// never seen: its first name is a create.)
 		t = eventbus.Link
 	}
 	ev := change(t, rel, e)
@@ -276,12 +292,42 @@ func (s *sink) createdTree(rel string, moved bool, seen func(rel string, e entry
 	if err != nil {
 		return
 	}
+	epoch := s.ledger.epoch.Load()
 	for _, p := range sortedByDepth(t) {
 		full := path.Join(rel, p)
 		if seen != nil {
 			seen(full, t[p])
 		}
-		s.created(full, t[p].isDir(), false)
+		if e, ok := s.created(full, t[p].isDir(), false); ok {
+			s.listed[full] = listedEntry{ino: e.ino, epoch: epoch}
+		}
+	}
+}
+
+// listedEntry is an object a listing reported, and when.
+type listedEntry struct {
+	ino   uint64
+	epoch uint64
+}
+
+// noteCreated handles the note of a creation: reported, unless a listing
+// of a new directory already reported that very object.
+func (s *sink) noteCreated(rel string, isDir, moved bool) (entry, bool) {
+	if l, ok := s.listed[rel]; ok {
+		delete(s.listed, rel)
+		if e, err := s.statRel(rel); err == nil && e.ino == l.ino {
+			return e, true
+		}
+	}
+	return s.created(rel, isDir, moved)
+}
+
+// forgetListed drops the listing records the queue has been drained past.
+func (s *sink) forgetListed(mark uint64) {
+	for rel, l := range s.listed {
+		if l.epoch < mark {
+			delete(s.listed, rel)
+		}
 	}
 }
 
@@ -298,7 +344,10 @@ func (s *sink) removed(rel string, isDir, moved bool) {
 	if isDir {
 		t = eventbus.Rmdir
 	}
-	s.emit(&eventbus.Event{Type: t, Path: rel, IsDir: isDir})
+	// The object is gone; the inode it had, if it was seen, still tells
+	// the mount which other names (hard links) changed their link count.
+	// Without attributes it is not part of the event's encoding.
+	s.emit(&eventbus.Event{Type: t, Path: rel, IsDir: isDir, Ino: s.attrs.unnamed(rel)})
 }
 
 // renamed reports from → to, both beneath SOURCE; replaced: the backend
@@ -430,8 +479,28 @@ func (s *sink) closedWrite(rel string) {
 // attribute note can be typed. It is bounded: past maxAttrs it starts
 // over (attribute changes of objects it forgot are reported as chmod).
 type attrCache struct {
-	mu sync.Mutex
-	m  map[uint64]entry
+	mu    sync.Mutex
+	m     map[uint64]entry
+	names map[string]uint64 // the inode last seen at each path
+}
+
+// named records that rel was last seen to be inode ino.
+func (c *attrCache) named(rel string, ino uint64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.names == nil || len(c.names) >= maxAttrs {
+		c.names = map[string]uint64{}
+	}
+	c.names[rel] = ino
+}
+
+// unnamed forgets rel and returns the inode last seen there (0: none).
+func (c *attrCache) unnamed(rel string) uint64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	ino := c.names[rel]
+	delete(c.names, rel)
+	return ino
 }
 
 const maxAttrs = 1 << 20

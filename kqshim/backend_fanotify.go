@@ -110,6 +110,9 @@ func openFanotify(s *sink, opts Options) (backend, error) {
 		unix.Close(root)
 		return nil, err
 	}
+	// The daemon's own changes are known by pid; the ledger is for what
+	// the kernel does for the mount under another pid.
+	s.consult = noteData | noteClosed
 	return &fanotifyBackend{
 		s: s, kernelQueue: kernelQueue{fd: fd, root: root, wake: wake}, self: int32(os.Getpid()),
 		dirs: map[string]string{}, links: map[string]dirLink{}, buf: make([]byte, 256<<10),
@@ -127,6 +130,7 @@ func (b *fanotifyBackend) run() {
 		}
 		if len(b.notes) == 0 {
 			b.s.ledger.retire(mark)
+			b.s.forgetListed(mark)
 			flushes = answer(flushes)
 			if b.s.flushWaiting() {
 				continue // its poke may have been taken by an earlier wait
@@ -280,7 +284,9 @@ func (b *fanotifyBackend) path(handle string, depth int) (string, bool) {
 	if fd, err := unix.OpenByHandleAt(b.root, fh, unix.O_PATH); err == nil {
 		p, err := os.Readlink("/proc/self/fd/" + strconv.Itoa(fd))
 		unix.Close(fd)
-		if err == nil && p != "" && p[0] == '/' {
+		// A removed directory still open somewhere reads "/x/d (deleted)":
+		// no path; the notes read with it may still place it.
+		if err == nil && p != "" && p[0] == '/' && !strings.HasSuffix(p, " (deleted)") {
 			b.dirs[handle] = p
 			return p, true
 		}
@@ -333,17 +339,17 @@ func (b *fanotifyBackend) fullAt(handle, name string, later []renameUndo) string
 	if !ok {
 		return ""
 	}
-	full := dir
-	if name != "" && name != "." {
-		// Joined before any check: SOURCE itself is named in its parent.
-		full = strings.TrimSuffix(dir, "/") + "/" + name
-	}
+	// Only the directory's path is read now; the name is the note's own.
 	for _, u := range later {
-		if full == u.now || strings.HasPrefix(full, u.now+"/") {
-			full = u.then + full[len(u.now):]
+		if dir == u.now || strings.HasPrefix(dir, u.now+"/") {
+			dir = u.then + dir[len(u.now):]
 		}
 	}
-	return full
+	if name == "" || name == "." {
+		return dir
+	}
+	// Joined before any check: SOURCE itself is named in its parent.
+	return strings.TrimSuffix(dir, "/") + "/" + name
 }
 
 // relOf places an absolute path in SOURCE.
@@ -377,7 +383,7 @@ func (b *fanotifyBackend) translate(n *fanNote, pl notePlace) {
 		case toIn && isDir:
 			b.s.createdTree(to, true, nil) // its contents came with it, unannounced
 		case toIn:
-			b.s.created(to, false, true)
+			b.s.noteCreated(to, false, true)
 		case fromIn:
 			b.s.removed(from, isDir, true)
 		default:
@@ -396,7 +402,7 @@ func (b *fanotifyBackend) translate(n *fanNote, pl notePlace) {
 	// object's own handle in the note, notes of two objects that had the
 	// same name never merge).
 	if n.mask&unix.FAN_CREATE != 0 {
-		b.s.created(rel, isDir, false)
+		b.s.noteCreated(rel, isDir, false)
 	}
 	if n.mask&unix.FAN_MODIFY != 0 {
 		b.s.dataChanged(rel)

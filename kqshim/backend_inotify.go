@@ -3,12 +3,14 @@
 package kqshim
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path"
 	"strconv"
 	"strings"
 	"sync/atomic"
+	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -49,10 +51,20 @@ type inotifyBackend struct {
 	kernelQueue // root: O_PATH descriptor of SOURCE; watches are resolved beneath it
 	max         int
 
-	byWd   map[int32]*watchedDir
-	top    *watchedDir
-	moves  map[uint32]movedFrom
-	listed map[string]listedEntry
+	byWd  map[int32]*watchedDir
+	top   *watchedDir
+	moves map[uint32]movedFrom
+	// movesUntil ends the wait for the MOVED_TO of a lone MOVED_FROM.
+	movesUntil time.Time
+	// displaced are directories whose name a rename took, kept until
+	// the queue is drained: the second half of a RENAME_EXCHANGE moves
+	// them on; otherwise they were replaced (and their watch goes).
+	displaced map[dirName2]*watchedDir
+	// adopted are the old names of directories found moved by a listing
+	// before their MOVED_FROM was read: that note, and its MOVED_TO, are
+	// already reported.
+	adopted  map[dirName2]bool
+	ignoring map[uint32]bool // cookies of such moves
 
 	watches   atomic.Int64
 	unwatched atomic.Int64
@@ -88,12 +100,19 @@ type movedFrom struct {
 	dir   *watchedDir
 	name  string
 	isDir bool
+	node  *watchedDir // the directory's watch, if it had one
+	rel   string      // its path when it moved
 }
 
-type listedEntry struct {
-	ino   uint64
-	epoch uint64
+// dirName2 is a name in a watched directory.
+type dirName2 struct {
+	dir  *watchedDir
+	name string
 }
+
+// errWatchedElsewhere: add_watch gave a watch the tree already has (the
+// directory moved here, or is mounted here a second time).
+var errWatchedElsewhere = errors.New("directory already watched")
 
 const inotifyMask = unix.IN_CREATE | unix.IN_DELETE | unix.IN_MOVED_FROM | unix.IN_MOVED_TO |
 	unix.IN_MODIFY | unix.IN_ATTRIB | unix.IN_CLOSE_WRITE | unix.IN_DELETE_SELF | unix.IN_MOVE_SELF |
@@ -127,7 +146,11 @@ func (b *inotifyBackend) start() error {
 	b.fd = fd
 	b.byWd = map[int32]*watchedDir{}
 	b.moves = map[uint32]movedFrom{}
-	b.listed = map[string]listedEntry{}
+	b.displaced = map[dirName2]*watchedDir{}
+	b.adopted = map[dirName2]bool{}
+	b.ignoring = map[uint32]bool{}
+	b.movesUntil = time.Time{}
+	clear(b.s.listed)
 	b.watches.Store(0)
 	b.unwatched.Store(0)
 	top, err := b.addWatch(nil, "", "")
@@ -156,8 +179,7 @@ func (b *inotifyBackend) addWatch(parent *watchedDir, name, rel string) (*watche
 		return nil, err
 	}
 	if old, ok := b.byWd[int32(wd)]; ok {
-		// The same directory under two names (a bind mount inside SOURCE).
-		return old, fmt.Errorf("already watched as %q", old.rel())
+		return old, errWatchedElsewhere
 	}
 	d := &watchedDir{wd: int32(wd), name: name, parent: parent, children: map[string]*watchedDir{}}
 	b.byWd[d.wd] = d
@@ -182,13 +204,19 @@ func (b *inotifyBackend) watchTree(d *watchedDir, report func(rel string, isDir 
 		}
 		for _, ent := range names {
 			child := joinRel(rel, ent.name)
-			if report != nil {
-				report(child, ent.dir)
-			}
 			if !ent.dir {
+				if report != nil {
+					report(child, false)
+				}
 				continue
 			}
 			sub, err := b.addWatch(dir, ent.name, child)
+			if errors.Is(err, errWatchedElsewhere) && b.adopt(sub, dir, ent.name, child) {
+				continue // moved here: reported as a rename, its contents came along
+			}
+			if report != nil {
+				report(child, true)
+			}
 			if err != nil {
 				if sub == nil && !os.IsNotExist(err) && err != unix.ENOTDIR && err != unix.ELOOP {
 					b.unwatched.Add(1)
@@ -213,16 +241,25 @@ func (b *inotifyBackend) run() {
 			continue
 		case err == unix.EAGAIN:
 			if len(b.moves) > 0 {
-				// A MOVED_TO may be a moment behind its MOVED_FROM.
-				if ready, stop := b.wake.wait(b.fd, 5); stop {
-					return
-				} else if ready {
+				// A MOVED_TO may be a moment behind its MOVED_FROM: wait
+				// for it (a flush's wake-up does not cut the wait short).
+				if b.movesUntil.IsZero() {
+					b.movesUntil = time.Now().Add(moveGrace)
+				}
+				if left := time.Until(b.movesUntil); left > 0 {
+					if _, stop := b.wake.wait(b.fd, int(left/time.Millisecond)+1); stop {
+						return
+					}
 					continue
 				}
 				b.movedOut()
 			}
+			b.movesUntil = time.Time{}
+			clear(b.displaced)
+			clear(b.adopted)
+			clear(b.ignoring)
 			b.s.ledger.retire(mark)
-			b.forgetListed(mark)
+			b.s.forgetListed(mark)
 			flushes = answer(flushes)
 			if b.s.flushWaiting() {
 				continue // its poke may have been taken by an earlier wait
@@ -236,25 +273,32 @@ func (b *inotifyBackend) run() {
 			b.s.rescan("", "inotify read: "+err.Error())
 			return
 		}
-		b.handle(b.buf[:n])
+		if !b.handle(b.buf[:n]) {
+			return
+		}
 	}
 }
 
-func (b *inotifyBackend) handle(buf []byte) {
+// moveGrace is how long a lone MOVED_FROM waits for its MOVED_TO once
+// the queue is empty; without one the object left SOURCE.
+const moveGrace = 5 * time.Millisecond
+
+// handle translates one read; false: the backend cannot go on.
+func (b *inotifyBackend) handle(buf []byte) bool {
 	for len(buf) >= unix.SizeofInotifyEvent {
 		ev := (*unix.InotifyEvent)(unsafe.Pointer(&buf[0]))
 		end := unix.SizeofInotifyEvent + int(ev.Len)
 		if end > len(buf) {
-			return
+			return true
 		}
 		name := strings.TrimRight(string(buf[unix.SizeofInotifyEvent:end]), "\x00")
 		buf = buf[end:]
 		if ev.Mask&unix.IN_Q_OVERFLOW != 0 {
-			b.overflow()
-			return
+			return b.overflow()
 		}
 		b.note(ev.Wd, ev.Mask, ev.Cookie, name)
 	}
+	return true
 }
 
 // note translates one inotify event.
@@ -264,6 +308,11 @@ func (b *inotifyBackend) note(wd int32, mask, cookie uint32, name string) {
 		return // a watch already dropped
 	}
 	if mask&unix.IN_IGNORED != 0 {
+		for k, x := range b.displaced {
+			if x == d {
+				delete(b.displaced, k) // it was replaced, not exchanged
+			}
+		}
 		b.forget(d)
 		return
 	}
@@ -286,19 +335,36 @@ func (b *inotifyBackend) note(wd int32, mask, cookie uint32, name string) {
 		}
 		b.s.removed(rel, isDir, false)
 	case mask&unix.IN_MOVED_FROM != 0:
-		b.moves[cookie] = movedFrom{dir: d, name: name, isDir: isDir}
+		key := dirName2{d, name}
+		if b.adopted[key] {
+			delete(b.adopted, key)
+			b.ignoring[cookie] = true
+			return
+		}
+		node := d.children[name]
+		if x := b.displaced[key]; x != nil {
+			// The second half of an exchange: the directory that had this
+			// name before the first half took it.
+			node = x
+			delete(b.displaced, key)
+		}
+		b.moves[cookie] = movedFrom{dir: d, name: name, isDir: isDir, node: node, rel: rel}
 	case mask&unix.IN_MOVED_TO != 0:
+		if b.ignoring[cookie] {
+			delete(b.ignoring, cookie)
+			return
+		}
 		from, ok := b.moves[cookie]
 		if !ok {
 			b.appeared(d, name, rel, isDir, true)
 			return
 		}
 		delete(b.moves, cookie)
-		fromRel := joinRel(from.dir.rel(), from.name)
-		if ch := from.dir.children[from.name]; ch != nil {
-			delete(from.dir.children, from.name)
-			if old := d.children[name]; old != nil {
+		if ch := from.node; ch != nil {
+			b.unlink(ch)
+			if old := d.children[name]; old != nil && old != ch {
 				b.unlink(old)
+				b.displaced[dirName2{d, name}] = old
 			}
 			ch.parent, ch.name = d, name
 			d.children[name] = ch
@@ -306,7 +372,7 @@ func (b *inotifyBackend) note(wd int32, mask, cookie uint32, name string) {
 			// An unwatched directory moved: watch it now.
 			b.appeared(d, name, rel, true, true)
 		}
-		b.s.renamed(fromRel, rel, false)
+		b.s.renamed(from.rel, rel, false)
 	default:
 		if mask&unix.IN_MODIFY != 0 {
 			b.s.dataChanged(rel)
@@ -323,23 +389,13 @@ func (b *inotifyBackend) note(wd int32, mask, cookie uint32, name string) {
 // appeared handles a name that came into d: created there, or moved in
 // from outside SOURCE.
 func (b *inotifyBackend) appeared(d *watchedDir, name, rel string, isDir, moved bool) {
-	if l, ok := b.listed[rel]; ok {
-		// Already reported by the listing of a new directory.
-		delete(b.listed, rel)
-		if e, err := b.s.statRel(rel); err == nil && e.ino == l.ino {
-			if isDir {
-				if _, watched := d.children[name]; !watched {
-					b.newDir(d, name, rel)
-				}
-			}
-			return
-		}
-	}
-	e, ok := b.s.created(rel, isDir, moved)
+	e, ok := b.s.noteCreated(rel, isDir, moved)
 	if !ok || !isDir || !e.isDir() {
 		return
 	}
-	b.newDir(d, name, rel)
+	if _, watched := d.children[name]; !watched {
+		b.newDir(d, name, rel)
+	}
 }
 
 // newDir watches a directory that just appeared and reports what was
@@ -356,18 +412,9 @@ func (b *inotifyBackend) newDir(d *watchedDir, name, rel string) {
 	epoch := b.s.ledger.epoch.Load()
 	b.watchTree(sub, func(child string, isDir bool) {
 		if e, ok := b.s.created(child, isDir, false); ok {
-			b.listed[child] = listedEntry{ino: e.ino, epoch: epoch}
+			b.s.listed[child] = listedEntry{ino: e.ino, epoch: epoch}
 		}
 	})
-}
-
-// forgetListed drops listing records the queue has been drained past.
-func (b *inotifyBackend) forgetListed(mark uint64) {
-	for rel, l := range b.listed {
-		if l.epoch < mark {
-			delete(b.listed, rel)
-		}
-	}
 }
 
 // movedOut reports the MOVED_FROMs that found no partner: those objects
@@ -376,11 +423,10 @@ func (b *inotifyBackend) forgetListed(mark uint64) {
 func (b *inotifyBackend) movedOut() {
 	for cookie, from := range b.moves {
 		delete(b.moves, cookie)
-		rel := joinRel(from.dir.rel(), from.name)
-		if ch := from.dir.children[from.name]; ch != nil {
+		if ch := from.node; ch != nil {
 			b.unwatchTree(ch)
 		}
-		b.s.removed(rel, from.isDir, true)
+		b.s.removed(from.rel, from.isDir, true)
 	}
 }
 
@@ -397,14 +443,50 @@ func (b *inotifyBackend) rootNote(mask uint32) {
 // overflow starts over on a new instance: every watch again, then one
 // rescan of the whole tree. Changes made while rebuilding are queued on
 // the new instance and follow the rescan.
-func (b *inotifyBackend) overflow() {
+func (b *inotifyBackend) overflow() bool {
 	b.overflows.Add(1)
 	unix.Close(b.fd)
+	b.fd = -1
 	if err := b.start(); err != nil {
 		b.s.rescan("", "inotify overflow, and could not watch again: "+err.Error())
-		return
+		return false
 	}
 	b.s.rescan("", "inotify queue overflow")
+	return true
+}
+
+// adopt handles a directory that a listing found already watched under
+// another name. If its old name no longer holds it, it was moved here
+// (into a directory too new for its watch to have seen the move, so no
+// MOVED_TO will come): one rename, reported now, and the watches below
+// it are kept; its MOVED_FROM, read now or later, is spent. false: the
+// same directory is reachable twice (a bind mount), not moved.
+func (b *inotifyBackend) adopt(node, dir *watchedDir, name, rel string) bool {
+	oldRel := node.rel()
+	if cur, err := b.s.statRel(oldRel); err == nil {
+		if now, err := b.s.statRel(rel); err == nil && cur.ino == now.ino {
+			return false
+		}
+	}
+	pending := false
+	for cookie, m := range b.moves {
+		if m.node == node {
+			delete(b.moves, cookie)
+			b.ignoring[cookie] = true
+			oldRel, pending = m.rel, true
+		}
+	}
+	if !pending && node.parent != nil && node.parent.children[node.name] == node {
+		b.adopted[dirName2{node.parent, node.name}] = true // its MOVED_FROM is still to come
+	}
+	b.unlink(node)
+	node.parent, node.name = dir, name
+	dir.children[name] = node
+	if e, err := b.s.statRel(rel); err == nil {
+		b.s.listed[rel] = listedEntry{ino: e.ino, epoch: b.s.ledger.epoch.Load()}
+	}
+	b.s.renamed(oldRel, rel, false)
+	return true
 }
 
 // unlink detaches d from the tree (it was removed or replaced); its

@@ -2,6 +2,7 @@ package kqshim
 
 import (
 	"errors"
+	"sync/atomic"
 	"time"
 )
 
@@ -15,6 +16,7 @@ type pollBackend struct {
 	s        *sink
 	interval time.Duration
 	last     tree
+	objects  atomic.Int64 // len(last), for status
 	stop     chan struct{}
 	poked    chan struct{}
 }
@@ -24,7 +26,9 @@ func openPoll(s *sink, opts Options) (backend, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &pollBackend{s: s, interval: opts.pollInterval(), last: t, stop: make(chan struct{}), poked: make(chan struct{}, 1)}, nil
+	p := &pollBackend{s: s, interval: opts.pollInterval(), last: t, stop: make(chan struct{}), poked: make(chan struct{}, 1)}
+	p.objects.Store(int64(len(t)))
+	return p, nil
 }
 
 // run scans an interval after the previous scan ended (not on a fixed
@@ -71,6 +75,7 @@ func (p *pollBackend) poll() bool {
 	}
 	p.s.ledger.retire(mark)
 	p.last = t
+	p.objects.Store(int64(len(t)))
 	return true
 }
 
@@ -103,5 +108,5 @@ func (p *pollBackend) poke() {
 
 func (p *pollBackend) stats(into map[string]any) {
 	into["poll_interval"] = p.interval.String()
-	into["objects"] = len(p.last)
+	into["objects"] = p.objects.Load()
 }

@@ -33,10 +33,14 @@
 //     the mount, with that process's pid), the filesystem announces each
 //     change before it makes it (Watcher.Expect) and the Ledger absorbs
 //     the matching notes. An announcement stands until the backend has
-//     read past the moment its operation finished: notes are queued
+//     read past the moment its operation finished (notes are queued
 //     inside the system call, so "queue seen empty after the operation"
-//     is exact (see Ledger). A writable handle under passthrough
-//     announces writes and its close for its whole life.
+//     covers all of them), and for a change of the same kind to the same
+//     object made underneath in that millisecond or so, it cannot tell
+//     the two apart (see Ledger). A writable handle under passthrough
+//     announces writes and its close for its whole life, plus 100 ms for
+//     the kernel's close of its backing file, a bound and not a
+//     guarantee: the kernel gives none.
 //
 // Notes of one change can arrive merged or split (the kernel merges
 // notes not yet read); the sink describes an object by stat'ing it when

@@ -20,7 +20,9 @@ func (q *kernelQueue) poke() { q.wake.wake() }
 
 // release closes the descriptors once run has returned.
 func (q *kernelQueue) release() {
-	unix.Close(q.fd)
+	if q.fd >= 0 {
+		unix.Close(q.fd)
+	}
 	unix.Close(q.root)
 	q.wake.close()
 }

@@ -60,7 +60,7 @@ func classesOf(t eventbus.Type) noteClass {
 // Ledger recognises the kernel's notes of changes the mount made itself
 // (echo suppression), for backends that cannot tell who made a change.
 //
-// # How it is exact
+// # When an announcement stands
 //
 // Before each change to SOURCE the filesystem announces it (Expect): its
 // type, the path(s) and, when known, the inode. The announcement stands
@@ -73,12 +73,19 @@ func classesOf(t eventbus.Type) noteClass {
 // announcement whose operation finished before that mark is then spent.
 //
 // Within its window an announcement absorbs every note of its classes
-// about its names or object, however many the kernel merged or split. So
-// a change from underneath is absorbed only if it is of the same class,
-// to the same name or object, while the mount's own change of that
-// class is under way: two writes to one file at the same moment are then
-// reported once, by the mount. Namespace notes are told apart by class,
-// so a foreign remove is never absorbed by the mount's create.
+// about its names or object, however many the kernel merged or split.
+// The window is the operation plus the time the backend takes to read
+// its queue empty (about a millisecond; a scan interval for poll). A
+// change from underneath is absorbed only if it is of the same class, to
+// the same object (where both the note and the announcement know the
+// inode: a new file under an announced name is another object) within
+// that window: a chmod made underneath right after the mount created the
+// file is then taken for the mount's own. fanotify, which knows the
+// mount's changes by pid, consults the ledger only for what the kernel
+// does for the mount under another pid (passthrough writes, the close of
+// the backing file), so it has no such window. Namespace notes are told
+// apart by class: a foreign remove is never absorbed by the mount's
+// create.
 type Ledger struct {
 	mu     sync.Mutex
 	byPath map[string][]*expectation
@@ -191,18 +198,27 @@ func (l *Ledger) isEcho(c noteClass, path string, ino uint64, birth int64) bool 
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	for _, x := range l.byPath[path] {
-		if x.classes&c != 0 {
+		// A name can stand for another object by now (a log rotated
+		// underneath while the mount keeps the old one open): where both
+		// sides know the object, it must be the same.
+		if x.classes&c != 0 && (ino == 0 || x.ino == 0 || x.is(ino, birth)) {
 			return true
 		}
 	}
 	if ino != 0 {
 		for _, x := range l.byIno[ino] {
-			if x.classes&c != 0 && (x.gen <= 1 || birth == 0 || x.gen == uint64(birth)) {
+			if x.classes&c != 0 && x.is(ino, birth) {
 				return true
 			}
 		}
 	}
 	return false
+}
+
+// is reports whether the expectation's object is the inode ino born at
+// birth (a birth time not known on either side is taken to match).
+func (x *expectation) is(ino uint64, birth int64) bool {
+	return x.ino == ino && (x.gen <= 1 || birth == 0 || x.gen == uint64(birth))
 }
 
 // mark starts a look at the kernel's queue (or a scan); pass its value to
