@@ -66,6 +66,15 @@ type inotifyBackend struct {
 	adopted  map[dirName2]bool
 	ignoring map[uint32]bool // cookies of such moves
 
+	// polled are the directories that could not be watched (the watch
+	// limit), by path, with their last scan: they are scanned and diffed
+	// every pollEvery instead. regionMark is the ledger mark taken before
+	// the last of those scans: announcements are retired no further.
+	polled     map[string]tree
+	pollEvery  time.Duration
+	lastPoll   time.Time
+	regionMark uint64
+
 	watches   atomic.Int64
 	unwatched atomic.Int64
 	overflows atomic.Int64
@@ -128,7 +137,8 @@ func openInotify(s *sink, opts Options) (backend, error) {
 		unix.Close(root)
 		return nil, err
 	}
-	b := &inotifyBackend{s: s, kernelQueue: kernelQueue{root: root, wake: wake}, max: opts.MaxWatches, buf: make([]byte, 64<<10)}
+	b := &inotifyBackend{s: s, kernelQueue: kernelQueue{root: root, wake: wake}, max: opts.MaxWatches,
+		pollEvery: opts.pollInterval(), buf: make([]byte, 64<<10)}
 	if err := b.start(); err != nil {
 		unix.Close(root)
 		wake.close()
@@ -150,6 +160,7 @@ func (b *inotifyBackend) start() error {
 	b.adopted = map[dirName2]bool{}
 	b.ignoring = map[uint32]bool{}
 	b.movesUntil = time.Time{}
+	b.polled = map[string]tree{}
 	clear(b.s.listed)
 	b.watches.Store(0)
 	b.unwatched.Store(0)
@@ -219,8 +230,7 @@ func (b *inotifyBackend) watchTree(d *watchedDir, report func(rel string, isDir 
 			}
 			if err != nil {
 				if sub == nil && !os.IsNotExist(err) && err != unix.ENOTDIR && err != unix.ELOOP {
-					b.unwatched.Add(1)
-					b.s.rescan(child, "cannot watch: "+err.Error())
+					b.unwatchable(child, err)
 				}
 				continue
 			}
@@ -258,13 +268,24 @@ func (b *inotifyBackend) run() {
 			clear(b.displaced)
 			clear(b.adopted)
 			clear(b.ignoring)
-			b.s.ledger.retire(mark)
+			if len(b.polled) > 0 && (len(flushes) > 0 || time.Since(b.lastPoll) >= b.pollEvery) {
+				b.pollRegions(mark)
+			}
+			retired := mark
+			if len(b.polled) > 0 {
+				retired = min(mark, b.regionMark)
+			}
+			b.s.ledger.retire(retired)
 			b.s.forgetListed(mark)
 			flushes = answer(flushes)
 			if b.s.flushWaiting() {
 				continue // its poke may have been taken by an earlier wait
 			}
-			if _, stop := b.wake.wait(b.fd, -1); stop {
+			timeout := -1
+			if len(b.polled) > 0 {
+				timeout = int(max(0, b.pollEvery-time.Since(b.lastPoll))/time.Millisecond) + 1
+			}
+			if _, stop := b.wake.wait(b.fd, timeout); stop {
 				return
 			}
 			b.s.gather()
@@ -333,6 +354,9 @@ func (b *inotifyBackend) note(wd int32, mask, cookie uint32, name string) {
 		if ch := d.children[name]; ch != nil && isDir {
 			b.unlink(ch)
 		}
+		if isDir {
+			b.polledMoved(rel, "")
+		}
 		b.s.removed(rel, isDir, false)
 	case mask&unix.IN_MOVED_FROM != 0:
 		key := dirName2{d, name}
@@ -368,9 +392,13 @@ func (b *inotifyBackend) note(wd int32, mask, cookie uint32, name string) {
 			}
 			ch.parent, ch.name = d, name
 			d.children[name] = ch
-		} else if isDir {
-			// An unwatched directory moved: watch it now.
-			b.appeared(d, name, rel, true, true)
+		} else if _, polled := b.polled[from.rel]; isDir && !polled {
+			// An unwatched directory moved: try to watch it now. The
+			// rename says it is here, with what it held.
+			b.watchMoved(d, name, rel)
+		}
+		if isDir {
+			b.polledMoved(from.rel, rel) // it, or directories below it
 		}
 		b.s.renamed(from.rel, rel, false)
 	default:
@@ -404,8 +432,7 @@ func (b *inotifyBackend) newDir(d *watchedDir, name, rel string) {
 	sub, err := b.addWatch(d, name, rel)
 	if err != nil {
 		if sub == nil && !os.IsNotExist(err) {
-			b.unwatched.Add(1)
-			b.s.rescan(rel, "cannot watch: "+err.Error())
+			b.unwatchable(rel, err)
 		}
 		return
 	}
@@ -425,6 +452,9 @@ func (b *inotifyBackend) movedOut() {
 		delete(b.moves, cookie)
 		if ch := from.node; ch != nil {
 			b.unwatchTree(ch)
+		}
+		if from.isDir {
+			b.polledMoved(from.rel, "")
 		}
 		b.s.removed(from.rel, from.isDir, true)
 	}
@@ -453,6 +483,72 @@ func (b *inotifyBackend) overflow() bool {
 	}
 	b.s.rescan("", "inotify queue overflow")
 	return true
+}
+
+// watchMoved watches a directory that moved in unwatched, and what is
+// below it, reporting nothing: its move is the news.
+func (b *inotifyBackend) watchMoved(d *watchedDir, name, rel string) {
+	sub, err := b.addWatch(d, name, rel)
+	if err != nil {
+		if sub == nil && !os.IsNotExist(err) {
+			b.unwatchable(rel, err)
+		}
+		return
+	}
+	b.watchTree(sub, nil)
+}
+
+// unwatchable reports a directory that cannot be watched (the watch
+// limit) and polls it from now on: one rescan says its state so far is
+// unknown; later changes in it come from scans.
+func (b *inotifyBackend) unwatchable(rel string, err error) {
+	b.unwatched.Add(1)
+	b.s.rescan(rel, "cannot watch: "+err.Error()+"; polled every "+b.pollEvery.String())
+	if t, serr := scan(b.s.abs(rel)); serr == nil {
+		if len(b.polled) == 0 {
+			b.regionMark = b.s.ledger.epoch.Load()
+		}
+		b.polled[rel] = t
+	}
+}
+
+// pollRegions scans every polled directory and reports what changed in
+// it since its last scan, matched against the mount's announcements as
+// the poll backend does. mark is the ledger's mark taken before.
+func (b *inotifyBackend) pollRegions(mark uint64) {
+	for rel, last := range b.polled {
+		t, err := scan(b.s.abs(rel))
+		if err != nil {
+			continue // gone: its parent's watch says so
+		}
+		for _, ev := range diff(last, t) {
+			ev.Path = joinRel(rel, ev.Path)
+			if ev.From != "" {
+				ev.From = joinRel(rel, ev.From)
+			}
+			if !b.s.inferredEcho(ev) {
+				b.s.emit(ev)
+			}
+		}
+		b.polled[rel] = t
+	}
+	b.lastPoll = time.Now()
+	b.regionMark = mark
+}
+
+// polledMoved keeps the polled directories' paths in step with a rename
+// of from (to "" : removed or moved out).
+func (b *inotifyBackend) polledMoved(from, to string) {
+	for rel, t := range b.polled {
+		rest, ok := strings.CutPrefix(rel, from)
+		if !ok || (rest != "" && rest[0] != '/') {
+			continue
+		}
+		delete(b.polled, rel)
+		if to != "" {
+			b.polled[to+rest] = t
+		}
+	}
 }
 
 // adopt handles a directory that a listing found already watched under
@@ -521,7 +617,7 @@ func (b *inotifyBackend) forget(d *watchedDir) {
 
 func (b *inotifyBackend) stats(into map[string]any) {
 	into["watches"] = b.watches.Load()
-	into["unwatched_dirs"] = b.unwatched.Load()
+	into["unwatched_dirs"] = b.unwatched.Load() // each polled
 	into["overflows"] = b.overflows.Load()
 }
 

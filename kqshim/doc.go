@@ -65,7 +65,8 @@
 //     mounted beneath SOURCE; inotify sees them (a watch per directory).
 //   - inotify queue overflow and watch limits become rescan events (for
 //     the tree, or the directory that could not be watched); the
-//     watches are rebuilt after an overflow.
+//     watches are rebuilt after an overflow, and a directory beyond the
+//     limit is polled from then on.
 //   - A change underneath to a file the mount has open for writing
 //     under passthrough is absorbed by that handle's announcement and
 //     reported by the mount's own size/mtime check instead (origin

@@ -21,8 +21,8 @@ type Options struct {
 	PollInterval time.Duration
 	// MaxWatches caps the kernel watches (inotify) or descriptors
 	// (kqueue) the watcher may hold; 0 leaves it to the system's limits.
-	// A directory beyond the cap is reported with a rescan event; the
-	// kqueue backend then polls it, inotify sees no change in it.
+	// A directory beyond the cap is reported with a rescan event and
+	// then polled every PollInterval.
 	MaxWatches int
 }
 

@@ -359,3 +359,33 @@ func TestUnderneathMoveIntoNewDirectory(t *testing.T) {
 		})
 	}
 }
+
+// inotify beyond its watch limit: a directory it cannot watch is
+// reported with a rescan, then polled, so later changes in it (and
+// below it) still arrive, and the mount's own changes there are still
+// not reported twice.
+func TestUnderneathInotifyPollsBeyondTheWatchLimit(t *testing.T) {
+	src, mnt := backingMount(t, "inotify", "--max-watches", "1")
+	s := follow(t, mnt)
+	must(t, os.Mkdir(filepath.Join(src, "d"), 0o755))
+	if got := summary(s.synced()); got != "mkdir d (backing); rescan d (backing)" {
+		t.Errorf("a directory beyond the limit: %s", got)
+	}
+	must(t, os.MkdirAll(filepath.Join(src, "d", "sub"), 0o755))
+	must(t, os.WriteFile(filepath.Join(src, "d", "sub", "x"), []byte("x"), 0o644))
+	if got := summary(s.synced()); got != "mkdir d/sub (backing); create d/sub/x (backing)" {
+		t.Errorf("changes in the polled directory: %s", got)
+	}
+	must(t, os.WriteFile(filepath.Join(mnt, "d", "sub", "y"), []byte("y"), 0o644))
+	must(t, os.Rename(filepath.Join(mnt, "d", "sub", "x"), filepath.Join(mnt, "d", "x2")))
+	for _, e := range s.synced() {
+		if e.Origin == eventbus.OriginBacking {
+			t.Errorf("the mount's own change in a polled directory reported again: %s %s", e.Type, e.Path)
+		}
+	}
+	must(t, os.Rename(filepath.Join(src, "d"), filepath.Join(src, "e")))
+	must(t, os.Remove(filepath.Join(src, "e", "x2")))
+	if got := summary(s.synced()); got != "rename e <- d (backing); remove e/x2 (backing)" {
+		t.Errorf("after the polled directory moved: %s", got)
+	}
+}
