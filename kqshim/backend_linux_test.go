@@ -135,6 +135,19 @@ func TestBackendsReportEachChangeOnce(t *testing.T) {
 	}
 }
 
+// newFile makes an empty file and returns what a scan records of it.
+func newFile(t *testing.T, path string) entry {
+	t.Helper()
+	if err := os.WriteFile(path, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	e, err := statEntry(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
 // writeOnce writes to an existing file with one write(2) and no O_TRUNC:
 // exactly one data change.
 func writeOnce(path, data string) error {
@@ -172,13 +185,7 @@ func TestBackendsDropAnnouncedChanges(t *testing.T) {
 		t.Run(backend, func(t *testing.T) {
 			root := t.TempDir()
 			f := filepath.Join(root, "f")
-			if err := os.WriteFile(f, nil, 0o644); err != nil {
-				t.Fatal(err)
-			}
-			st, err := statEntry(f)
-			if err != nil {
-				t.Fatal(err)
-			}
+			st := newFile(t, f)
 			w, c := startWatcher(t, backend, root)
 			wrote := w.Expect(eventbus.Write, "f", "", st.ino, uint64(st.birth))
 			closed := w.Expect(eventbus.CloseWrite, "f", "", st.ino, uint64(st.birth))
@@ -210,13 +217,7 @@ func TestBackendsAnnouncementIsAboutOneObject(t *testing.T) {
 		t.Run(backend, func(t *testing.T) {
 			root := t.TempDir()
 			f := filepath.Join(root, "log")
-			if err := os.WriteFile(f, nil, 0o644); err != nil {
-				t.Fatal(err)
-			}
-			st, err := statEntry(f)
-			if err != nil {
-				t.Fatal(err)
-			}
+			st := newFile(t, f)
 			w, c := startWatcher(t, backend, root)
 			defer w.Expect(eventbus.Write, "log", "", st.ino, uint64(st.birth))()
 			if err := exec.Command("sh", "-c", "cd "+root+" && mv log log.1 && printf new > log").Run(); err != nil {

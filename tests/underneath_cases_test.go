@@ -37,33 +37,23 @@ func allEvents(evs []eventbus.Event) string {
 // new file under the old name is another object, and its changes are
 // reported (a handle's announcement is about its own file).
 func TestUnderneathLogRotatedWhileOpenThroughMount(t *testing.T) {
-	for _, backend := range []string{"fanotify", "inotify"} {
-		for _, pt := range []bool{true, false} {
-			name := backend + "/passthrough"
-			var extra []string
-			if !pt {
-				name = backend + "/requests"
-				extra = []string{"--no-passthrough"}
-			}
-			t.Run(name, func(t *testing.T) {
-				src, mnt := backingMount(t, backend, extra...)
-				s := follow(t, mnt)
-				h, err := os.OpenFile(filepath.Join(mnt, "log"), os.O_CREATE|os.O_WRONLY, 0o644)
-				must(t, err)
-				defer h.Close()
-				_, err = h.WriteString("line1\n")
-				must(t, err)
-				s.synced()
-				must(t, os.Rename(filepath.Join(src, "log"), filepath.Join(src, "log.1")))
-				must(t, os.WriteFile(filepath.Join(src, "log"), []byte("new\n"), 0o644))
-				got := allEvents(s.synced())
-				want := "rename log.1 <- log (backing); create log (backing); write log (backing); close_write log (backing)"
-				if got != want {
-					t.Errorf("rotation underneath:\n got  %s\n want %s", got, want)
-				}
-			})
+	eachWriteMode(t, []string{"fanotify", "inotify"}, nil, func(t *testing.T, backend string, extra []string) {
+		src, mnt := backingMount(t, backend, extra...)
+		s := follow(t, mnt)
+		h, err := os.OpenFile(filepath.Join(mnt, "log"), os.O_CREATE|os.O_WRONLY, 0o644)
+		must(t, err)
+		defer h.Close()
+		_, err = h.WriteString("line1\n")
+		must(t, err)
+		s.synced()
+		must(t, os.Rename(filepath.Join(src, "log"), filepath.Join(src, "log.1")))
+		must(t, os.WriteFile(filepath.Join(src, "log"), []byte("new\n"), 0o644))
+		got := allEvents(s.synced())
+		want := "rename log.1 <- log (backing); create log (backing); write log (backing); close_write log (backing)"
+		if got != want {
+			t.Errorf("rotation underneath:\n got  %s\n want %s", got, want)
 		}
-	}
+	})
 }
 
 // fanotify knows the mount's own changes by pid: a change made underneath

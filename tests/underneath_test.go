@@ -3,6 +3,7 @@ package tests
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -188,6 +189,21 @@ func TestUnderneathEachChangeOnce(t *testing.T) {
 	}
 }
 
+// eachWriteMode runs f for each backend twice: with writes under kernel
+// passthrough (the default) and through the daemon (--no-passthrough),
+// each time with the mount flags extra.
+func eachWriteMode(t *testing.T, backends []string, extra []string, f func(t *testing.T, backend string, extra []string)) {
+	for _, backend := range backends {
+		for _, mode := range []struct {
+			name  string
+			flags []string
+		}{{"passthrough", nil}, {"requests", []string{"--no-passthrough"}}} {
+			flags := append(slices.Clone(extra), mode.flags...)
+			t.Run(backend+"/"+mode.name, func(t *testing.T) { f(t, backend, flags) })
+		}
+	}
+}
+
 func withOrigin(list, origin string) string {
 	if list == "" {
 		return ""
@@ -218,152 +234,132 @@ func sortStrings(a []string) {
 // not a single backing event. Writes are made under kernel passthrough
 // (the default) and without it.
 func TestUnderneathThroughMountIsSilent(t *testing.T) {
-	for _, backend := range linuxUnderneath {
-		for _, pt := range []bool{true, false} {
-			name := backend + "/passthrough"
-			var extra []string
-			if !pt {
-				name = backend + "/requests"
-				extra = []string{"--no-passthrough"}
-			}
-			t.Run(name, func(t *testing.T) {
-				_, mnt := backingMount(t, backend, extra...)
-				s := follow(t, mnt)
-				p := func(rel string) string { return filepath.Join(mnt, rel) }
-				must(t, os.WriteFile(p("f"), []byte("hello"), 0o644))
-				writeAt(t, p("f"), "HE")
-				must(t, os.WriteFile(p("f"), []byte("truncated and rewritten"), 0o644))
-				big := make([]byte, 4<<20)
-				must(t, os.WriteFile(p("big"), big, 0o644))
-				must(t, os.Truncate(p("big"), 10))
-				must(t, os.Chmod(p("f"), 0o600))
-				must(t, os.Chown(p("f"), 1, 2))
-				must(t, os.Chtimes(p("f"), time.Unix(1e9, 0), time.Unix(1e9, 0)))
-				must(t, unix.Setxattr(p("f"), "user.k", []byte("v"), 0))
-				must(t, unix.Removexattr(p("f"), "user.k"))
-				must(t, os.Mkdir(p("d"), 0o755))
-				must(t, syscall.Mkfifo(p("d/fifo"), 0o644))
-				must(t, os.Symlink("f", p("d/ln")))
-				must(t, os.Link(p("f"), p("d/hard")))
-				must(t, os.Rename(p("f"), p("d/f2")))
-				must(t, os.Rename(p("d/hard"), p("d/f2")))
-				must(t, os.Rename(p("d"), p("e")))
-				must(t, os.MkdirAll(p("e/x/y/z"), 0o755))
-				must(t, os.WriteFile(p("e/x/y/z/deep"), []byte("deep"), 0o644))
-				// A file kept open for writing across other changes.
-				h, err := os.OpenFile(p("e/open"), os.O_CREATE|os.O_RDWR, 0o644)
-				must(t, err)
-				for i := 0; i < 50; i++ {
-					_, err := h.WriteAt([]byte("chunk"), int64(i*5))
-					must(t, err)
-				}
-				must(t, os.Rename(p("e/open"), p("e/open2")))
-				_, err = h.WriteAt([]byte("after rename"), 0)
-				must(t, err)
-				must(t, h.Close())
-				must(t, os.RemoveAll(p("e")))
-				must(t, os.Remove(p("big")))
-				evs := s.synced()
-				var mount int
-				for _, e := range evs {
-					switch e.Origin {
-					case eventbus.OriginBacking:
-						t.Errorf("backing event for a change made through the mount: %s %s (from %q)", e.Type, e.Path, e.From)
-					case eventbus.OriginMount:
-						mount++
-					}
-				}
-				if mount < 30 {
-					t.Errorf("only %d mount events: %s", mount, summary(evs))
-				}
-			})
+	eachWriteMode(t, linuxUnderneath, nil, func(t *testing.T, backend string, extra []string) {
+		_, mnt := backingMount(t, backend, extra...)
+		s := follow(t, mnt)
+		p := func(rel string) string { return filepath.Join(mnt, rel) }
+		must(t, os.WriteFile(p("f"), []byte("hello"), 0o644))
+		writeAt(t, p("f"), "HE")
+		must(t, os.WriteFile(p("f"), []byte("truncated and rewritten"), 0o644))
+		big := make([]byte, 4<<20)
+		must(t, os.WriteFile(p("big"), big, 0o644))
+		must(t, os.Truncate(p("big"), 10))
+		must(t, os.Chmod(p("f"), 0o600))
+		must(t, os.Chown(p("f"), 1, 2))
+		must(t, os.Chtimes(p("f"), time.Unix(1e9, 0), time.Unix(1e9, 0)))
+		must(t, unix.Setxattr(p("f"), "user.k", []byte("v"), 0))
+		must(t, unix.Removexattr(p("f"), "user.k"))
+		must(t, os.Mkdir(p("d"), 0o755))
+		must(t, syscall.Mkfifo(p("d/fifo"), 0o644))
+		must(t, os.Symlink("f", p("d/ln")))
+		must(t, os.Link(p("f"), p("d/hard")))
+		must(t, os.Rename(p("f"), p("d/f2")))
+		must(t, os.Rename(p("d/hard"), p("d/f2")))
+		must(t, os.Rename(p("d"), p("e")))
+		must(t, os.MkdirAll(p("e/x/y/z"), 0o755))
+		must(t, os.WriteFile(p("e/x/y/z/deep"), []byte("deep"), 0o644))
+		// A file kept open for writing across other changes.
+		h, err := os.OpenFile(p("e/open"), os.O_CREATE|os.O_RDWR, 0o644)
+		must(t, err)
+		for i := 0; i < 50; i++ {
+			_, err := h.WriteAt([]byte("chunk"), int64(i*5))
+			must(t, err)
 		}
-	}
+		must(t, os.Rename(p("e/open"), p("e/open2")))
+		_, err = h.WriteAt([]byte("after rename"), 0)
+		must(t, err)
+		must(t, h.Close())
+		must(t, os.RemoveAll(p("e")))
+		must(t, os.Remove(p("big")))
+		evs := s.synced()
+		var mount int
+		for _, e := range evs {
+			switch e.Origin {
+			case eventbus.OriginBacking:
+				t.Errorf("backing event for a change made through the mount: %s %s (from %q)", e.Type, e.Path, e.From)
+			case eventbus.OriginMount:
+				mount++
+			}
+		}
+		if mount < 30 {
+			t.Errorf("only %d mount events: %s", mount, summary(evs))
+		}
+	})
 }
 
 // A file's content, size and name changed underneath while the mount has
 // them cached (kernel cache lifetimes of a minute, an open handle with
 // cached pages): the next look through the mount sees the new state.
 func TestUnderneathCachesStayTrue(t *testing.T) {
-	for _, backend := range []string{"fanotify", "inotify", "poll"} {
-		for _, pt := range []bool{true, false} {
-			name := backend + "/passthrough"
-			extra := []string{"--attr-timeout", "1m", "--entry-timeout", "1m", "--negative-timeout", "1m"}
-			if !pt {
-				name = backend + "/requests"
-				extra = append(extra, "--no-passthrough")
-			}
-			t.Run(name, func(t *testing.T) {
-				src, mnt := backingMount(t, backend, extra...)
-				s := follow(t, mnt)
-				sp := func(rel string) string { return filepath.Join(src, rel) }
-				mp := func(rel string) string { return filepath.Join(mnt, rel) }
-				must(t, os.WriteFile(sp("f"), []byte("aaaa"), 0o644))
-				must(t, os.Mkdir(sp("d"), 0o755))
-				s.synced()
+	eachWriteMode(t, []string{"fanotify", "inotify", "poll"}, []string{"--attr-timeout", "1m", "--entry-timeout", "1m", "--negative-timeout", "1m"}, func(t *testing.T, backend string, extra []string) {
+		src, mnt := backingMount(t, backend, extra...)
+		s := follow(t, mnt)
+		sp := func(rel string) string { return filepath.Join(src, rel) }
+		mp := func(rel string) string { return filepath.Join(mnt, rel) }
+		must(t, os.WriteFile(sp("f"), []byte("aaaa"), 0o644))
+		must(t, os.Mkdir(sp("d"), 0o755))
+		s.synced()
 
-				// Warm the kernel's caches through the mount.
-				h, err := os.Open(mp("f"))
-				must(t, err)
-				defer h.Close()
-				readAt(t, h, 4, "aaaa")
-				statSize(t, mp("f"), 4)
-				if _, err := os.Lstat(mp("missing")); !os.IsNotExist(err) {
-					t.Fatalf("missing: %v", err)
-				}
-				if _, err := os.ReadDir(mp("d")); err != nil {
-					t.Fatal(err)
-				}
-
-				// Same size, new bytes: only an invalidated page cache shows them.
-				writeAt(t, sp("f"), "bbbb")
-				s.synced()
-				readAt(t, h, 4, "bbbb")
-
-				// New size.
-				must(t, os.WriteFile(sp("f"), []byte("cccccccc"), 0o644))
-				s.synced()
-				statSize(t, mp("f"), 8)
-				readAt(t, h, 8, "cccccccc")
-
-				// New mode.
-				must(t, os.Chmod(sp("f"), 0o640))
-				s.synced()
-				if st, err := os.Lstat(mp("f")); err != nil || st.Mode().Perm() != 0o640 {
-					t.Errorf("mode through the mount: %v %v", st.Mode(), err)
-				}
-
-				// A name that was missing appears; a name goes; a name moves.
-				must(t, os.WriteFile(sp("missing"), []byte("here"), 0o644))
-				must(t, os.Rename(sp("f"), sp("d/moved")))
-				s.synced()
-				if b, err := os.ReadFile(mp("missing")); err != nil || string(b) != "here" {
-					t.Errorf("new name through the mount: %q %v", b, err)
-				}
-				if _, err := os.Lstat(mp("f")); !os.IsNotExist(err) {
-					t.Errorf("old name still there through the mount: %v", err)
-				}
-				if b, err := os.ReadFile(mp("d/moved")); err != nil || string(b) != "cccccccc" {
-					t.Errorf("moved file through the mount: %q %v", b, err)
-				}
-				names, err := os.ReadDir(mp("d"))
-				if err != nil || len(names) != 1 || names[0].Name() != "moved" {
-					t.Errorf("listing after the move: %v %v", names, err)
-				}
-				// The moved file is usable through its new name: the mount
-				// resolves paths with what it was told.
-				must(t, os.Chmod(mp("d/moved"), 0o600))
-				if st, err := os.Lstat(sp("d/moved")); err != nil || st.Mode().Perm() != 0o600 {
-					t.Errorf("chmod through the moved name: %v %v", st, err)
-				}
-				must(t, os.RemoveAll(sp("d")))
-				s.synced()
-				if _, err := os.Lstat(mp("d")); !os.IsNotExist(err) {
-					t.Errorf("removed directory still there through the mount: %v", err)
-				}
-			})
+		// Warm the kernel's caches through the mount.
+		h, err := os.Open(mp("f"))
+		must(t, err)
+		defer h.Close()
+		readAt(t, h, 4, "aaaa")
+		statSize(t, mp("f"), 4)
+		if _, err := os.Lstat(mp("missing")); !os.IsNotExist(err) {
+			t.Fatalf("missing: %v", err)
 		}
-	}
+		if _, err := os.ReadDir(mp("d")); err != nil {
+			t.Fatal(err)
+		}
+
+		// Same size, new bytes: only an invalidated page cache shows them.
+		writeAt(t, sp("f"), "bbbb")
+		s.synced()
+		readAt(t, h, 4, "bbbb")
+
+		// New size.
+		must(t, os.WriteFile(sp("f"), []byte("cccccccc"), 0o644))
+		s.synced()
+		statSize(t, mp("f"), 8)
+		readAt(t, h, 8, "cccccccc")
+
+		// New mode.
+		must(t, os.Chmod(sp("f"), 0o640))
+		s.synced()
+		if st, err := os.Lstat(mp("f")); err != nil || st.Mode().Perm() != 0o640 {
+			t.Errorf("mode through the mount: %v %v", st.Mode(), err)
+		}
+
+		// A name that was missing appears; a name goes; a name moves.
+		must(t, os.WriteFile(sp("missing"), []byte("here"), 0o644))
+		must(t, os.Rename(sp("f"), sp("d/moved")))
+		s.synced()
+		if b, err := os.ReadFile(mp("missing")); err != nil || string(b) != "here" {
+			t.Errorf("new name through the mount: %q %v", b, err)
+		}
+		if _, err := os.Lstat(mp("f")); !os.IsNotExist(err) {
+			t.Errorf("old name still there through the mount: %v", err)
+		}
+		if b, err := os.ReadFile(mp("d/moved")); err != nil || string(b) != "cccccccc" {
+			t.Errorf("moved file through the mount: %q %v", b, err)
+		}
+		names, err := os.ReadDir(mp("d"))
+		if err != nil || len(names) != 1 || names[0].Name() != "moved" {
+			t.Errorf("listing after the move: %v %v", names, err)
+		}
+		// The moved file is usable through its new name: the mount
+		// resolves paths with what it was told.
+		must(t, os.Chmod(mp("d/moved"), 0o600))
+		if st, err := os.Lstat(sp("d/moved")); err != nil || st.Mode().Perm() != 0o600 {
+			t.Errorf("chmod through the moved name: %v %v", st, err)
+		}
+		must(t, os.RemoveAll(sp("d")))
+		s.synced()
+		if _, err := os.Lstat(mp("d")); !os.IsNotExist(err) {
+			t.Errorf("removed directory still there through the mount: %v", err)
+		}
+	})
 }
 
 func readAt(t testing.TB, f *os.File, n int, want string) {
