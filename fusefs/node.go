@@ -97,7 +97,7 @@ func (n *Node) at() (dirfd int, name, rel string, errno syscall.Errno) {
 func (n *Node) child(ctx context.Context, st *syscall.Stat_t, gen uint64, out *fuse.EntryOut) *fs.Inode {
 	out.Attr.FromStat(st)
 	ch := n.NewInode(ctx, &Node{fsys: n.fsys}, n.fsys.stableAttr(st, gen))
-	if cn, ok := ch.Operations().(*Node); ok {
+	if cn, ok := ch.Operations().(*Node); ok && n.fsys.underneath != nil {
 		n.fsys.nodes.add(cn) // the node go-fuse keeps (an existing one for a known inode)
 	}
 	return ch

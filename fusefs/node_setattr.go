@@ -94,6 +94,8 @@ func (n *Node) Setattr(ctx context.Context, f fs.FileHandle, in *fuse.SetAttrIn,
 	// Writes still folded into a pending event happened before this
 	// change; report them first so that per-path order holds.
 	n.fsys.reportPendingWrites(n)
+	// Truncate stands for any SETATTR: its notes are the widest (data,
+	// attributes, and the close of the descriptor a truncate by name opens).
 	ino, gen := n.identity()
 	defer n.fsys.expect(eventbus.Truncate, rel, "", ino, gen)()
 

@@ -236,13 +236,6 @@ func (s *sink) rescan(rel, why string) {
 	s.emit(ev)
 }
 
-// change builds an event about rel with the attributes of e.
-func change(t eventbus.Type, rel string, e entry) *eventbus.Event {
-	ev := event(t, rel, "", e)
-	ev.Origin = eventbus.OriginBacking
-	return ev
-}
-
 // created reports a name that appeared at rel (if it is not the mount's
 // own), typed by what it is. It returns the entry, if rel still exists;
 // a name already gone again is still reported (its removal follows), as
@@ -271,7 +264,7 @@ func (s *sink) created(rel string, isDir, moved bool) (entry, bool) {
 		// never seen: its first name is a create.)
 		t = eventbus.Link
 	}
-	ev := change(t, rel, e)
+	ev := event(t, rel, "", e)
 	if t == eventbus.Symlink {
 		ev.Target, _ = os.Readlink(s.abs(rel))
 	}
@@ -280,10 +273,9 @@ func (s *sink) created(rel string, isDir, moved bool) (entry, bool) {
 }
 
 // createdTree reports a directory that appeared with contents (moved in
-// from outside SOURCE, or filled before it could be watched): the
-// directory, then everything in it, shallowest first. seen, if not nil,
-// gets every path reported.
-func (s *sink) createdTree(rel string, moved bool, seen func(rel string, e entry)) {
+// from outside SOURCE): the directory, then everything in it, shallowest
+// first.
+func (s *sink) createdTree(rel string, moved bool) {
 	e, ok := s.created(rel, true, moved)
 	if !ok || !e.isDir() {
 		return
@@ -292,15 +284,18 @@ func (s *sink) createdTree(rel string, moved bool, seen func(rel string, e entry
 	if err != nil {
 		return
 	}
-	epoch := s.ledger.epoch.Load()
 	for _, p := range sortedByDepth(t) {
-		full := path.Join(rel, p)
-		if seen != nil {
-			seen(full, t[p])
-		}
-		if e, ok := s.created(full, t[p].isDir(), false); ok {
-			s.listed[full] = listedEntry{ino: e.ino, epoch: epoch}
-		}
+		s.listedCreated(path.Join(rel, p), t[p].isDir())
+	}
+}
+
+// listedCreated reports a name a listing found in a directory that just
+// appeared, and remembers it until the backend has drained past the
+// listing: a note of the same creation may still be queued (noteCreated
+// then drops it).
+func (s *sink) listedCreated(rel string, isDir bool) {
+	if e, ok := s.created(rel, isDir, false); ok {
+		s.listed[rel] = listedEntry{ino: e.ino, epoch: s.ledger.epoch.Load()}
 	}
 }
 
@@ -420,7 +415,7 @@ func (s *sink) dataChanged(rel string) {
 	if known && e.size < prev.size {
 		t = eventbus.Truncate
 	}
-	s.emit(change(t, rel, e))
+	s.emit(event(t, rel, "", e))
 }
 
 // attrChanged reports a metadata change, as precisely as the last known
@@ -431,7 +426,7 @@ func (s *sink) attrChanged(rel string) {
 		return
 	}
 	for _, t := range attrTypes(prev, e, known) {
-		s.emit(change(t, rel, e))
+		s.emit(event(t, rel, "", e))
 	}
 }
 
@@ -472,7 +467,7 @@ func (s *sink) closedWrite(rel string) {
 	if !ok {
 		return
 	}
-	s.emit(change(eventbus.CloseWrite, rel, e))
+	s.emit(event(eventbus.CloseWrite, rel, "", e))
 }
 
 // attrCache remembers the last attributes seen of each inode, so that an

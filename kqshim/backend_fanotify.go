@@ -381,7 +381,7 @@ func (b *fanotifyBackend) translate(n *fanNote, pl notePlace) {
 		case fromIn && toIn:
 			b.s.renamed(from, to, false)
 		case toIn && isDir:
-			b.s.createdTree(to, true, nil) // its contents came with it, unannounced
+			b.s.createdTree(to, true) // its contents came with it, unannounced
 		case toIn:
 			b.s.noteCreated(to, false, true)
 		case fromIn:

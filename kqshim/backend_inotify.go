@@ -436,12 +436,7 @@ func (b *inotifyBackend) newDir(d *watchedDir, name, rel string) {
 		}
 		return
 	}
-	epoch := b.s.ledger.epoch.Load()
-	b.watchTree(sub, func(child string, isDir bool) {
-		if e, ok := b.s.created(child, isDir, false); ok {
-			b.s.listed[child] = listedEntry{ino: e.ino, epoch: epoch}
-		}
-	})
+	b.watchTree(sub, b.s.listedCreated)
 }
 
 // movedOut reports the MOVED_FROMs that found no partner: those objects

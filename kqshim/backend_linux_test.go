@@ -148,20 +148,6 @@ func newFile(t *testing.T, path string) entry {
 	return e
 }
 
-// writeOnce writes to an existing file with one write(2) and no O_TRUNC:
-// exactly one data change.
-func writeOnce(path, data string) error {
-	f, err := os.OpenFile(path, os.O_WRONLY, 0)
-	if err != nil {
-		return err
-	}
-	_, err = f.WriteString(data)
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	return err
-}
-
 // dropCloseWrite: WriteFile closes what it wrote; the backends that see
 // closes report it, which is right but not what these steps are about.
 func dropCloseWrite(s string) string {

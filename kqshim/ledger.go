@@ -138,7 +138,7 @@ func newLedger() *Ledger {
 func (l *Ledger) Expect(t eventbus.Type, path, from string, ino, gen uint64) (done func()) {
 	c := classesOf(t)
 	if c == 0 {
-		return func() {}
+		return noop
 	}
 	x := &expectation{classes: c, paths: [2]string{path, from}, ino: ino, gen: gen}
 	l.mu.Lock()

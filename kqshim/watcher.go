@@ -120,8 +120,17 @@ func (w *Watcher) Backend() string { return w.name }
 // number and birth time when known. done must be called once the change
 // is made or has failed. See Ledger.
 func (w *Watcher) Expect(t eventbus.Type, path, from string, ino, gen uint64) (done func()) {
+	// A backend that knows the mount's own changes by pid never asks
+	// about most kinds: no need to record them on every operation. A
+	// rename is recorded all the same, for the announcements it carries
+	// to the new names.
+	if classesOf(t)&w.s.consult == 0 && t != eventbus.Rename {
+		return noop
+	}
 	return w.s.ledger.Expect(t, path, from, ino, gen)
 }
+
+func noop() {}
 
 // Flush waits until every change made underneath the mount before the
 // call has been published (or timeout passes: false). The poll backend
