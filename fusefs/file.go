@@ -21,7 +21,8 @@ type fileHandle struct {
 	file     *os.File // owns fd; kept so the fd stays valid for passthrough
 	fd       int
 	writable bool
-	opener   who // attribution for writes the kernel makes on its own
+	opener   who    // attribution for writes the kernel makes on its own
+	uid      uint32 // whose handle budget it counts against
 
 	mu sync.Mutex
 	// path is the last known path, for reports after the name is gone.
@@ -159,16 +160,31 @@ func (h *fileHandle) Read(ctx context.Context, dest []byte, off int64) (fuse.Rea
 	return fuse.ReadResultFd(uintptr(h.fd), off, len(dest)), 0
 }
 
+// Write writes as the caller, so that SOURCE clears set-id bits and
+// applies limits as it would for the caller's own write.
 func (h *fileHandle) Write(ctx context.Context, data []byte, off int64) (uint32, syscall.Errno) {
-	defer h.node.fsys.names.lockShared()()
 	h.markRequests()
 	defer h.node.expectOn(eventbus.Write)()
-	n, err := syscall.Pwrite(h.fd, data, off)
-	if err != nil {
-		return 0, fs.ToErrno(err)
+	var n int
+	errno := h.asCaller(ctx, func() (err error) {
+		n, err = syscall.Pwrite(h.fd, data, off)
+		return err
+	})
+	if errno != 0 {
+		return 0, errno
 	}
 	h.wrote(ctx)
 	return uint32(n), 0
+}
+
+// asCaller runs fn (a system call on the handle's descriptor) as the
+// caller of ctx.
+func (h *fileHandle) asCaller(ctx context.Context, fn func() error) syscall.Errno {
+	o, errno := h.node.fsys.begin(ctx)
+	if errno != 0 {
+		return errno
+	}
+	return o.run(fn)
 }
 
 func (h *fileHandle) Getattr(ctx context.Context, out *fuse.AttrOut) syscall.Errno {
@@ -190,16 +206,19 @@ func (h *fileHandle) Lseek(ctx context.Context, off uint64, whence uint32) (uint
 // here; close_write waits for Release (the last close), which the kernel
 // sends asynchronously.
 func (h *fileHandle) Flush(ctx context.Context) syscall.Errno {
-	defer h.node.fsys.names.lockShared()()
 	// Closing a dup of the fd gives SOURCE its close-to-open flush (NFS)
-	// without closing the handle.
+	// without closing the handle. It may block (a network filesystem
+	// writing back), so no lock is held across it.
 	nfd, err := syscall.Dup(h.fd)
 	if err != nil {
 		return fs.ToErrno(err)
 	}
 	err = syscall.Close(nfd)
 	if h.writable {
-		h.report(h.node.fsys.callers.of(ctx))
+		func() {
+			defer h.node.fsys.names.lockShared()()
+			h.report(h.node.fsys.callers.of(ctx))
+		}()
 		h.mu.Lock()
 		h.closing = true
 		h.mu.Unlock()
@@ -208,7 +227,6 @@ func (h *fileHandle) Flush(ctx context.Context) syscall.Errno {
 }
 
 func (h *fileHandle) Fsync(ctx context.Context, flags uint32) syscall.Errno {
-	defer h.node.fsys.names.lockShared()()
 	var err error
 	if flags&1 != 0 {
 		err = fdatasync(h.fd)
@@ -216,17 +234,17 @@ func (h *fileHandle) Fsync(ctx context.Context, flags uint32) syscall.Errno {
 		err = syscall.Fsync(h.fd)
 	}
 	if h.writable {
+		defer h.node.fsys.names.lockShared()()
 		h.report(h.node.fsys.callers.of(ctx))
 	}
 	return fs.ToErrno(err)
 }
 
 func (h *fileHandle) Allocate(ctx context.Context, off, size uint64, mode uint32) syscall.Errno {
-	defer h.node.fsys.names.lockShared()()
 	h.markRequests()
 	defer h.node.expectOn(eventbus.Write)()
-	if err := fallocate(h.fd, mode, int64(off), int64(size)); err != nil {
-		return fs.ToErrno(err)
+	if errno := h.asCaller(ctx, func() error { return fallocate(h.fd, mode, int64(off), int64(size)) }); errno != 0 {
+		return errno
 	}
 	h.wrote(ctx)
 	return 0
@@ -235,21 +253,11 @@ func (h *fileHandle) Allocate(ctx context.Context, off, size uint64, mode uint32
 // Release is the last close of the handle: report what is pending, then
 // close_write (or the opt-in close for read-only handles).
 func (h *fileHandle) Release(ctx context.Context) syscall.Errno {
-	defer h.node.fsys.names.lockShared()()
 	f := h.node.fsys
 	h.mu.Lock()
 	h.closing = true // a change to the file waits for this release
 	h.mu.Unlock()
-	if h.writable {
-		st, ok := h.report(h.opener)
-		ev := newEvent(eventbus.CloseWrite, h.currentPath(), h.opener)
-		if ok {
-			withAttr(ev, &st)
-		}
-		f.publish(ev)
-	} else if f.bus.Wants(eventbus.Close) {
-		f.publish(newEvent(eventbus.Close, h.currentPath(), h.opener))
-	}
+	h.publishClose()
 	// The handle stayed registered until close_write was out, so that
 	// awaitReleases saw a release under way.
 	f.dropHandle(h)
@@ -263,7 +271,25 @@ func (h *fileHandle) Release(ctx context.Context) syscall.Errno {
 		h.backing.Close() // the kernel keeps its own reference
 	}
 	h.unannounce()
+	f.budget.give(h.uid)
 	return fs.ToErrno(err)
+}
+
+// publishClose reports what is pending, then close_write (or the opt-in
+// close for read-only handles).
+func (h *fileHandle) publishClose() {
+	f := h.node.fsys
+	defer f.names.lockShared()()
+	if h.writable {
+		st, ok := h.report(h.opener)
+		ev := newEvent(eventbus.CloseWrite, h.currentPath(), h.opener)
+		if ok {
+			withAttr(ev, &st)
+		}
+		f.publish(ev)
+	} else if f.bus.Wants(eventbus.Close) {
+		f.publish(newEvent(eventbus.Close, h.currentPath(), h.opener))
+	}
 }
 
 // currentPath is the node's path now, or the last one known if the node

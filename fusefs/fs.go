@@ -32,6 +32,7 @@ type FS struct {
 	root   *Node
 
 	callers callers
+	ids     *identities
 	names   nameLock
 	nodes   nodeIndex // every node by SOURCE inode, for invalidation
 
@@ -46,6 +47,23 @@ type FS struct {
 	// passthrough is what the kernel granted at mount: passthroughUnknown
 	// until SetKernelPassthrough says.
 	passthrough atomic.Int32
+
+	// pins counts the directory descriptors nodes hold, at most maxPins
+	// (a share of the descriptor limit; beyond it directories are opened
+	// per operation from their nearest pinned ancestor).
+	pins    atomic.Int64
+	maxPins int64
+	// treeGen moves whenever a change made underneath moves or removes
+	// names: pins are then checked again before use (dirpin.go).
+	treeGen atomic.Uint64
+	// mountDev is the device number of this very mount (0 until known):
+	// SOURCE must never lead back into it.
+	mountDev atomic.Uint64
+	// lost is closed when SOURCE stops being the mounted directory.
+	lost       chan struct{}
+	lostReason atomic.Pointer[string]
+	// budget caps each user's open handles.
+	budget handleBudget
 
 	stop     chan struct{}
 	stopOnce sync.Once
@@ -63,16 +81,34 @@ func New(source string, bus *eventbus.Bus, opts Options) (*FS, error) {
 		unix.Close(fd)
 		return nil, fmt.Errorf("%w: stat %s: %w", ErrSource, source, err)
 	}
+	// Objects are made with the mode the kernel passes, which already has
+	// the caller's umask applied; the daemon's own would be applied again.
+	syscall.Umask(0)
+	ids, err := newIdentities()
+	if err != nil {
+		unix.Close(fd)
+		return nil, fmt.Errorf("fusefs: reading the daemon's credentials: %w", err)
+	}
 	f := &FS{
 		source: source, rootfd: fd, dev: uint64(st.Dev), opts: opts, bus: bus,
+		ids:     ids,
 		handles: make(map[*Node][]*fileHandle),
 		stop:    make(chan struct{}),
+		lost:    make(chan struct{}),
+	}
+	limit := descriptorLimit()
+	f.maxPins = int64(limit / 4)
+	f.budget.max = opts.MaxHandlesPerUser
+	if f.budget.max <= 0 {
+		f.budget.max = limit / 4
 	}
 	f.root = &Node{fsys: f}
 	if opts.WriteInterval > 0 {
 		f.wg.Add(1)
 		go f.reportWritesEvery(opts.WriteInterval)
 	}
+	f.wg.Add(1)
+	go f.watchSource()
 	return f, nil
 }
 
@@ -92,6 +128,9 @@ func (f *FS) MountOptions() *fs.Options {
 		// Inode numbers come from SOURCE so that hard links share one
 		// node and `ls -i` agrees with SOURCE.
 		RootStableAttr: &fs.StableAttr{Ino: f.stableIno(f.dev, f.rootIno()), Gen: 1},
+		// A mode of 0 is shown as 0, not as go-fuse's stand-in 0644/0755
+		// (with default_permissions the kernel would check against it).
+		NullPermissions: true,
 	}
 	o.MountOptions = fuse.MountOptions{
 		FsName:      f.source,
@@ -149,6 +188,7 @@ func (f *FS) Close() error {
 			h.reportPending()
 		}
 		f.callers.close()
+		f.ids.status.close()
 		err = unix.Close(f.rootfd)
 	})
 	return err
@@ -158,6 +198,8 @@ func (f *FS) Close() error {
 func (f *FS) Stats() map[string]any {
 	return map[string]any{
 		"open_writers":   len(f.openWriters()),
+		"handles_by_uid": f.budget.users(),
+		"pinned_dirs":    f.pins.Load(),
 		"passthrough":    f.passthrough.Load() == passthroughOn,
 		"write_interval": f.opts.WriteInterval.String(),
 	}

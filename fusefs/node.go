@@ -4,19 +4,68 @@ import (
 	"context"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"syscall"
+	"time"
 
 	"github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
-	"golang.org/x/sys/unix"
 )
 
 // Node is one file, directory or other object of the mirrored tree. It
-// holds no descriptor: every operation resolves the node's current path
-// beneath SOURCE's root fd, so nothing it does can leave SOURCE.
+// stands for one object of SOURCE (inode number and birth time, its
+// StableAttr); every operation acts on that object or fails with ESTALE
+// (resolve.go). A directory node pins its directory with an O_PATH
+// descriptor while the kernel knows it (dirpin.go).
 type Node struct {
 	fs.Inode
 	fsys *FS
+
+	pinMu sync.Mutex
+	pin   *dirPin
+
+	// closed: a directory that not everyone may search (some of u, g, o
+	// lack x). See uncached.
+	closed atomic.Bool
+}
+
+// uncached is the kernel cache lifetime of the names and attributes of
+// entries of a closed directory. The mount does not ask the kernel to
+// check permissions itself (it acts as each caller on SOURCE instead),
+// and the kernel walks cached names without asking the daemon: a name
+// cached for one user would let another, who may not search the
+// directory, stat what is inside. Entries of closed directories are
+// therefore looked up afresh — as the caller — every time.
+const uncached = time.Nanosecond
+
+// noteMode records whether the directory node n is closed. A directory
+// that has just become closed has its cached entries dropped; the kernel
+// is told from another goroutine, because it may hold the directory's
+// lock while it waits for the very request that changed the mode.
+func (n *Node) noteMode(mode uint32) {
+	if mode&syscall.S_IFMT != syscall.S_IFDIR {
+		return
+	}
+	closed := mode&0o111 != 0o111
+	if n.closed.Swap(closed) == closed || !closed || !n.fsys.mounted.Load() {
+		return
+	}
+	go func() {
+		for name := range n.Children() {
+			n.NotifyEntry(name)
+		}
+	}()
+}
+
+// inClosedDir reports whether the node is an entry of a closed directory.
+func (n *Node) inClosedDir() bool {
+	_, parent := n.Parent()
+	if parent == nil {
+		return false
+	}
+	pn, ok := parent.Operations().(*Node)
+	return ok && pn.closed.Load()
 }
 
 var (
@@ -44,9 +93,9 @@ var (
 	_ = (fs.NodeOnForgetter)((*Node)(nil))
 )
 
-// relPath is the node's path relative to the root. A node that is no
-// longer reachable from the root (its last name was removed) has none:
-// ENOENT, never a made-up path.
+// relPath is the node's path relative to the root, for events and for
+// resolution from the root. A node that is no longer reachable from the
+// root (its last name was removed) has none: ENOENT, never a made-up path.
 func (n *Node) relPath() (string, syscall.Errno) {
 	var segs []string
 	p := &n.Inode
@@ -62,87 +111,98 @@ func (n *Node) relPath() (string, syscall.Errno) {
 	return strings.Join(segs, "/"), 0
 }
 
-// openRel opens a path beneath SOURCE.
-func (n *Node) openRel(rel string, flags int) (int, syscall.Errno) {
-	fd, err := openBeneath(n.fsys.rootfd, rel, flags)
-	if err != nil {
-		return -1, fs.ToErrno(err)
-	}
-	return fd, 0
-}
-
-// dir opens this (directory) node for *at() calls on its entries and
-// returns its path.
-func (n *Node) dir() (fd int, rel string, errno syscall.Errno) {
-	if rel, errno = n.relPath(); errno != 0 {
-		return -1, "", errno
-	}
-	fd, errno = n.openRel(rel, dirSearchFlags|unix.O_DIRECTORY)
-	return fd, rel, errno
-}
-
-// at yields (dirfd, name) for this node: its parent directory opened
-// beneath SOURCE and its name there, the pair every *at() call on the
-// node itself takes. The root yields (root, ".").
-func (n *Node) at() (dirfd int, name, rel string, errno syscall.Errno) {
-	if rel, errno = n.relPath(); errno != 0 {
-		return -1, "", "", errno
-	}
-	dir, name := splitRel(rel)
-	dirfd, errno = n.openRel(dir, dirSearchFlags|unix.O_DIRECTORY)
-	return dirfd, name, rel, errno
-}
-
 // child registers a new child inode for name with the attributes in st.
-func (n *Node) child(ctx context.Context, st *syscall.Stat_t, gen uint64, out *fuse.EntryOut) *fs.Inode {
-	out.Attr.FromStat(st)
-	ch := n.NewInode(ctx, &Node{fsys: n.fsys}, n.fsys.stableAttr(st, gen))
-	if cn, ok := ch.Operations().(*Node); ok && n.fsys.underneath != nil {
-		n.fsys.nodes.add(cn) // the node go-fuse keeps (an existing one for a known inode)
+// An object of this very mount, reached through SOURCE (a bind mount of
+// an ancestor of the mount point placed inside SOURCE), is refused: the
+// daemon would wait on itself.
+func (n *Node) child(ctx context.Context, st *syscall.Stat_t, gen uint64, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
+	if n.fsys.isOwnMount(st) {
+		return nil, syscall.ELOOP
 	}
-	return ch
+	out.Attr.FromStat(st)
+	if n.closed.Load() {
+		out.SetEntryTimeout(uncached)
+		out.SetAttrTimeout(uncached)
+	}
+	ch := n.NewInode(ctx, &Node{fsys: n.fsys}, n.fsys.stableAttr(st, gen))
+	if cn, ok := ch.Operations().(*Node); ok {
+		cn.noteMode(uint32(st.Mode))
+		if n.fsys.underneath != nil {
+			n.fsys.nodes.add(cn) // the node go-fuse keeps (an existing one for a known inode)
+		}
+	}
+	return ch, 0
 }
 
 // OnForget: the kernel has forgotten the node.
-func (n *Node) OnForget() { n.fsys.nodes.remove(n) }
+func (n *Node) OnForget() {
+	n.fsys.nodes.remove(n)
+	n.dropPin()
+}
 
 func (n *Node) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
-	dirfd, _, errno := n.dir()
+	o, errno := n.fsys.begin(ctx)
 	if errno != 0 {
 		return nil, errno
 	}
-	defer unix.Close(dirfd)
+	defer o.done()
 	var st syscall.Stat_t
-	gen, err := statAt(dirfd, name, &st)
-	if err != nil {
-		return nil, fs.ToErrno(err)
+	var gen uint64
+	errno = o.run(func() error {
+		dirfd, err := o.dirOf(n)
+		if err != nil {
+			return err
+		}
+		gen, err = statAt(dirfd, name, &st)
+		return err
+	})
+	if errno != 0 {
+		return nil, errno
 	}
-	return n.child(ctx, &st, gen, out), 0
+	return n.child(ctx, &st, gen, out)
 }
 
 // stat stats the node itself, through its open handle when there is one
-// (an unlinked but open file has no path).
-func (n *Node) stat(f fs.FileHandle, st *syscall.Stat_t) syscall.Errno {
+// (an unlinked but open file has no path), as the caller.
+func (n *Node) stat(ctx context.Context, f fs.FileHandle, st *syscall.Stat_t) syscall.Errno {
 	if h, ok := f.(*fileHandle); ok {
 		_, err := statAt(h.fd, "", st)
 		return fs.ToErrno(err)
 	}
-	dirfd, name, _, errno := n.at()
+	o, errno := n.fsys.begin(ctx)
 	if errno != 0 {
 		return errno
 	}
-	defer unix.Close(dirfd)
-	_, err := statAt(dirfd, name, st)
-	return fs.ToErrno(err)
+	defer o.done()
+	return o.run(func() error {
+		if n.IsDir() {
+			fd, err := o.dirOf(n)
+			if err != nil {
+				return err
+			}
+			_, err = statAt(fd, "", st)
+			return err
+		}
+		return o.statNode(n, st)
+	})
 }
 
 func (n *Node) Getattr(ctx context.Context, f fs.FileHandle, out *fuse.AttrOut) syscall.Errno {
 	var st syscall.Stat_t
-	if errno := n.stat(f, &st); errno != 0 {
+	if errno := n.stat(ctx, f, &st); errno != 0 {
 		return errno
 	}
-	out.FromStat(&st)
+	n.fillAttr(out, &st)
 	return 0
+}
+
+// fillAttr answers a request for the node's attributes with st.
+func (n *Node) fillAttr(out *fuse.AttrOut, st *syscall.Stat_t) {
+	out.FromStat(st)
+	n.noteMode(uint32(st.Mode))
+	if n.inClosedDir() {
+		out.SetTimeout(uncached)
+	}
 }
 
 func (n *Node) Statfs(ctx context.Context, out *fuse.StatfsOut) syscall.Errno {
@@ -155,55 +215,48 @@ func (n *Node) Statfs(ctx context.Context, out *fuse.StatfsOut) syscall.Errno {
 }
 
 func (n *Node) Readlink(ctx context.Context) ([]byte, syscall.Errno) {
-	dirfd, name, _, errno := n.at()
+	o, errno := n.fsys.begin(ctx)
 	if errno != 0 {
 		return nil, errno
 	}
-	defer unix.Close(dirfd)
-	for size := 256; ; size *= 2 {
-		buf := make([]byte, size)
-		m, err := unix.Readlinkat(dirfd, name, buf)
+	defer o.done()
+	var target []byte
+	errno = o.run(func() error {
+		t, err := o.objectOf(n)
 		if err != nil {
-			return nil, fs.ToErrno(err)
+			return err
 		}
-		if m < size {
-			return buf[:m], 0
+		for size := 256; ; size *= 2 {
+			buf := make([]byte, size)
+			m, err := t.readlink(buf)
+			if err != nil {
+				return err
+			}
+			if m < size {
+				target = buf[:m]
+				return nil
+			}
 		}
-	}
+	})
+	return target, errno
 }
 
-// Access answers access(2) when the kernel does not check permissions
-// itself (no default_permissions): the caller's ids against the mode.
+// Access answers access(2) and chdir: SOURCE's own answer for the caller
+// (faccessat with the effective ids the caller's thread acts with), so
+// ACLs and every other rule of SOURCE apply.
 func (n *Node) Access(ctx context.Context, mask uint32) syscall.Errno {
-	var st syscall.Stat_t
-	if errno := n.stat(nil, &st); errno != 0 {
+	o, errno := n.fsys.begin(ctx)
+	if errno != 0 {
 		return errno
 	}
-	caller, ok := fuse.FromContext(ctx)
-	if !ok {
-		return 0
-	}
-	mode := uint32(st.Mode)
-	if caller.Uid == 0 {
-		// root may do anything but execute a file nobody may execute.
-		if mask&unix.X_OK != 0 && mode&0111 == 0 && mode&syscall.S_IFMT != syscall.S_IFDIR {
-			return syscall.EACCES
+	defer o.done()
+	return o.run(func() error {
+		t, err := o.objectOf(n)
+		if err != nil {
+			return err
 		}
-		return 0
-	}
-	var perm uint32
-	switch {
-	case caller.Uid == st.Uid:
-		perm = mode >> 6
-	case caller.Gid == st.Gid:
-		perm = mode >> 3
-	default:
-		perm = mode
-	}
-	if mask&^perm&7 != 0 {
-		return syscall.EACCES
-	}
-	return 0
+		return t.access(mask)
+	})
 }
 
 // reportChildWrites reports the pending writes of the child called name,

@@ -19,112 +19,198 @@ func openFlags(flags uint32) int {
 	return int(flags&^(syscall.O_APPEND|fuse.FMODE_EXEC)) | unix.O_NOFOLLOW | unix.O_CLOEXEC
 }
 
+// Open opens the node's own object as the caller. It opens by name in the
+// parent and then checks the descriptor is the node's object (ESTALE if a
+// swap in SOURCE put another there; the kernel then looks the name up
+// again). O_TRUNC is applied only after that check, so a swapped-in file
+// is never truncated.
 func (n *Node) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint32, syscall.Errno) {
-	defer n.fsys.names.lockShared()()
-	dirfd, name, rel, errno := n.at()
+	if flags&syscall.O_TRUNC != 0 {
+		n.fsys.reportPendingWritesLocked(n)
+		defer n.expectOn(eventbus.Truncate)()
+	}
+	o, errno := n.fsys.begin(ctx)
 	if errno != 0 {
 		return nil, 0, errno
 	}
-	defer unix.Close(dirfd)
-	if flags&syscall.O_TRUNC != 0 {
-		n.fsys.reportPendingWrites(n)
-		defer n.expectOn(eventbus.Truncate)()
+	defer o.done()
+	if !n.fsys.budget.take(o.uid) {
+		return nil, 0, syscall.EMFILE
 	}
-	fd, err := unix.Openat(dirfd, name, openFlags(flags), 0)
-	if err != nil {
-		return nil, 0, fs.ToErrno(err)
-	}
+	fd := -1
 	var st syscall.Stat_t
-	if _, err := statAt(fd, "", &st); err != nil {
-		unix.Close(fd)
-		return nil, 0, fs.ToErrno(err)
+	errno = o.run(func() error {
+		dirfd, name, err := o.parentOf(n)
+		if err != nil {
+			return err
+		}
+		if name == "" {
+			name = "."
+		}
+		fl := openFlags(flags)
+		trunc := fl&unix.O_TRUNC != 0 && fl&unix.O_ACCMODE != unix.O_RDONLY
+		if trunc {
+			fl &^= unix.O_TRUNC
+		}
+		if fd, err = unix.Openat(dirfd, name, fl, 0); err != nil {
+			return err
+		}
+		gen, err := statAt(fd, "", &st)
+		if err == nil {
+			err = n.fsys.sameObject(n, &st, gen)
+		}
+		if err == nil && trunc {
+			if err = unix.Ftruncate(fd, 0); err == nil {
+				_, err = statAt(fd, "", &st)
+			}
+		}
+		if err != nil {
+			unix.Close(fd)
+			fd = -1
+		}
+		return err
+	})
+	if errno != 0 {
+		n.fsys.budget.give(o.uid)
+		return nil, 0, errno
 	}
+	rel, _ := n.relPath()
 	h := n.newHandle(ctx, fd, flags, rel, &st)
+	h.uid = o.uid
 	if flags&syscall.O_TRUNC != 0 && h.writable {
 		// The kernel folds O_TRUNC into OPEN (atomic_o_trunc).
 		n.fsys.rebaseWriters(n, &st)
-		n.fsys.publish(withAttr(newEvent(eventbus.Truncate, rel, h.opener), &st))
+		n.fsys.publishAbout(n, h.currentPath(), withAttr(newEvent(eventbus.Truncate, "", h.opener), &st))
 	}
-	n.fsys.publishOpen(h, rel, &st)
+	n.fsys.publishOpen(h, &st)
 	return h, 0, 0
 }
 
+// publishAbout publishes ev about n at n's path as the mount knows it
+// when the event goes out (fallback: n has no name left).
+func (f *FS) publishAbout(n *Node, fallback string, ev *eventbus.Event) {
+	defer f.names.lockShared()()
+	if rel, errno := n.relPath(); errno == 0 {
+		ev.Path = rel
+	} else {
+		ev.Path = fallback
+	}
+	f.publish(ev)
+}
+
 // publishOpen emits the opt-in open event, only if anybody asked for it.
-func (f *FS) publishOpen(h *fileHandle, rel string, st *syscall.Stat_t) {
+func (f *FS) publishOpen(h *fileHandle, st *syscall.Stat_t) {
 	if f.bus.Wants(eventbus.Open) {
-		f.publish(withAttr(newEvent(eventbus.Open, rel, h.opener), st))
+		f.publishAbout(h.node, h.currentPath(), withAttr(newEvent(eventbus.Open, "", h.opener), st))
 	}
 }
 
-// Create opens name, creating it if needed. The kernel asks for O_CREAT
-// whether or not the name exists; only a file that this call really
-// created is reported as create (an existing one opened with O_TRUNC is
-// a truncate).
+// Create opens name, creating it if needed, as the caller: a new file is
+// born the caller's, with the mode the kernel passed (the caller's umask
+// already applied, set-id bits kept). The kernel asks for O_CREAT whether
+// or not the name exists; only a file that this call really created is
+// reported as create (an existing one opened with O_TRUNC is a truncate).
 func (n *Node) Create(ctx context.Context, name string, flags, mode uint32, out *fuse.EntryOut) (*fs.Inode, fs.FileHandle, uint32, syscall.Errno) {
-	defer n.fsys.names.lockShared()()
-	dirfd, dirRel, errno := n.dir()
-	if errno != 0 {
-		return nil, nil, 0, errno
-	}
-	defer unix.Close(dirfd)
-	rel := joinRel(dirRel, name)
+	rel := n.childPath(name, name)
 	defer n.fsys.expect(eventbus.Create, rel, "", 0, 0)()
 	if flags&syscall.O_TRUNC != 0 {
 		defer n.fsys.expect(eventbus.Truncate, rel, "", 0, 0)()
+		func() {
+			defer n.fsys.names.lockShared()()
+			n.reportChildWrites(name)
+		}()
+	}
+	o, errno := n.fsys.begin(ctx)
+	if errno != 0 {
+		return nil, nil, 0, errno
+	}
+	defer o.done()
+	if !n.fsys.budget.take(o.uid) {
+		return nil, nil, 0, syscall.EMFILE
 	}
 	created := true
-	fd, err := unix.Openat(dirfd, name, openFlags(flags)|unix.O_CREAT|unix.O_EXCL, mode)
-	if err == unix.EEXIST && flags&syscall.O_EXCL == 0 {
-		created = false
-		if flags&syscall.O_TRUNC != 0 {
-			n.reportChildWrites(name)
-		}
-		fd, err = unix.Openat(dirfd, name, openFlags(flags)&^unix.O_CREAT, 0)
-	}
-	if err != nil {
-		return nil, nil, 0, fs.ToErrno(err)
-	}
-	if created {
-		n.fsys.giveToCaller(ctx, dirfd, name)
-	}
+	fd := -1
 	var st syscall.Stat_t
-	gen, err := statAt(fd, "", &st)
-	if err != nil {
-		unix.Close(fd)
-		if created {
-			unix.Unlinkat(dirfd, name, 0)
+	var gen uint64
+	errno = o.run(func() error {
+		dirfd, err := o.dirOf(n)
+		if err != nil {
+			return err
 		}
-		return nil, nil, 0, fs.ToErrno(err)
+		fd, err = unix.Openat(dirfd, name, openFlags(flags)|unix.O_CREAT|unix.O_EXCL, mode)
+		if err == unix.EEXIST && flags&syscall.O_EXCL == 0 {
+			created = false
+			fd, err = unix.Openat(dirfd, name, openFlags(flags)&^unix.O_CREAT, 0)
+		}
+		if err != nil {
+			return err
+		}
+		if gen, err = statAt(fd, "", &st); err != nil {
+			unix.Close(fd)
+			if created {
+				unix.Unlinkat(dirfd, name, 0)
+			}
+		}
+		return err
+	})
+	if errno != 0 {
+		n.fsys.budget.give(o.uid)
+		return nil, nil, 0, errno
 	}
-	ch := n.child(ctx, &st, gen, out)
+	ch, errno := n.child(ctx, &st, gen, out)
+	if errno != 0 {
+		unix.Close(fd)
+		n.fsys.budget.give(o.uid)
+		return nil, nil, 0, errno
+	}
 	cn := ch.Operations().(*Node)
 	h := cn.newHandle(ctx, fd, flags, rel, &st)
+	h.uid = o.uid
+	var ev *eventbus.Event
 	switch {
 	case created:
-		n.fsys.publish(withAttr(newEvent(eventbus.Create, rel, h.opener), &st))
+		ev = newEvent(eventbus.Create, "", h.opener)
 	case flags&syscall.O_TRUNC != 0 && h.writable:
-		n.fsys.publish(withAttr(newEvent(eventbus.Truncate, rel, h.opener), &st))
+		ev = newEvent(eventbus.Truncate, "", h.opener)
 	}
-	n.fsys.publishOpen(h, rel, &st)
+	if ev != nil {
+		// The new node is linked into the tree only after Create returns:
+		// its path is its parent's and its name.
+		func() {
+			defer n.fsys.names.lockShared()()
+			ev.Path = n.childPath(name, rel)
+			n.fsys.publish(withAttr(ev, &st))
+		}()
+	}
+	if n.fsys.bus.Wants(eventbus.Open) {
+		func() {
+			defer n.fsys.names.lockShared()()
+			n.fsys.publish(withAttr(newEvent(eventbus.Open, n.childPath(name, rel), h.opener), &st))
+		}()
+	}
 	return ch, h, 0, 0
 }
 
-// CopyFileRange copies between two SOURCE files in the kernel; the
-// destination reports a write.
+// CopyFileRange copies between two SOURCE files in the kernel, as the
+// caller (so the destination loses its set-id bits as it would natively);
+// the destination reports a write.
 func (n *Node) CopyFileRange(ctx context.Context, fhIn fs.FileHandle, offIn uint64, out *fs.Inode, fhOut fs.FileHandle, offOut uint64, size uint64, flags uint64) (uint32, syscall.Errno) {
-	defer n.fsys.names.lockShared()()
 	in, ok1 := fhIn.(*fileHandle)
 	dst, ok2 := fhOut.(*fileHandle)
 	if !ok1 || !ok2 {
 		return 0, syscall.ENOTSUP
 	}
+	dst.markRequests()
 	defer dst.node.expectOn(eventbus.Write)()
-	m, err := copyFileRange(in.fd, int64(offIn), dst.fd, int64(offOut), int(size), int(flags))
-	if err != nil {
-		return 0, fs.ToErrno(err)
+	var m int
+	errno := dst.asCaller(ctx, func() (err error) {
+		m, err = copyFileRange(in.fd, int64(offIn), dst.fd, int64(offOut), int(size), int(flags))
+		return err
+	})
+	if errno != 0 {
+		return 0, errno
 	}
 	if m > 0 {
-		dst.markRequests()
 		dst.wrote(ctx)
 	}
 	return uint32(m), 0

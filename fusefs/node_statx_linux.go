@@ -22,16 +22,28 @@ func (n *Node) Statx(ctx context.Context, f fs.FileHandle, flags, mask uint32, o
 	if h, ok := f.(*fileHandle); ok {
 		err = unix.Statx(h.fd, "", int(flags)|unix.AT_EMPTY_PATH, int(mask), &x)
 	} else {
-		dirfd, name, _, errno := n.at()
+		o, errno := n.fsys.begin(ctx)
 		if errno != 0 {
 			return errno
 		}
-		defer unix.Close(dirfd)
-		err = unix.Statx(dirfd, name, int(flags), int(mask), &x)
+		defer o.done()
+		err = o.f.ids.run(&o.c, func() error {
+			t, err := o.objectOf(n)
+			if err != nil {
+				return err
+			}
+			return unix.Statx(t.fd, "", int(flags)|unix.AT_EMPTY_PATH, int(mask), &x)
+		})
 	}
 	if err != nil {
 		return fs.ToErrno(err)
 	}
 	out.FromStatx(&x)
+	if x.Mask&unix.STATX_MODE != 0 {
+		n.noteMode(uint32(x.Mode))
+	}
+	if n.inClosedDir() {
+		out.SetTimeout(uncached)
+	}
 	return 0
 }

@@ -4,18 +4,17 @@ import (
 	"context"
 	"syscall"
 
-	"github.com/hanwen/go-fuse/v2/fs"
-
 	"github.com/notifyfs/notifyfs/eventbus"
 )
 
-// Extended attributes act on the node itself, never on a symlink's
-// target; the OS-specific files pin the object with a no-follow open.
+// Extended attributes act on the node's own object (target), never on a
+// symlink's target, and as the caller: the trusted.* namespace, and
+// security.* changes, stay with those holding the capabilities for them.
 
 func (n *Node) Getxattr(ctx context.Context, attr string, dest []byte) (uint32, syscall.Errno) {
 	var sz int
-	errno := n.withPinned(func(p pinned) (err error) {
-		sz, err = p.getxattr(attr, dest)
+	errno := n.withTarget(ctx, func(t target) (err error) {
+		sz, err = t.getxattr(attr, dest)
 		return err
 	})
 	return uint32(sz), errno
@@ -23,41 +22,43 @@ func (n *Node) Getxattr(ctx context.Context, attr string, dest []byte) (uint32, 
 
 func (n *Node) Listxattr(ctx context.Context, dest []byte) (uint32, syscall.Errno) {
 	var sz int
-	errno := n.withPinned(func(p pinned) (err error) {
-		sz, err = p.listxattr(dest)
+	errno := n.withTarget(ctx, func(t target) (err error) {
+		sz, err = t.listxattr(dest)
 		return err
 	})
 	return uint32(sz), errno
 }
 
 func (n *Node) Setxattr(ctx context.Context, attr string, data []byte, flags uint32) syscall.Errno {
-	return n.changeXattr(ctx, eventbus.Setxattr, attr, func(p pinned) error {
-		return p.setxattr(attr, data, int(flags))
+	return n.changeXattr(ctx, eventbus.Setxattr, attr, func(t target) error {
+		return t.setxattr(attr, data, int(flags))
 	})
 }
 
 func (n *Node) Removexattr(ctx context.Context, attr string) syscall.Errno {
-	return n.changeXattr(ctx, eventbus.Removexattr, attr, func(p pinned) error {
-		return p.removexattr(attr)
+	return n.changeXattr(ctx, eventbus.Removexattr, attr, func(t target) error {
+		return t.removexattr(attr)
 	})
 }
 
-func (n *Node) changeXattr(ctx context.Context, t eventbus.Type, attr string, change func(pinned) error) syscall.Errno {
-	defer n.fsys.names.lockShared()()
-	n.fsys.reportPendingWrites(n) // per-path order
+func (n *Node) changeXattr(ctx context.Context, t eventbus.Type, attr string, change func(target) error) syscall.Errno {
+	n.fsys.reportPendingWritesLocked(n) // per-path order
 	defer n.expectOn(t)()
-	var rel string
 	var st syscall.Stat_t
-	errno := n.withPinned(func(p pinned) error {
-		if err := change(p); err != nil {
+	errno := n.withTarget(ctx, func(obj target) error {
+		if err := change(obj); err != nil {
 			return err
 		}
-		rel = p.rel
-		_, err := statAt(p.fd, "", &st)
+		_, err := obj.stat(&st)
 		return err
 	})
 	if errno != 0 {
 		return errno
+	}
+	defer n.fsys.names.lockShared()()
+	rel, errno := n.relPath()
+	if errno != 0 {
+		return 0 // changed, but its name went meanwhile: nothing to name
 	}
 	ev := withAttr(n.fsys.event(ctx, t, rel), &st)
 	ev.Xattr = attr
@@ -65,19 +66,18 @@ func (n *Node) changeXattr(ctx context.Context, t eventbus.Type, attr string, ch
 	return 0
 }
 
-// withPinned runs fn with the node pinned by a descriptor that does not
-// follow a final symlink.
-func (n *Node) withPinned(fn func(pinned) error) syscall.Errno {
-	dirfd, name, rel, errno := n.at()
+// withTarget runs fn as the caller on the node's own object.
+func (n *Node) withTarget(ctx context.Context, fn func(target) error) syscall.Errno {
+	o, errno := n.fsys.begin(ctx)
 	if errno != 0 {
 		return errno
 	}
-	defer syscall.Close(dirfd)
-	p, err := pin(dirfd, name)
-	if err != nil {
-		return fs.ToErrno(err)
-	}
-	defer syscall.Close(p.fd)
-	p.rel = rel
-	return fs.ToErrno(fn(p))
+	defer o.done()
+	return o.run(func() error {
+		t, err := o.objectOf(n)
+		if err != nil {
+			return err
+		}
+		return fn(t)
+	})
 }

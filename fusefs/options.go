@@ -26,11 +26,18 @@ type Options struct {
 	EntryTimeout    time.Duration
 	AttrTimeout     time.Duration
 	NegativeTimeout time.Duration
-	// AllowOther lets users other than the mounter use the mount; with it
+	// AllowOther lets users other than the mounter use the mount.
 	// DefaultPermissions makes the kernel check access against the mode
-	// bits the mount reports.
+	// bits the mount reports as well. On Linux the daemon carries out
+	// every operation as its caller, so SOURCE's own checks decide and
+	// this is off by default; elsewhere the daemon cannot act as another
+	// user and it is on by default as root.
 	AllowOther         bool
 	DefaultPermissions bool
+	// MaxHandlesPerUser caps the files one user other than root may
+	// hold open through the mount (EMFILE beyond); 0: a quarter of the
+	// daemon's descriptor limit.
+	MaxHandlesPerUser int
 	// Debug logs every FUSE request.
 	Debug bool
 }
@@ -47,7 +54,7 @@ func DefaultOptions(root bool) Options {
 		AttrTimeout:        time.Second,
 		NegativeTimeout:    time.Second,
 		AllowOther:         root,
-		DefaultPermissions: root,
+		DefaultPermissions: root && !actsAsCaller,
 	}
 }
 
@@ -59,6 +66,7 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.DurationVar(&o.AttrTimeout, "attr-timeout", o.AttrTimeout, "kernel cache lifetime of attributes")
 	fs.DurationVar(&o.NegativeTimeout, "negative-timeout", o.NegativeTimeout, "kernel cache lifetime of missing names")
 	fs.BoolVar(&o.AllowOther, "allow-other", o.AllowOther, "let other users use the mount (default on as root)")
-	fs.BoolVar(&o.DefaultPermissions, "default-permissions", o.DefaultPermissions, "let the kernel check permissions (default on as root)")
+	fs.BoolVar(&o.DefaultPermissions, "default-permissions", o.DefaultPermissions, "let the kernel check permissions as well (default: off on Linux, where the daemon acts as each caller; on as root elsewhere)")
+	fs.IntVar(&o.MaxHandlesPerUser, "max-handles-per-user", o.MaxHandlesPerUser, "open files one user other than root may hold through the mount (0 = a quarter of the descriptor limit)")
 	fs.BoolVar(&o.Debug, "debug", o.Debug, "log every FUSE request")
 }

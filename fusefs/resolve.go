@@ -1,41 +1,147 @@
 package fusefs
 
 import (
-	"path"
+	"context"
 	"strings"
+	"syscall"
+	"time"
 
+	"github.com/hanwen/go-fuse/v2/fs"
+	"github.com/hanwen/go-fuse/v2/fuse"
 	"golang.org/x/sys/unix"
+
+	"github.com/notifyfs/notifyfs/internal/beneath"
 )
 
-// walkBeneath opens rel (relative to rootfd) one component at a time,
-// refusing to follow a symlink anywhere, so a symlink planted or swapped
-// into SOURCE can never lead outside it. It is the portable fallback of
-// openBeneath. Names never contain ".." (the kernel does not send them),
-// and rel is built from names, so only the no-follow rule is needed.
-func walkBeneath(rootfd int, rel string, flags int) (int, error) {
-	if rel == "" || rel == "." {
-		return unix.Openat(rootfd, ".", flags|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0)
+// op is one request's work on SOURCE: who asked, and the descriptors its
+// resolution opened or borrowed (given back by done).
+//
+// Resolution acts on the object the node names, never on whatever holds
+// its name now. A caller with the daemon's own powers (root) resolves
+// through directory descriptors the nodes pin (dirpin.go), so depth and
+// path length cost what they cost natively. Anyone else resolves from
+// SOURCE's root, as themselves, so that the kernel checks search
+// permission on every ancestor exactly as it would natively (a pinned
+// descriptor would skip directories the caller may not cross). Either
+// way the object reached is compared with the node's identity (inode and
+// birth time): a name swapped in SOURCE gives ESTALE, on which the kernel
+// looks the name up again.
+type op struct {
+	f     *FS
+	c     creds
+	uid   uint32 // the caller's uid as the kernel sent it
+	close []int
+	drop  []*dirPin
+	owner []*Node
+}
+
+// begin starts an operation for the caller of ctx.
+func (f *FS) begin(ctx context.Context) (*op, syscall.Errno) {
+	select {
+	case <-f.lost:
+		return nil, syscall.ENOTCONN
+	default:
 	}
-	dir, base := path.Split(rel)
-	cur := rootfd
-	for _, comp := range strings.Split(strings.TrimSuffix(dir, "/"), "/") {
-		if comp == "" {
-			continue
-		}
-		next, err := unix.Openat(cur, comp, dirSearchFlags|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
-		if cur != rootfd {
-			unix.Close(cur)
-		}
-		if err != nil {
-			return -1, err
-		}
-		cur = next
+	c, errno := f.caller(ctx)
+	if errno != 0 {
+		return nil, errno
 	}
-	fd, err := unix.Openat(cur, base, flags|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
-	if cur != rootfd {
-		unix.Close(cur)
+	o := &op{f: f, c: c}
+	if caller, ok := fuse.FromContext(ctx); ok {
+		o.uid = caller.Uid
 	}
-	return fd, err
+	return o, 0
+}
+
+// done releases what the operation's resolution opened.
+func (o *op) done() {
+	for _, fd := range o.close {
+		unix.Close(fd)
+	}
+	for i, p := range o.drop {
+		o.owner[i].unrefPin(p)
+	}
+	o.close, o.drop, o.owner = o.close[:0], o.drop[:0], o.owner[:0]
+}
+
+// run calls fn acting as the caller; every system call on SOURCE, the
+// resolution included, belongs inside.
+func (o *op) run(fn func() error) syscall.Errno {
+	return fs.ToErrno(o.f.ids.run(&o.c, fn))
+}
+
+// dirOf returns a descriptor of the directory node d, to act on its
+// entries with *at() calls.
+func (o *op) dirOf(d *Node) (int, error) {
+	if d == o.f.root {
+		return o.f.rootfd, nil
+	}
+	if o.c.privileged() {
+		return o.pinned(d)
+	}
+	rel, errno := d.relPath()
+	if errno != 0 {
+		return -1, errno
+	}
+	fd, err := beneath.OpenDir(o.f.rootfd, rel)
+	if err != nil {
+		return -1, err
+	}
+	o.close = append(o.close, fd)
+	return fd, o.f.verify(fd, "", d)
+}
+
+// parentOf returns the pair (dirfd, name) that *at() calls on the node n
+// itself take. The root is (its own descriptor, ""): use AT_EMPTY_PATH.
+func (o *op) parentOf(n *Node) (int, string, error) {
+	if n == o.f.root {
+		return o.f.rootfd, "", nil
+	}
+	name, parent := n.Parent()
+	if parent == nil {
+		return -1, "", syscall.ENOENT // its last name is gone
+	}
+	pn, ok := parent.Operations().(*Node)
+	if !ok {
+		return -1, "", syscall.EIO
+	}
+	dirfd, err := o.dirOf(pn)
+	return dirfd, name, err
+}
+
+// statNode stats the node's object by name in its parent, checking that
+// it still is the node's object.
+func (o *op) statNode(n *Node, st *syscall.Stat_t) error {
+	dirfd, name, err := o.parentOf(n)
+	if err != nil {
+		return err
+	}
+	gen, err := statAt(dirfd, name, st)
+	if err != nil {
+		return err
+	}
+	return o.f.sameObject(n, st, gen)
+}
+
+// verify checks that name in dirfd ("" : dirfd itself) is n's object.
+func (f *FS) verify(dirfd int, name string, n *Node) error {
+	var st syscall.Stat_t
+	gen, err := statAt(dirfd, name, &st)
+	if err != nil {
+		return err
+	}
+	return f.sameObject(n, &st, gen)
+}
+
+// sameObject: st (with birth-time generation gen) is the object n stands
+// for. A birth time missing on either side (gen 1) is no evidence of
+// replacement; the inode number still has to match.
+func (f *FS) sameObject(n *Node, st *syscall.Stat_t, gen uint64) error {
+	a := n.StableAttr()
+	if a.Ino != f.stableIno(uint64(st.Dev), st.Ino) || (a.Gen != gen && a.Gen > 1 && gen > 1) {
+		return syscall.ESTALE
+	}
+	return nil
 }
 
 // splitRel splits a node path into its parent directory and base name.
@@ -57,4 +163,15 @@ func joinRel(dir, name string) string {
 		return name
 	}
 	return dir + "/" + name
+}
+
+// pinFresh: a pin validated in the current tree generation may be used
+// as is. Without a watcher nothing tells the mount that a directory moved
+// out of SOURCE, so pins are then checked again after the entry timeout,
+// as a name would be.
+func (f *FS) pinFresh(p *dirPin) bool {
+	if p.checked != f.treeGen.Load() {
+		return false
+	}
+	return f.underneath != nil || time.Since(p.at) < f.opts.EntryTimeout
 }

@@ -15,12 +15,6 @@ const (
 	utimeOmit = -2
 )
 
-// chmodAt changes the mode of name in dirfd without following a final
-// symlink; these systems implement AT_SYMLINK_NOFOLLOW (lchmod).
-func chmodAt(dirfd int, name string, mode uint32) error {
-	return unix.Fchmodat(dirfd, name, mode, unix.AT_SYMLINK_NOFOLLOW)
-}
-
 // futimens sets the times of an open file (microsecond precision, the
 // best the portable call offers; UTIME_NOW/OMIT resolved here).
 func futimens(fd int, ts []unix.Timespec) error {

@@ -9,6 +9,7 @@ import (
 	"github.com/hanwen/go-fuse/v2/fs"
 
 	"github.com/notifyfs/notifyfs/eventbus"
+	"github.com/notifyfs/notifyfs/internal/beneath"
 )
 
 // Underneath is the watcher of changes made to SOURCE behind the mount's
@@ -145,7 +146,7 @@ func (f *FS) nameChanged(rel string) {
 // stillThere reports whether SOURCE has the object child stands for at rel.
 func (f *FS) stillThere(rel string, child *fs.Inode) bool {
 	dir, name := splitRel(rel)
-	dirfd, err := openBeneath(f.rootfd, dir, dirSearchFlags|unix.O_DIRECTORY)
+	dirfd, err := beneath.OpenDir(f.rootfd, dir)
 	if err != nil {
 		return false
 	}

@@ -44,6 +44,7 @@ func (h *fileHandle) wrote(ctx context.Context) {
 	due := interval == 0 || time.Since(h.reported) >= interval
 	h.mu.Unlock()
 	if due {
+		defer h.node.fsys.names.lockShared()()
 		h.report(w)
 	}
 }
@@ -157,4 +158,11 @@ func (f *FS) rebaseWriters(n *Node, st *syscall.Stat_t) {
 		h.baseSize, h.baseMtime = st.Size, mtimeOf(st)
 		h.mu.Unlock()
 	}
+}
+
+// reportPendingWritesLocked is reportPendingWrites for an operation that
+// does not hold the name lock yet.
+func (f *FS) reportPendingWritesLocked(n *Node) {
+	defer f.names.lockShared()()
+	f.reportPendingWrites(n)
 }

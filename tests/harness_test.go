@@ -92,6 +92,9 @@ func newMount(t testing.TB, opts ...mountOption) *mount {
 	}
 	granted := m.server.KernelSettings().Flags64()&fuse.CAP_PASSTHROUGH != 0
 	m.fsys.SetKernelPassthrough(granted)
+	if err := m.fsys.SetMountPoint(m.mnt); err != nil {
+		t.Fatal(err)
+	}
 	m.passthrough = !o.NoPassthrough && granted
 	t.Cleanup(func() { m.close(t) })
 	return m

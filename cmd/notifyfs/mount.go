@@ -196,6 +196,9 @@ func serve(mf *mountFlags, source, mnt string) error {
 	}
 	granted := server.KernelSettings().Flags64()&fuse.CAP_PASSTHROUGH != 0
 	fsys.SetKernelPassthrough(granted)
+	if err := fsys.SetMountPoint(mnt); err != nil {
+		logger.Printf("stat %s: %v", mnt, err)
+	}
 	if (!granted || !fusefs.IsRoot()) && !mf.fs.NoPassthrough {
 		logger.Printf("kernel passthrough unavailable (needs Linux 6.9+ and root); reads and writes go through the daemon")
 	}
@@ -208,6 +211,12 @@ func serve(mf *mountFlags, source, mnt string) error {
 	case s := <-sigs:
 		logger.Printf("%v: unmounting %s", s, mnt)
 		// Busy for long: detach rather than leave a stale mount behind.
+		if err := mountutil.Unmount(mnt, 5*time.Second, true); err != nil {
+			logger.Printf("%v: serving its remaining users until they leave", err)
+		}
+		<-done
+	case <-fsys.SourceLost():
+		logger.Printf("%s: unmounting %s", fsys.LostReason(), mnt)
 		if err := mountutil.Unmount(mnt, 5*time.Second, true); err != nil {
 			logger.Printf("%v: serving its remaining users until they leave", err)
 		}

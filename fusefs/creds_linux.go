@@ -1,0 +1,288 @@
+package fusefs
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"runtime"
+	"strconv"
+	"sync"
+	"syscall"
+
+	"github.com/hanwen/go-fuse/v2/fuse"
+	"golang.org/x/sys/unix"
+)
+
+// identities reads callers' credentials and switches threads to them.
+type identities struct {
+	// enabled: the daemon runs as root and can take any identity.
+	enabled bool
+	// The daemon's own identity, restored after every switched call.
+	uid, gid  int
+	groups    []int
+	eff, perm uint64
+	inh       [2]uint32
+	status    taskFiles
+}
+
+func newIdentities() (*identities, error) {
+	id := &identities{uid: os.Geteuid(), gid: os.Getegid()}
+	if id.uid != 0 {
+		return id, nil // only the mounting user can reach the mount
+	}
+	groups, err := unix.Getgroups()
+	if err != nil {
+		return nil, err
+	}
+	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+	var data [2]unix.CapUserData
+	if err := unix.Capget(&hdr, &data[0]); err != nil {
+		return nil, fmt.Errorf("capget: %w", err)
+	}
+	id.groups = groups
+	id.eff = uint64(data[0].Effective) | uint64(data[1].Effective)<<32
+	id.perm = uint64(data[0].Permitted) | uint64(data[1].Permitted)<<32
+	id.inh = [2]uint32{data[0].Inheritable, data[1].Inheritable}
+	id.enabled = true
+	return id, nil
+}
+
+// of establishes who made the request in ctx. A root caller holding at
+// least the daemon's effective capabilities is the daemon's equal: one
+// capget (about a microsecond) tells. Anyone else's groups and
+// capabilities are read from /proc/TID/status — afresh for every request,
+// since a process may drop groups or capabilities at any moment without
+// changing its uid (a container runtime about to exec its payload does).
+func (id *identities) of(ctx context.Context) (creds, syscall.Errno) {
+	if !id.enabled {
+		return creds{}, 0
+	}
+	caller, ok := fuse.FromContext(ctx)
+	if !ok {
+		return creds{}, 0 // the daemon's own (no request)
+	}
+	c := creds{uid: caller.Uid, gid: caller.Gid, switched: true}
+	if caller.Pid == 0 {
+		// Made by the kernel on no process's behalf, or by a process
+		// outside the daemon's pid namespace: the ids alone, no groups,
+		// no capabilities.
+		c.switched = caller.Uid != uint32(id.uid) || caller.Gid != uint32(id.gid)
+		return c, 0
+	}
+	if caller.Uid == 0 && caller.Gid == uint32(id.gid) {
+		hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3, Pid: int32(caller.Pid)}
+		var data [2]unix.CapUserData
+		if unix.Capget(&hdr, &data[0]) == nil {
+			eff := uint64(data[0].Effective) | uint64(data[1].Effective)<<32
+			if eff&id.eff == id.eff {
+				return creds{}, 0
+			}
+		}
+	}
+	st, err := id.status.read(caller.Pid)
+	if err != nil || st.fsuid != caller.Uid || st.fsgid != caller.Gid {
+		// The task is gone or its ids changed since the request: act with
+		// the ids the kernel sent and nothing more.
+		return c, 0
+	}
+	c.groups, c.capEff = st.groups, st.capEff&id.perm
+	return c, 0
+}
+
+// run calls fn with the thread acting as c. The switch is per thread
+// (setfsuid, setfsgid, setgroups and capset all act on the calling thread
+// only, as raw system calls), so the goroutine is locked to its thread
+// for the duration. If the daemon's identity cannot be restored the
+// thread is unusable: the process stops rather than serve anyone with
+// the wrong rights.
+func (id *identities) run(c *creds, fn func() error) error {
+	if !c.switched || !id.enabled {
+		return fn()
+	}
+	runtime.LockOSThread()
+	if err := id.enter(c); err != nil {
+		id.leave()
+		runtime.UnlockOSThread()
+		return err
+	}
+	err := fn()
+	id.leave()
+	runtime.UnlockOSThread()
+	return err
+}
+
+func (id *identities) enter(c *creds) error {
+	groups := c.groups
+	if groups == nil {
+		groups = []int{}
+	}
+	if err := unix.Setgroups(groups); err != nil {
+		return err
+	}
+	unix.Setfsgid(int(c.gid))
+	unix.Setfsuid(int(c.uid))
+	// setfsuid reports the previous id and no failure: check it took.
+	if cur, _ := unix.SetfsuidRetUid(-1); cur != int(c.uid) {
+		return syscall.EPERM
+	}
+	if cur, _ := unix.SetfsgidRetGid(-1); cur != int(c.gid) {
+		return syscall.EPERM
+	}
+	return id.capset(c.capEff)
+}
+
+func (id *identities) leave() {
+	if err := id.capset(id.eff); err != nil {
+		panic(fmt.Sprintf("notifyfs: cannot restore the daemon's capabilities: %v", err))
+	}
+	unix.Setfsuid(id.uid)
+	unix.Setfsgid(id.gid)
+	if err := unix.Setgroups(id.groups); err != nil {
+		panic(fmt.Sprintf("notifyfs: cannot restore the daemon's groups: %v", err))
+	}
+	if cur, _ := unix.SetfsuidRetUid(-1); cur != id.uid {
+		panic("notifyfs: cannot restore the daemon's fsuid")
+	}
+}
+
+// capset sets the thread's effective capabilities, keeping the permitted
+// and inheritable sets, so that they can be raised again.
+func (id *identities) capset(eff uint64) error {
+	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+	data := [2]unix.CapUserData{
+		{Effective: uint32(eff), Permitted: uint32(id.perm), Inheritable: id.inh[0]},
+		{Effective: uint32(eff >> 32), Permitted: uint32(id.perm >> 32), Inheritable: id.inh[1]},
+	}
+	return unix.Capset(&hdr, &data[0])
+}
+
+// taskStatus is what /proc/TID/status says of a task's credentials.
+type taskStatus struct {
+	tgid, fsuid, fsgid uint32
+	groups             []int
+	capEff             uint64
+}
+
+// taskFiles reads /proc/TID/status through descriptors kept open per
+// task: a descriptor stays bound to its task, so a recycled thread id
+// can never make it describe another (reads fail once the task is gone,
+// and the file is opened again).
+type taskFiles struct {
+	mu  sync.Mutex
+	fds map[uint32]int
+}
+
+const maxTaskFiles = 512
+
+func (t *taskFiles) read(tid uint32) (taskStatus, error) {
+	var buf [4096]byte
+	for attempt := 0; attempt < 2; attempt++ {
+		t.mu.Lock()
+		fd, ok := t.fds[tid]
+		if !ok {
+			if t.fds == nil || len(t.fds) >= maxTaskFiles {
+				t.closeLocked()
+				t.fds = make(map[uint32]int)
+			}
+			var err error
+			fd, err = unix.Open("/proc/"+strconv.FormatUint(uint64(tid), 10)+"/status", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+			if err != nil {
+				t.mu.Unlock()
+				return taskStatus{}, err
+			}
+			t.fds[tid] = fd
+		}
+		n, err := unix.Pread(fd, buf[:], 0)
+		if err == nil && n > 0 {
+			t.mu.Unlock()
+			return parseStatus(buf[:n])
+		}
+		// The task behind the descriptor is gone: forget it and look again.
+		unix.Close(fd)
+		delete(t.fds, tid)
+		t.mu.Unlock()
+	}
+	return taskStatus{}, syscall.ESRCH
+}
+
+func (t *taskFiles) closeLocked() {
+	for _, fd := range t.fds {
+		unix.Close(fd)
+	}
+	t.fds = nil
+}
+
+func (t *taskFiles) close() {
+	t.mu.Lock()
+	t.closeLocked()
+	t.mu.Unlock()
+}
+
+// parseStatus takes the lines of /proc/TID/status that describe the
+// task's identity.
+func parseStatus(b []byte) (taskStatus, error) {
+	var st taskStatus
+	seen := 0
+	for len(b) > 0 && seen < 5 {
+		line := b
+		if i := bytes.IndexByte(b, '\n'); i >= 0 {
+			line, b = b[:i], b[i+1:]
+		} else {
+			b = nil
+		}
+		key, val, ok := bytes.Cut(line, []byte{':'})
+		if !ok {
+			continue
+		}
+		fields := bytes.Fields(val)
+		switch string(key) {
+		case "Tgid":
+			if len(fields) < 1 {
+				return st, syscall.EINVAL
+			}
+			st.tgid = parseUint32(fields[0])
+		case "Uid", "Gid":
+			if len(fields) < 4 {
+				return st, syscall.EINVAL
+			}
+			if key[0] == 'U' {
+				st.fsuid = parseUint32(fields[3])
+			} else {
+				st.fsgid = parseUint32(fields[3])
+			}
+		case "Groups":
+			st.groups = make([]int, 0, len(fields))
+			for _, g := range fields {
+				st.groups = append(st.groups, int(parseUint32(g)))
+			}
+		case "CapEff":
+			if len(fields) < 1 {
+				return st, syscall.EINVAL
+			}
+			v, err := strconv.ParseUint(string(fields[0]), 16, 64)
+			if err != nil {
+				return st, err
+			}
+			st.capEff = v
+		default:
+			continue
+		}
+		seen++
+	}
+	if seen < 5 {
+		return st, syscall.EINVAL
+	}
+	return st, nil
+}
+
+func parseUint32(b []byte) uint32 {
+	v, err := strconv.ParseUint(string(b), 10, 32)
+	if err != nil {
+		return 1<<32 - 1 // never a real id: matches nobody
+	}
+	return uint32(v)
+}
+
+// actsAsCaller: operations run as the caller (see creds).
+const actsAsCaller = true
