@@ -1,0 +1,368 @@
+package tests
+
+import (
+	"bufio"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/notifyfs/notifyfs/eventbus"
+	"github.com/notifyfs/notifyfs/fusefs"
+)
+
+// raceFor is how long attack races run.
+const raceFor = 3.0
+
+// A user who may write a directory of SOURCE swaps one of her files with
+// a root-only file, directly on SOURCE, while opening hers through the
+// mount: the mount must never hand her the root-only file's content.
+func TestTrustSwapOpen(t *testing.T) {
+	u := newTestUser(t)
+	m := newMount(t)
+	openToAll(t, m)
+	d := m.srcPath("d")
+	os.Mkdir(d, 0o755)
+	os.WriteFile(filepath.Join(d, "public"), []byte("public"), 0o644)
+	os.WriteFile(filepath.Join(d, "secret"), []byte("SECRET"), 0o600)
+	u.own(t, d, filepath.Join(d, "public"))
+
+	swap := startAs(t, u, trustJob{Action: "exchange", Seconds: raceFor,
+		Args: []string{filepath.Join(d, "public"), filepath.Join(d, "secret")}})
+	r := runAs(t, u, trustJob{Action: "readloop", Seconds: raceFor, Args: []string{m.path("d/public"), "SECRET"}})
+	sw := swap()
+	t.Logf("%d reads, %d swaps", r.Count, sw.Count)
+	if r.Hits > 0 {
+		t.Fatalf("%d of %d opens of her own file returned the root-only file's content", r.Hits, r.Count)
+	}
+	if r.Count == 0 || sw.Count == 0 {
+		t.Fatalf("the race did not run: %d reads, %d swaps", r.Count, sw.Count)
+	}
+}
+
+// The same swap against chmod 4755 of her own file: the root-owned copy
+// of a program must never become setuid.
+func TestTrustSwapChmod(t *testing.T) {
+	u := newTestUser(t)
+	m := newMount(t)
+	openToAll(t, m)
+	d := m.srcPath("d")
+	os.Mkdir(d, 0o755)
+	os.WriteFile(filepath.Join(d, "mine"), []byte("#!/bin/sh\n"), 0o755)
+	os.WriteFile(filepath.Join(d, "rootprog"), []byte("#!/bin/sh\nid\n"), 0o755)
+	u.own(t, d, filepath.Join(d, "mine"))
+
+	swap := startAs(t, u, trustJob{Action: "exchange", Seconds: raceFor,
+		Args: []string{filepath.Join(d, "mine"), filepath.Join(d, "rootprog")}})
+	r := runAs(t, u, trustJob{Action: "chmodloop", Seconds: raceFor, Mode: 0o4755, Args: []string{m.path("d/mine")}})
+	sw := swap()
+	t.Logf("%d chmods, %d swaps", r.Count, sw.Count)
+	for _, name := range []string{"mine", "rootprog"} {
+		var st syscall.Stat_t
+		if err := syscall.Stat(filepath.Join(d, name), &st); err != nil {
+			t.Fatal(err)
+		}
+		if st.Uid == 0 && st.Mode&syscall.S_ISUID != 0 {
+			t.Fatalf("the root-owned program became setuid root (mode %o)", st.Mode)
+		}
+	}
+	if r.Count == 0 || sw.Count == 0 {
+		t.Fatalf("the race did not run: %d chmods, %d swaps", r.Count, sw.Count)
+	}
+}
+
+// Files created through the mount while the names are renamed on SOURCE
+// are born hers: no root-owned file ever holds her data.
+func TestTrustCreateRace(t *testing.T) {
+	u := newTestUser(t)
+	m := newMount(t)
+	openToAll(t, m)
+	d := m.srcPath("d")
+	os.Mkdir(d, 0o755)
+	u.own(t, d)
+	mover := startAs(t, u, trustJob{Action: "renameloop", Seconds: raceFor,
+		Args: []string{filepath.Join(d, "f7"), filepath.Join(d, "moved")}})
+	r := runAs(t, u, trustJob{Action: "createloop", Seconds: raceFor, Args: []string{m.path("d/f"), "her data"}})
+	mv := mover()
+	t.Logf("%d creates, %d renames", r.Count, mv.Count)
+	ents, err := os.ReadDir(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range ents {
+		var st syscall.Stat_t
+		syscall.Lstat(filepath.Join(d, e.Name()), &st)
+		if int(st.Uid) != u.uid || int(st.Gid) != u.gid {
+			t.Errorf("%s is owned by %d:%d, not by its creator %d:%d", e.Name(), st.Uid, st.Gid, u.uid, u.gid)
+		}
+	}
+	if r.Count == 0 {
+		t.Fatal("nothing was created")
+	}
+}
+
+// Modes are SOURCE's: a mode-0000 file or directory is closed to her, a
+// file is made with her umask alone, and set-id bits she asks for stay.
+func TestTrustModes(t *testing.T) {
+	u := newTestUser(t)
+	m := newMount(t)
+	openToAll(t, m)
+	os.WriteFile(m.srcPath("zero"), []byte("closed"), 0)
+	os.Mkdir(m.srcPath("zerodir"), 0)
+	os.Mkdir(m.srcPath("hers"), 0o755)
+	u.own(t, m.srcPath("hers"))
+	r := runAs(t, u, trustJob{Action: "script", Umask: 0, Steps: []trustOp{
+		{Op: "stat", Path: m.path("zero")},
+		{Op: "read", Path: m.path("zero")},
+		{Op: "readdir", Path: m.path("zerodir")},
+		{Op: "create", Path: m.path("hers/open"), Mode: 0o666},
+		{Op: "create", Path: m.path("hers/setuid"), Mode: 0o4755},
+		{Op: "mkdir", Path: m.path("hers/dir"), Mode: 0o777},
+		{Op: "access", Path: m.path("zero"), Mode: unix.R_OK},
+	}})
+	s := r.Steps
+	if s[0].Err != "" || s[0].Mode != 0 {
+		t.Errorf("stat of a mode-0000 file: mode %o err %s, want 0", s[0].Mode, s[0].Err)
+	}
+	if s[1].Err != "EACCES" {
+		t.Errorf("read of a mode-0000 root file as a user: %q, err %s, want EACCES", s[1].Data, s[1].Err)
+	}
+	if s[2].Err != "EACCES" {
+		t.Errorf("listing of a mode-0000 root directory as a user: err %q, want EACCES", s[2].Err)
+	}
+	if s[3].Err != "" || s[3].Mode != 0o666 || int(s[3].Uid) != u.uid {
+		t.Errorf("create 0666 with umask 000: mode %o uid %d err %s, want 0666 owned by %d", s[3].Mode, s[3].Uid, s[3].Err, u.uid)
+	}
+	if s[4].Err != "" || s[4].Mode != 0o4755 {
+		t.Errorf("create 04755: mode %o err %s, want 04755", s[4].Mode, s[4].Err)
+	}
+	if s[5].Err != "" || s[5].Mode != 0o777 {
+		t.Errorf("mkdir 0777 with umask 000: mode %o err %s", s[5].Mode, s[5].Err)
+	}
+	if s[6].Err != "EACCES" {
+		t.Errorf("access(R_OK) of a mode-0000 file: %q, want EACCES", s[6].Err)
+	}
+	// The same from SOURCE's side: the new objects are hers.
+	var st syscall.Stat_t
+	syscall.Stat(m.srcPath("hers/setuid"), &st)
+	if int(st.Uid) != u.uid || st.Mode&0o7777 != 0o4755 {
+		t.Errorf("on SOURCE: uid %d mode %o", st.Uid, st.Mode&0o7777)
+	}
+}
+
+// Powers the daemon has and the caller has not stay unused: device
+// nodes, trusted.* attributes, and the cache of names another user
+// looked up in a directory she may not search.
+func TestTrustNoBorrowedPowers(t *testing.T) {
+	u := newTestUser(t)
+	m := newMount(t)
+	openToAll(t, m)
+	os.Mkdir(m.srcPath("hers"), 0o755)
+	u.own(t, m.srcPath("hers"))
+	os.WriteFile(m.srcPath("hers/f"), []byte("x"), 0o644)
+	u.own(t, m.srcPath("hers/f"))
+	os.MkdirAll(m.srcPath("private/sub"), 0o755)
+	os.Chmod(m.srcPath("private"), 0o700)
+	os.WriteFile(m.srcPath("private/sub/file"), []byte("private"), 0o644)
+	os.Symlink("target-secret", m.srcPath("private/sub/link"))
+	// Root looks everything up through the mount: the kernel caches it.
+	for _, p := range []string{"private/sub/file", "private/sub/link"} {
+		if _, err := os.Lstat(m.path(p)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	os.Readlink(m.path("private/sub/link"))
+	r := runAs(t, u, trustJob{Action: "script", Steps: []trustOp{
+		{Op: "mknod", Path: m.path("hers/mem"), Mode: syscall.S_IFCHR | 0o666},
+		{Op: "setxattr", Path: m.path("hers/f"), Data: "trusted.x"},
+		{Op: "setxattr", Path: m.path("hers/f"), Data: "security.capability"},
+		{Op: "stat", Path: m.path("private/sub/file")},
+		{Op: "read", Path: m.path("private/sub/file")},
+		{Op: "stat", Path: m.path("private/sub/link")},
+		{Op: "setxattr", Path: m.path("hers/f"), Data: "user.ok"},
+	}})
+	s := r.Steps
+	if s[0].Err != "EPERM" {
+		t.Errorf("mknod of a device by a user: err %q, want EPERM", s[0].Err)
+	}
+	if s[1].Err != "EPERM" {
+		t.Errorf("setxattr trusted.x by a user: err %q, want EPERM", s[1].Err)
+	}
+	if s[2].Err == "" {
+		t.Error("setxattr security.capability by a user succeeded")
+	}
+	for i, what := range map[int]string{3: "stat", 4: "read", 5: "stat of a symlink"} {
+		if s[i].Err != "EACCES" {
+			t.Errorf("%s inside a directory she may not search: err %q, want EACCES", what, s[i].Err)
+		}
+	}
+	if s[6].Err != "" {
+		t.Errorf("setxattr user.ok on her own file: %s", s[6].Err)
+	}
+}
+
+// A lease held on SOURCE makes an open through the mount wait; nothing
+// else waits with it: a rename and a mkdir by root go through at once.
+func TestTrustBlockedCallStallsNothingElse(t *testing.T) {
+	u := newTestUser(t)
+	m := newMount(t, noPassthrough)
+	openToAll(t, m)
+	os.WriteFile(m.srcPath("leased"), []byte("x"), 0o644)
+	u.own(t, m.srcPath("leased"))
+	os.WriteFile(m.srcPath("a"), nil, 0o644)
+
+	cmd := workerCmd(t, u, trustJob{Action: "lease", Args: []string{m.srcPath("leased")}})
+	stdin, _ := cmd.StdinPipe()
+	stdout, _ := cmd.StdoutPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { stdin.Close(); cmd.Process.Kill(); cmd.Wait() })
+	lines := bufio.NewScanner(stdout)
+	if !lines.Scan() || lines.Text() != "leased" {
+		t.Fatalf("lease worker said %q", lines.Text())
+	}
+	opened := make(chan error, 1)
+	go func() {
+		f, err := os.Open(m.path("leased")) // breaks the lease: waits for it
+		if err == nil {
+			f.Close()
+		}
+		opened <- err
+	}()
+	if !lines.Scan() || lines.Text() != "broken" {
+		t.Fatalf("lease worker said %q", lines.Text())
+	}
+	// The open now waits in the daemon for the lease holder.
+	done := make(chan error, 1)
+	go func() {
+		if err := os.Rename(m.path("a"), m.path("b")); err != nil {
+			done <- err
+			return
+		}
+		done <- os.Mkdir(m.path("newdir"), 0o755)
+	}()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(waitLimit):
+		t.Fatal("a rename and a mkdir waited for an unrelated open blocked on a lease")
+	}
+	select {
+	case <-opened:
+		t.Fatal("the open did not wait for the lease")
+	default:
+	}
+	stdin.Close() // the holder exits, the lease goes, the open completes
+	if err := <-opened; err != nil {
+		t.Fatal(err)
+	}
+}
+
+// One user opening files without end runs out alone.
+func TestTrustHandleBudget(t *testing.T) {
+	u := newTestUser(t)
+	m := newMount(t, func(o *fusefs.Options) { o.MaxHandlesPerUser = 64 })
+	openToAll(t, m)
+	os.WriteFile(m.srcPath("f"), []byte("x"), 0o644)
+	cmd := workerCmd(t, u, trustJob{Action: "openmany", Args: []string{m.path("f")}})
+	stdin, _ := cmd.StdinPipe()
+	stdout, _ := cmd.StdoutPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { stdin.Close(); cmd.Process.Kill(); cmd.Wait() })
+	lines := bufio.NewScanner(stdout)
+	if !lines.Scan() {
+		t.Fatal("no answer from the worker")
+	}
+	got := lines.Text()
+	if !strings.Contains(got, `"count":64`) || !strings.Contains(got, `"err":"EMFILE"`) {
+		t.Fatalf("worker: %s, want 64 handles then EMFILE", got)
+	}
+	// Root, and everyone else, still open files.
+	for i := 0; i < 100; i++ {
+		f, err := os.Open(m.path("f"))
+		if err != nil {
+			t.Fatalf("root's open %d while a user holds her share: %v", i, err)
+		}
+		defer f.Close()
+	}
+	if st := m.fsys.Stats()["handles_by_uid"].(map[string]int); st[itoa(u.uid)] != 64 {
+		t.Errorf("status handles_by_uid = %v", st)
+	}
+}
+
+// Depth is SOURCE's, for root and for a user: a tree deeper than a path
+// from the root can name (PATH_MAX) is made and read through the mount.
+func TestTrustDeepTree(t *testing.T) {
+	u := newTestUser(t)
+	m := newMount(t)
+	openToAll(t, m)
+	if err := deepTreeAt(m.mnt, "dd", 2500); err != nil {
+		t.Fatalf("as root: %v", err)
+	}
+	os.Mkdir(m.srcPath("hers"), 0o755)
+	u.own(t, m.srcPath("hers"))
+	r := runAs(t, u, trustJob{Action: "script", Steps: []trustOp{{Op: "deep", Path: m.path("hers"), Data: "dd", Mode: 2500}}})
+	if r.Steps[0].Err != "" {
+		t.Fatalf("as a user: %s", r.Steps[0].Err)
+	}
+}
+
+func deepTreeAt(dir, name string, depth int) error { return deepTree(dir, name, depth) }
+
+// RENAME_WHITEOUT leaves a whiteout at the old name: it is reported.
+func TestTrustWhiteoutReported(t *testing.T) {
+	m := newMount(t)
+	r := m.record(t)
+	os.WriteFile(m.path("a"), nil, 0o644)
+	r.until(isType(eventbus.CloseWrite, "a"))
+	err := unix.Renameat2(unix.AT_FDCWD, m.path("a"), unix.AT_FDCWD, m.path("b"), unix.RENAME_WHITEOUT)
+	if err == unix.EINVAL {
+		t.Skip("SOURCE's filesystem has no whiteouts")
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	expect(t, r.synced(), os.Getpid(),
+		want{Type: eventbus.Rename, Path: "b", From: "a"},
+		want{Type: eventbus.Mknod, Path: "a"})
+}
+
+// SOURCE removed and made again under a running mount: the mount stops
+// serving the dead tree, subscribers are told, and the daemon leaves.
+func TestTrustSourceReplaced(t *testing.T) {
+	src, mnt := binMount(t)
+	watch := exec.Command(binary, "watch", "--format", "json", "--timeout", waitLimit.String(), mnt)
+	out, _ := watch.StdoutPipe()
+	if err := watch.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer watch.Wait()
+	lines := bufio.NewScanner(out)
+	mustRun(t, "sync", mnt) // the watcher is connected once sync answers after it started
+	os.RemoveAll(src)
+	os.Mkdir(src, 0o755)
+	os.WriteFile(filepath.Join(src, "new"), nil, 0o644)
+	sawUnmount := false
+	for lines.Scan() {
+		if strings.Contains(lines.Text(), `"type":"unmount"`) {
+			sawUnmount = true
+			break
+		}
+	}
+	if !sawUnmount {
+		t.Fatal("no unmount event after SOURCE was replaced")
+	}
+	if _, err := os.Stat(filepath.Join(mnt, "new")); err == nil {
+		t.Error("the mount shows the new SOURCE's file")
+	}
+}
