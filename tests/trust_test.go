@@ -86,7 +86,7 @@ func TestTrustCreateRace(t *testing.T) {
 	os.Mkdir(d, 0o755)
 	u.own(t, d)
 	mover := startAs(t, u, trustJob{Action: "renameloop", Seconds: raceFor,
-		Args: []string{filepath.Join(d, "f7"), filepath.Join(d, "moved")}})
+		Args: []string{filepath.Join(d, "f"), filepath.Join(d, "moved")}})
 	r := runAs(t, u, trustJob{Action: "createloop", Seconds: raceFor, Args: []string{m.path("d/f"), "her data"}})
 	mv := mover()
 	t.Logf("%d creates, %d renames", r.Count, mv.Count)
@@ -365,4 +365,60 @@ func TestTrustSourceReplaced(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(mnt, "new")); err == nil {
 		t.Error("the mount shows the new SOURCE's file")
 	}
+}
+
+// A bind mount of an ancestor of the mount point placed inside SOURCE
+// leads from SOURCE back into this very mount: the daemon refuses to
+// follow it (ELOOP) rather than wait on itself.
+func TestTrustNoSelfRecursion(t *testing.T) {
+	m := newMount(t)
+	loop := m.srcPath("loop")
+	if err := os.Mkdir(loop, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Mount(filepath.Dir(m.src), loop, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+		t.Fatalf("bind mount: %v", err)
+	}
+	t.Cleanup(func() { unix.Unmount(loop, unix.MNT_DETACH) })
+	os.WriteFile(m.path("a"), nil, 0o644)
+	done := make(chan error, 1)
+	go func() {
+		if _, err := os.ReadDir(m.path("loop")); err != nil {
+			done <- err
+			return
+		}
+		// A rename through the loop made the daemon wait on its own
+		// rename lock; now the loop is refused at its first step.
+		err := os.Rename(m.path("loop/mnt/a"), m.path("loop/mnt/b"))
+		if err == nil {
+			err = os.Mkdir(m.path("loop/mnt/loop/x"), 0o755)
+		}
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if !errorsIs(err, syscall.ELOOP) {
+			t.Fatalf("going through SOURCE into the mount itself: %v, want ELOOP", err)
+		}
+	case <-time.After(waitLimit):
+		t.Fatal("the mount hung on a path that leads back into itself")
+	}
+	// The rest of the mount is unaffected.
+	if err := os.WriteFile(m.path("ok"), []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func errorsIs(err error, target error) bool {
+	for err != nil {
+		if err == target {
+			return true
+		}
+		u, ok := err.(interface{ Unwrap() error })
+		if !ok {
+			return false
+		}
+		err = u.Unwrap()
+	}
+	return false
 }

@@ -281,9 +281,9 @@ func trustWork(job trustJob) trustResult {
 				r.Count++
 			}
 		})
-	case "createloop": // Args: path prefix, data
+	case "createloop": // Args: path, data; a new file each time it is gone
 		for_(func(i int) {
-			p := fmt.Sprintf("%s%d", job.Args[0], i%50)
+			p := job.Args[0]
 			fd, err := unix.Open(p, unix.O_CREAT|unix.O_EXCL|unix.O_WRONLY, 0o644)
 			if err != nil {
 				os.Remove(p)
