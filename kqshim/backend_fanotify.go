@@ -401,6 +401,14 @@ func (b *fanotifyBackend) translate(n *fanNote, pl notePlace) {
 	// in that order, each once (a note names one object: with the
 	// object's own handle in the note, notes of two objects that had the
 	// same name never merge).
+	// Data and close notes of another pid are asked of the ledger
+	// (passthrough writes and the backing file's close are the mount's
+	// under the writer's pid). The name is read when the note is, which
+	// may be after the mount renamed or exchanged it: the object's own
+	// handle says which object it really is.
+	if n.mask&(unix.FAN_MODIFY|unix.FAN_CLOSE_WRITE) != 0 {
+		n.mask &^= b.ownByIdentity(n, rel)
+	}
 	if n.mask&unix.FAN_CREATE != 0 {
 		b.s.noteCreated(rel, isDir, false)
 	}
@@ -416,6 +424,34 @@ func (b *fanotifyBackend) translate(n *fanNote, pl notePlace) {
 	if n.mask&unix.FAN_DELETE != 0 {
 		b.s.removed(rel, isDir, false)
 	}
+}
+
+// ownByIdentity returns the bits of n's FAN_MODIFY and FAN_CLOSE_WRITE
+// that are echoes of the mount's own changes to the object n's own
+// handle names (0 if the object cannot be opened any more: the note is
+// then judged by its name, as for other notes).
+func (b *fanotifyBackend) ownByIdentity(n *fanNote, rel string) uint64 {
+	if len(n.obj) < 4 {
+		return 0
+	}
+	fh := unix.NewFileHandle(int32(binary.NativeEndian.Uint32([]byte(n.obj[:4]))), []byte(n.obj[4:]))
+	fd, err := unix.OpenByHandleAt(b.root, fh, unix.O_PATH)
+	if err != nil {
+		return 0
+	}
+	e, err := statEntryAt(fd, "")
+	unix.Close(fd)
+	if err != nil {
+		return 0
+	}
+	var own uint64
+	if n.mask&unix.FAN_MODIFY != 0 && b.s.echoOf(noteData, rel, e) {
+		own |= unix.FAN_MODIFY
+	}
+	if n.mask&unix.FAN_CLOSE_WRITE != 0 && b.s.echoOf(noteClosed, rel, e) {
+		own |= unix.FAN_CLOSE_WRITE
+	}
+	return own
 }
 
 func (b *fanotifyBackend) stats(into map[string]any) {

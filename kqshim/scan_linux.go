@@ -5,10 +5,15 @@ import "golang.org/x/sys/unix"
 // statEntry stats p (not following a symlink) with its birth time.
 func statEntry(p string) (entry, error) { return statEntryAt(unix.AT_FDCWD, p) }
 
-// statEntryAt stats name in the directory dirfd, not following a symlink.
+// statEntryAt stats name in the directory dirfd, not following a symlink
+// ("": dirfd itself).
 func statEntryAt(dirfd int, name string) (entry, error) {
 	var x unix.Statx_t
-	if err := unix.Statx(dirfd, name, unix.AT_SYMLINK_NOFOLLOW, unix.STATX_BASIC_STATS|unix.STATX_BTIME, &x); err != nil {
+	flags := unix.AT_SYMLINK_NOFOLLOW
+	if name == "" {
+		flags |= unix.AT_EMPTY_PATH
+	}
+	if err := unix.Statx(dirfd, name, flags, unix.STATX_BASIC_STATS|unix.STATX_BTIME, &x); err != nil {
 		return entry{}, err
 	}
 	e := entry{
