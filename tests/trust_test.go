@@ -455,3 +455,35 @@ func TestTrustPassthroughCloseThenExchange(t *testing.T) {
 	}
 	_ = src
 }
+
+// A user's write to a set-id file she may write (but does not own)
+// clears its set-id bits, as it would natively: with and without kernel
+// passthrough.
+func TestTrustWriteClearsSetID(t *testing.T) {
+	u := newTestUser(t)
+	for _, mode := range dataModes {
+		t.Run(mode.name, func(t *testing.T) {
+			m := newMount(t, mode.opts...)
+			openToAll(t, m)
+			for _, n := range []string{"suid", "sgid"} {
+				os.WriteFile(m.srcPath(n), []byte("#!/bin/sh\n"), 0o755)
+			}
+			os.Chmod(m.srcPath("suid"), 0o4777)
+			os.Chmod(m.srcPath("sgid"), 0o2777)
+			r := runAs(t, u, trustJob{Action: "script", Steps: []trustOp{
+				{Op: "writeat", Path: m.path("suid"), Data: "#"},
+				{Op: "writeat", Path: m.path("sgid"), Data: "#"},
+			}})
+			for i, n := range []string{"suid", "sgid"} {
+				if r.Steps[i].Err != "" {
+					t.Fatalf("write to %s: %s", n, r.Steps[i].Err)
+				}
+				var st syscall.Stat_t
+				syscall.Stat(m.srcPath(n), &st)
+				if st.Mode&(syscall.S_ISUID|syscall.S_ISGID) != 0 {
+					t.Errorf("%s kept its set-id bits after a user's write: mode %o", n, st.Mode&0o7777)
+				}
+			}
+		})
+	}
+}

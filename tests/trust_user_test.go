@@ -387,6 +387,12 @@ func trustStep(s trustOp) trustStepOut {
 		err = unix.Faccessat(unix.AT_FDCWD, s.Path, s.Mode, 0)
 	case "write":
 		err = os.WriteFile(s.Path, []byte(s.Data), 0o644)
+	case "writeat": // writes without truncating
+		var fd int
+		if fd, err = unix.Open(s.Path, unix.O_WRONLY, 0); err == nil {
+			_, err = unix.Pwrite(fd, []byte(s.Data), 0)
+			unix.Close(fd)
+		}
 	case "unlink":
 		err = unix.Unlink(s.Path)
 	case "setxattr":
