@@ -2,16 +2,21 @@
 // file-handle types that carry out every operation on SOURCE and publish
 // an event to the eventbus when a change succeeds.
 //
-// # Confinement
+// # Trust model
 //
-// No node holds a path or a descriptor of SOURCE. Each operation takes
-// the node's current path in the mount, opens its parent directory
-// beneath SOURCE's root fd with openat2(RESOLVE_BENEATH|RESOLVE_NO_SYMLINKS)
-// (a component-by-component O_NOFOLLOW walk where openat2 is missing),
-// and acts with an *at() call that does not follow a final symlink. A
-// directory in SOURCE swapped for a symlink to "/" therefore yields
-// ELOOP, never a file outside SOURCE. Calls that have no no-follow form
-// (chmod, xattrs on Linux) first pin the object with O_PATH|O_NOFOLLOW.
+// Every system call on SOURCE runs as the operation's caller: fsuid,
+// fsgid, supplementary groups and effective capabilities taken on the
+// locked OS thread for just that call (creds_linux.go), so SOURCE's own
+// permission checks decide and new objects are born the caller's. A node
+// stands for one object (inode and birth time); a change to an existing
+// object goes through an O_PATH descriptor verified to be it
+// (target_linux.go), and a name swapped in SOURCE gives ESTALE. Paths
+// are resolved beneath SOURCE (internal/beneath): privileged callers
+// through the directory descriptors nodes pin (dirpin.go), others from
+// the root as themselves, so search permission is checked on every
+// ancestor (resolve.go). Entries of directories closed to some users are
+// not cached by the kernel (node.go, uncached). No lock is held across a
+// system call. docs/architecture.md § Trust model has the whole picture.
 //
 // # Events
 //
@@ -55,7 +60,9 @@
 // # Per-OS caveats
 //
 // Linux is the primary target. On darwin and freebsd the package builds
-// and uses portable *at() calls; RENAME_EXCHANGE/NOREPLACE, fallocate and
+// and uses portable *at() calls, acts as the daemon (no per-thread
+// identity to take: mount with default_permissions there), and changes
+// objects by name after a check of identity; RENAME_EXCHANGE/NOREPLACE, fallocate and
 // copy_file_range answer ENOTSUP, record locks are kept by the kernel,
 // and darwin cannot create device nodes or fifos.
 package fusefs
