@@ -16,7 +16,9 @@
 // the root as themselves, so search permission is checked on every
 // ancestor (resolve.go). Entries of directories closed to some users are
 // not cached by the kernel (node.go, uncached). No lock is held across a
-// system call. docs/architecture.md § Trust model has the whole picture.
+// system call. New sets the process's umask to 0: the kernel has already
+// applied the caller's to the modes it passes. docs/architecture.md
+// § Trust model has the whole picture.
 //
 // # Events
 //

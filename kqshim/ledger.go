@@ -33,7 +33,8 @@ const (
 func classesOf(t eventbus.Type) noteClass {
 	switch t {
 	case eventbus.Create, eventbus.Mkdir, eventbus.Mknod, eventbus.Symlink:
-		// Created, then handed to the caller (chown as root).
+		// Created; an attribute note as well where the filesystem sends
+		// one for a new object's ownership or mode.
 		return noteCreated | noteAttr
 	case eventbus.Link:
 		return noteCreated | noteAttr
