@@ -157,6 +157,9 @@ func (n *Node) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*fs
 		return err
 	})
 	if errno != 0 {
+		if errno == syscall.ENOENT && n.closed.Load() {
+			out.SetEntryTimeout(uncached) // no negative entry either
+		}
 		return nil, errno
 	}
 	return n.child(ctx, &st, gen, out)

@@ -177,6 +177,8 @@ func TestTrustNoBorrowedPowers(t *testing.T) {
 		}
 	}
 	os.Readlink(m.path("private/sub/link"))
+	os.Lstat(m.path("private/sub/missing")) // a negative entry
+	os.Lstat(m.path("private/missing"))
 	r := runAs(t, u, trustJob{Action: "script", Steps: []trustOp{
 		{Op: "mknod", Path: m.path("hers/mem"), Mode: syscall.S_IFCHR | 0o666},
 		{Op: "setxattr", Path: m.path("hers/f"), Data: "trusted.x"},
@@ -185,6 +187,8 @@ func TestTrustNoBorrowedPowers(t *testing.T) {
 		{Op: "read", Path: m.path("private/sub/file")},
 		{Op: "stat", Path: m.path("private/sub/link")},
 		{Op: "setxattr", Path: m.path("hers/f"), Data: "user.ok"},
+		{Op: "stat", Path: m.path("private/sub/missing")},
+		{Op: "stat", Path: m.path("private/missing")},
 	}})
 	s := r.Steps
 	if s[0].Err != "EPERM" {
@@ -203,6 +207,11 @@ func TestTrustNoBorrowedPowers(t *testing.T) {
 	}
 	if s[6].Err != "" {
 		t.Errorf("setxattr user.ok on her own file: %s", s[6].Err)
+	}
+	for _, i := range []int{7, 8} {
+		if s[i].Err != "EACCES" {
+			t.Errorf("stat of a missing name inside a directory she may not search: %q, want EACCES (not what root's lookup left cached)", s[i].Err)
+		}
 	}
 }
 
