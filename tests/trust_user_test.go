@@ -408,6 +408,35 @@ func trustStep(s trustOp) trustStepOut {
 		err = unix.Mknod(s.Path, s.Mode, int(unix.Mkdev(1, 3)))
 	case "deep": // makes s.Mode levels of s.Data below s.Path, walking by descriptors, then a file
 		err = deepTree(s.Path, s.Data, int(s.Mode))
+	// The steps below serve the conformance table (conformance_test.go);
+	// each is one system call (or an open, one call and a close) so that
+	// its errno is the kernel's answer to exactly that call.
+	case "open": // Data: open flags (decimal); closed at once
+		o, err = confOpen(s.Path, s.Data, s.Mode)
+	case "chown", "lchown": // Data: "uid:gid", -1 keeps one
+		err = confChown(s.Path, s.Data, s.Op == "lchown")
+	case "rmdir":
+		err = unix.Rmdir(s.Path)
+	case "rename": // Path to Data
+		err = unix.Rename(s.Path, s.Data)
+	case "link": // Path to Data, not following a symlink at Path
+		err = unix.Link(s.Path, s.Data)
+	case "symlink": // a link at Path that says Data
+		err = unix.Symlink(s.Data, s.Path)
+	case "truncate": // to s.Mode bytes
+		err = unix.Truncate(s.Path, int64(s.Mode))
+	case "ftruncate": // Data: open flags (decimal); to s.Mode bytes
+		err = confFtruncate(s.Path, s.Data, int64(s.Mode), false)
+	case "fchmod0-ftruncate": // open for writing, fchmod 0, then ftruncate to s.Mode bytes
+		err = confFtruncate(s.Path, strconv.Itoa(unix.O_WRONLY), int64(s.Mode), true)
+	case "utimens": // Data: now, null, omit, explicit, now-omit
+		err = confUtimens(s.Path, s.Data)
+	case "chdir":
+		if err = unix.Chdir(s.Path); err == nil {
+			err = unix.Chdir("/")
+		}
+	case "removexattr":
+		err = unix.Lremovexattr(s.Path, s.Data)
 	default:
 		err = errors.New("unknown op " + s.Op)
 	}
