@@ -284,5 +284,6 @@ func parseUint32(b []byte) uint32 {
 	return uint32(v)
 }
 
-// actsAsCaller: operations run as the caller (see creds).
-const actsAsCaller = true
+
+// killPrivCapability is negotiated where the daemon acts as the caller.
+const killPrivCapability = fuse.CAP_HANDLE_KILLPRIV_V2

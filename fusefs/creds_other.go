@@ -26,5 +26,6 @@ type taskFiles struct{}
 
 func (t *taskFiles) close() {}
 
-// actsAsCaller: operations cannot run as the caller here.
-const actsAsCaller = false
+
+// killPrivCapability: the kernel keeps clearing set-id bits itself.
+const killPrivCapability = 0

@@ -80,8 +80,44 @@ var (
 	_ = (fs.FileGetlker)((*fileHandle)(nil))
 	_ = (fs.FileSetlker)((*fileHandle)(nil))
 	_ = (fs.FileSetlkwer)((*fileHandle)(nil))
-	_ = (fs.FilePassthroughFder)((*fileHandle)(nil))
+	_ = (fs.FilePassthroughFder)(passthroughFile{})
 )
+
+// passthroughFile is a handle the kernel may serve by passthrough. go-fuse
+// offers passthrough only to handles that can give it a descriptor, and
+// serves any other handle with requests even when another handle of the
+// same file is under passthrough; so the kind of handle Open returns
+// decides, per open.
+type passthroughFile struct{ *fileHandle }
+
+// forKernel is what Open and Create hand go-fuse: with passthrough unless
+// the caller's writes must stay in the daemon (see mustNotPassthrough).
+func (h *fileHandle) forKernel(passthrough bool) fs.FileHandle {
+	if passthrough {
+		return passthroughFile{h}
+	}
+	return h
+}
+
+// asHandle finds the handle behind what go-fuse passes back.
+func asHandle(f fs.FileHandle) (*fileHandle, bool) {
+	switch h := f.(type) {
+	case *fileHandle:
+		return h, true
+	case passthroughFile:
+		return h.fileHandle, true
+	}
+	return nil, false
+}
+
+// mustNotPassthrough: a caller acting as herself writing a set-id file.
+// The kernel's passthrough writes run with the credentials the backing
+// file was registered with — the daemon's, which may keep set-id bits —
+// while SOURCE must clear them as it would for her own write; her writes
+// therefore go through the daemon, which writes as her.
+func mustNotPassthrough(c *creds, writable bool, st *syscall.Stat_t) bool {
+	return c.switched && writable && st.Mode&(syscall.S_ISUID|syscall.S_ISGID) != 0
+}
 
 // newHandle wraps an fd just opened for node at rel by the caller of ctx.
 func (n *Node) newHandle(ctx context.Context, fd int, flags uint32, rel string, st *syscall.Stat_t) *fileHandle {
@@ -137,7 +173,8 @@ const backingCloseGrace = 100 * time.Millisecond
 // our writable one must stay within Release, where the watcher of SOURCE
 // was told to expect it (inotify would otherwise see a late
 // IN_CLOSE_WRITE nobody announced).
-func (h *fileHandle) PassthroughFd() (int, bool) {
+func (p passthroughFile) PassthroughFd() (int, bool) {
+	h := p.fileHandle
 	if h.node.fsys.opts.NoPassthrough {
 		return -1, false
 	}

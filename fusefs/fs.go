@@ -140,7 +140,13 @@ func (f *FS) MountOptions() *fs.Options {
 		EnableLocks: true,
 		// Without it the kernel sends O_TRUNC as a separate SETATTR
 		// before OPEN: one more round trip for every truncating open.
-		ExtraCapabilities:    fuse.CAP_ATOMIC_O_TRUNC,
+		// With HANDLE_KILLPRIV_V2 the kernel leaves clearing set-id bits
+		// and capabilities on write, truncate and chown to the daemon —
+		// which acts as the caller, so SOURCE clears them as it would for
+		// the caller's own call — instead of sending a SETATTR of the mode
+		// (refused to a writer who is not the owner) and asking for
+		// security.capability before every first write.
+		ExtraCapabilities:    fuse.CAP_ATOMIC_O_TRUNC | killPrivCapability,
 		EnableSymlinkCaching: true,
 		// Mount with mount(2) directly when we may (root); otherwise
 		// go-fuse falls back to the fusermount helper.

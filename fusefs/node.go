@@ -47,7 +47,9 @@ func (n *Node) noteMode(mode uint32) {
 	if mode&syscall.S_IFMT != syscall.S_IFDIR {
 		return
 	}
-	closed := mode&0o111 != 0o111
+	// With default_permissions the kernel checks search permission on
+	// cached directories itself.
+	closed := !n.fsys.opts.DefaultPermissions && mode&0o111 != 0o111
 	if n.closed.Swap(closed) == closed || !closed || !n.fsys.mounted.Load() {
 		return
 	}
@@ -168,7 +170,7 @@ func (n *Node) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*fs
 // stat stats the node itself, through its open handle when there is one
 // (an unlinked but open file has no path), as the caller.
 func (n *Node) stat(ctx context.Context, f fs.FileHandle, st *syscall.Stat_t) syscall.Errno {
-	if h, ok := f.(*fileHandle); ok {
+	if h, ok := asHandle(f); ok {
 		_, err := statAt(h.fd, "", st)
 		return fs.ToErrno(err)
 	}

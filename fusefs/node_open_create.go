@@ -83,7 +83,7 @@ func (n *Node) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint32, s
 		n.fsys.publishAbout(n, h.currentPath(), withAttr(newEvent(eventbus.Truncate, "", h.opener), &st))
 	}
 	n.fsys.publishOpen(h, &st)
-	return h, 0, 0
+	return h.forKernel(!mustNotPassthrough(&o.c, h.writable, &st)), 0, 0
 }
 
 // publishAbout publishes ev about n at n's path as the mount knows it
@@ -188,15 +188,15 @@ func (n *Node) Create(ctx context.Context, name string, flags, mode uint32, out 
 			n.fsys.publish(withAttr(newEvent(eventbus.Open, n.childPath(name, rel), h.opener), &st))
 		}()
 	}
-	return ch, h, 0, 0
+	return ch, h.forKernel(!mustNotPassthrough(&o.c, h.writable, &st)), 0, 0
 }
 
 // CopyFileRange copies between two SOURCE files in the kernel, as the
 // caller (so the destination loses its set-id bits as it would natively);
 // the destination reports a write.
 func (n *Node) CopyFileRange(ctx context.Context, fhIn fs.FileHandle, offIn uint64, out *fs.Inode, fhOut fs.FileHandle, offOut uint64, size uint64, flags uint64) (uint32, syscall.Errno) {
-	in, ok1 := fhIn.(*fileHandle)
-	dst, ok2 := fhOut.(*fileHandle)
+	in, ok1 := asHandle(fhIn)
+	dst, ok2 := asHandle(fhOut)
 	if !ok1 || !ok2 {
 		return 0, syscall.ENOTSUP
 	}

@@ -74,7 +74,7 @@ func timespecOf(in *fuse.SetAttrIn, set, now uint32, sec uint64, nsec uint32) un
 // the kernel sends in one request), as the caller and on the node's own
 // object, and emits one event per kind changed.
 func (n *Node) Setattr(ctx context.Context, f fs.FileHandle, in *fuse.SetAttrIn, out *fuse.AttrOut) syscall.Errno {
-	h, _ := f.(*fileHandle)
+	h, _ := asHandle(f)
 	// Writes still folded into a pending event happened before this
 	// change; report them first so that per-path order holds.
 	n.fsys.reportPendingWritesLocked(n)

@@ -19,7 +19,7 @@ func (n *Node) Statx(ctx context.Context, f fs.FileHandle, flags, mask uint32, o
 	flags = flags&(unix.AT_STATX_FORCE_SYNC|unix.AT_STATX_DONT_SYNC) | unix.AT_SYMLINK_NOFOLLOW
 	var x unix.Statx_t
 	var err error
-	if h, ok := f.(*fileHandle); ok {
+	if h, ok := asHandle(f); ok {
 		err = unix.Statx(h.fd, "", int(flags)|unix.AT_EMPTY_PATH, int(mask), &x)
 	} else {
 		o, errno := n.fsys.begin(ctx)

@@ -28,10 +28,14 @@ type Options struct {
 	NegativeTimeout time.Duration
 	// AllowOther lets users other than the mounter use the mount.
 	// DefaultPermissions makes the kernel check access against the mode
-	// bits the mount reports as well. On Linux the daemon carries out
-	// every operation as its caller, so SOURCE's own checks decide and
-	// this is off by default; elsewhere the daemon cannot act as another
-	// user and it is on by default as root.
+	// bits the mount reports, before the daemon acts (on Linux, as the
+	// caller, so that SOURCE decides as well). On by default as root: the
+	// kernel opens fifos and connects to sockets of the mount itself,
+	// without asking the daemon, so only its own check guards them
+	// between users of the mount. Off, SOURCE alone decides (ACLs on
+	// SOURCE then grant access too), and creates, renames and unlinks
+	// save a round trip; entries of directories closed to some users are
+	// then not cached (node.go, uncached).
 	AllowOther         bool
 	DefaultPermissions bool
 	// MaxHandlesPerUser caps the files one user other than root may
@@ -54,7 +58,7 @@ func DefaultOptions(root bool) Options {
 		AttrTimeout:        time.Second,
 		NegativeTimeout:    time.Second,
 		AllowOther:         root,
-		DefaultPermissions: root && !actsAsCaller,
+		DefaultPermissions: root,
 	}
 }
 
@@ -66,7 +70,7 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.DurationVar(&o.AttrTimeout, "attr-timeout", o.AttrTimeout, "kernel cache lifetime of attributes")
 	fs.DurationVar(&o.NegativeTimeout, "negative-timeout", o.NegativeTimeout, "kernel cache lifetime of missing names")
 	fs.BoolVar(&o.AllowOther, "allow-other", o.AllowOther, "let other users use the mount (default on as root)")
-	fs.BoolVar(&o.DefaultPermissions, "default-permissions", o.DefaultPermissions, "let the kernel check permissions as well (default: off on Linux, where the daemon acts as each caller; on as root elsewhere)")
+	fs.BoolVar(&o.DefaultPermissions, "default-permissions", o.DefaultPermissions, "let the kernel check permissions against the mode bits too (default on as root; see docs/architecture.md, Trust model)")
 	fs.IntVar(&o.MaxHandlesPerUser, "max-handles-per-user", o.MaxHandlesPerUser, "open files one user other than root may hold through the mount (0 = a quarter of the descriptor limit)")
 	fs.BoolVar(&o.Debug, "debug", o.Debug, "log every FUSE request")
 }

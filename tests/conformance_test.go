@@ -17,6 +17,8 @@ import (
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/notifyfs/notifyfs/fusefs"
 )
 
 // A differential POSIX permission-semantics suite in the manner of
@@ -85,9 +87,10 @@ type confCase struct {
 	who   string
 	umask int
 	steps []trustOp
-	// knownDiff names a parity failure already diagnosed and not yet
-	// fixed; the case still fails, with this note beside it.
-	knownDiff string
+	// kernelOnly: only the kernel's own check (default_permissions)
+	// covers this case, so it is not compared on a mount without it;
+	// the text says why.
+	kernelOnly string
 }
 
 // Step constructors: paths are relative to the case directory.
@@ -126,19 +129,11 @@ const (
 	oC = unix.O_CREAT
 )
 
-// Parity failures diagnosed and not fixed yet (see each case's knownDiff).
-const (
-	knownKillPriv = "the kernel's own clearing of set-id bits on a write, truncate or " +
-		"chown by a non-owner (FUSE_HANDLE_KILLPRIV[_V2] not negotiated) comes as a " +
-		"SETATTR carrying a mode; fusefs/node_setattr.go setattrApply chmods with it as " +
-		"the caller, who does not own the file: EPERM, and the write or truncate fails"
-	knownBackingCreds = "passthrough only: the backing file go-fuse registers after Open " +
-		"(fs/bridge.go, FUSE_DEV_IOC_BACKING_OPEN) carries the daemon's credentials " +
-		"(root, CAP_FSETID), so SOURCE keeps S_ISGID on a non-member's write"
-	knownSpecialOpen = "a fifo or device node is opened by the kernel itself, never by " +
-		"the daemon, and without default_permissions fuse_permission checks nothing " +
-		"but access(2) and chdir(2): its mode is not enforced through the mount"
-)
+// kernelOpens is why fifo opens are only the kernel's to check.
+const kernelOpens = "a fifo (or device node) is opened by the kernel itself, never by " +
+	"the daemon; without default_permissions fuse_permission checks nothing but " +
+	"access(2) and chdir(2), so its mode is not enforced between users of the mount " +
+	"(documented in docs/architecture.md, Trust model)"
 
 // confCases is the table. Names follow pjdfstest's directories where a
 // case has a counterpart there.
@@ -189,9 +184,9 @@ var confCases = []confCase{
 	{name: "open/creat-through-dangling-symlink", fix: []cfx{fxD("d", 0o777, "A"), fxL("d/l", "t", "A")}, who: "A", umask: 0o022,
 		steps: []trustOp{sOpen("d/l", oC|oW, 0o666)}},
 	{name: "open/fifo-readable-not-writable", fix: []cfx{fxP("p", 0o644, "B")}, who: "A",
-		steps: []trustOp{sOpen("p", oR|unix.O_NONBLOCK, 0), sOpen("p", oW|unix.O_NONBLOCK, 0)}, knownDiff: knownSpecialOpen},
+		steps: []trustOp{sOpen("p", oR|unix.O_NONBLOCK, 0), sOpen("p", oW|unix.O_NONBLOCK, 0)}, kernelOnly: kernelOpens},
 	{name: "open/fifo-not-readable", fix: []cfx{fxP("p", 0o600, "B")}, who: "A",
-		steps: []trustOp{sOpen("p", oR|unix.O_NONBLOCK, 0)}, knownDiff: knownSpecialOpen},
+		steps: []trustOp{sOpen("p", oR|unix.O_NONBLOCK, 0)}, kernelOnly: kernelOpens},
 	{name: "open/fifo-own", fix: []cfx{fxP("p", 0o600, "A")}, who: "A",
 		steps: []trustOp{sOpen("p", oR|unix.O_NONBLOCK, 0)}},
 	// At parity only because go-fuse mounts nodev (EACCES either way);
@@ -335,7 +330,7 @@ var confCases = []confCase{
 	{name: "truncate/owner-not-writable", fix: []cfx{fxF("f", 0o444, "A")}, who: "A",
 		steps: []trustOp{sTruncate("f", 1)}},
 	{name: "truncate/clears-setid", fix: []cfx{fxF("f", 0o6777, "B")}, who: "A",
-		steps: []trustOp{sTruncate("f", 2)}, knownDiff: knownKillPriv},
+		steps: []trustOp{sTruncate("f", 2)}},
 	{name: "open/trunc-clears-setid", fix: []cfx{fxF("f", 0o6777, "B")}, who: "A",
 		steps: []trustOp{sOpen("f", oW|unix.O_TRUNC, 0)}},
 	{name: "truncate/dir", fix: []cfx{fxD("d", 0o777, "A")}, who: "A",
@@ -345,17 +340,17 @@ var confCases = []confCase{
 	{name: "ftruncate/writer-not-owner", fix: []cfx{fxF("f", 0o666, "B")}, who: "A",
 		steps: []trustOp{sFtruncate("f", oW, 3)}},
 	{name: "ftruncate/clears-setid", fix: []cfx{fxF("f", 0o4777, "B")}, who: "A",
-		steps: []trustOp{sFtruncate("f", oW, 1)}, knownDiff: knownKillPriv},
+		steps: []trustOp{sFtruncate("f", oW, 1)}},
 	{name: "ftruncate/after-fchmod-0", fix: []cfx{fxF("f", 0o644, "A")}, who: "A",
 		steps: []trustOp{{Op: "fchmod0-ftruncate", Path: "f", Mode: 1}}},
 	{name: "write/clears-setuid", fix: []cfx{fxF("f", 0o4777, "B"), fxF("g", 0o4777, "root")}, who: "A",
-		steps: []trustOp{sWriteAt("f", "x"), sWriteAt("g", "x")}, knownDiff: knownKillPriv},
+		steps: []trustOp{sWriteAt("f", "x"), sWriteAt("g", "x")}},
 	{name: "write/clears-setgid-group-exec", fix: []cfx{fxF("f", 0o2777, "B")}, who: "A",
-		steps: []trustOp{sWriteAt("f", "x")}, knownDiff: knownKillPriv},
+		steps: []trustOp{sWriteAt("f", "x")}},
 	// Since Linux 6.2 a non-member's write drops S_ISGID even without
 	// group execute; the kernel does not ask the daemon for that one.
 	{name: "write/clears-setgid-no-group-exec", fix: []cfx{fxF("f", 0o2767, "B")}, who: "A",
-		steps: []trustOp{sWriteAt("f", "x")}, knownDiff: knownBackingCreds},
+		steps: []trustOp{sWriteAt("f", "x")}},
 
 	// utimensat(2): UTIME_NOW needs write access (or ownership),
 	// explicit times need ownership.
@@ -696,7 +691,8 @@ type confOutcome struct {
 
 // runConformance runs the whole table natively in src/native and through
 // the mount in src/fuse (seen at mnt/fuse), and compares.
-func runConformance(t *testing.T, src, mnt string, ids confIDs) {
+// kernelChecks: the mount runs with default_permissions.
+func runConformance(t *testing.T, src, mnt string, ids confIDs, kernelChecks bool) {
 	native := confSide{"native", filepath.Join(src, "native"), filepath.Join(src, "native")}
 	fuse := confSide{"mount", filepath.Join(src, "fuse"), filepath.Join(mnt, "fuse")}
 	sides := []confSide{native, fuse}
@@ -796,12 +792,12 @@ func runConformance(t *testing.T, src, mnt string, ids confIDs) {
 			if len(report) == 0 {
 				return
 			}
-			diffs++
-			note := ""
-			if c.knownDiff != "" {
-				note = "\n\tknown: " + c.knownDiff
+			if c.kernelOnly != "" && !kernelChecks {
+				t.Logf("differs without default_permissions, as documented: %s", strings.Join(report, "; "))
+				return
 			}
-			t.Errorf("parity failure as %s (umask %03o):\n\t%s%s", c.who, c.umask, strings.Join(report, "\n\t"), note)
+			diffs++
+			t.Errorf("parity failure as %s (umask %03o):\n\t%s", c.who, c.umask, strings.Join(report, "\n\t"))
 		})
 	}
 	t.Logf("%d cases, %d with a parity failure", len(confCases), diffs)
@@ -840,14 +836,20 @@ func TestConformance(t *testing.T) {
 	for _, mode := range dataModes {
 		t.Run(mode.name, func(t *testing.T) {
 			m := newMount(t, mode.opts...)
-			openToAll(t, m)
-			runConformance(t, m.src, m.mnt, ids)
+			openParents(t, m.src)
+			runConformance(t, m.src, m.mnt, ids, true)
 		})
 	}
+	// Without the kernel's check, SOURCE alone decides.
+	t.Run("no-default-permissions", func(t *testing.T) {
+		m := newMount(t, func(o *fusefs.Options) { o.DefaultPermissions = false })
+		openParents(t, m.src)
+		runConformance(t, m.src, m.mnt, ids, false)
+	})
 	t.Run("binary-fanotify", func(t *testing.T) {
 		src, mnt := backingMount(t, "fanotify")
 		openParents(t, src)
-		runConformance(t, src, mnt, ids)
+		runConformance(t, src, mnt, ids, true)
 	})
 }
 

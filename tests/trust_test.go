@@ -2,6 +2,7 @@ package tests
 
 import (
 	"bufio"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -25,7 +26,7 @@ const raceFor = 3.0
 func TestTrustSwapOpen(t *testing.T) {
 	u := newTestUser(t)
 	m := newMount(t)
-	openToAll(t, m)
+	openParents(t, m.src)
 	d := m.srcPath("d")
 	os.Mkdir(d, 0o755)
 	os.WriteFile(filepath.Join(d, "public"), []byte("public"), 0o644)
@@ -50,7 +51,7 @@ func TestTrustSwapOpen(t *testing.T) {
 func TestTrustSwapChmod(t *testing.T) {
 	u := newTestUser(t)
 	m := newMount(t)
-	openToAll(t, m)
+	openParents(t, m.src)
 	d := m.srcPath("d")
 	os.Mkdir(d, 0o755)
 	os.WriteFile(filepath.Join(d, "mine"), []byte("#!/bin/sh\n"), 0o755)
@@ -81,7 +82,7 @@ func TestTrustSwapChmod(t *testing.T) {
 func TestTrustCreateRace(t *testing.T) {
 	u := newTestUser(t)
 	m := newMount(t)
-	openToAll(t, m)
+	openParents(t, m.src)
 	d := m.srcPath("d")
 	os.Mkdir(d, 0o755)
 	u.own(t, d)
@@ -111,7 +112,7 @@ func TestTrustCreateRace(t *testing.T) {
 func TestTrustModes(t *testing.T) {
 	u := newTestUser(t)
 	m := newMount(t)
-	openToAll(t, m)
+	openParents(t, m.src)
 	os.WriteFile(m.srcPath("zero"), []byte("closed"), 0)
 	os.Mkdir(m.srcPath("zerodir"), 0)
 	os.Mkdir(m.srcPath("hers"), 0o755)
@@ -158,10 +159,21 @@ func TestTrustModes(t *testing.T) {
 // Powers the daemon has and the caller has not stay unused: device
 // nodes, trusted.* attributes, and the cache of names another user
 // looked up in a directory she may not search.
+// Both with the kernel's default_permissions (the default as root) and
+// without it, where only the daemon's own care keeps cached names from
+// serving another user.
 func TestTrustNoBorrowedPowers(t *testing.T) {
 	u := newTestUser(t)
-	m := newMount(t)
-	openToAll(t, m)
+	for _, kernelChecks := range []bool{true, false} {
+		t.Run(fmt.Sprintf("default_permissions=%v", kernelChecks), func(t *testing.T) {
+			noBorrowedPowers(t, u, func(o *fusefs.Options) { o.DefaultPermissions = kernelChecks })
+		})
+	}
+}
+
+func noBorrowedPowers(t *testing.T, u testUser, opt mountOption) {
+	m := newMount(t, opt)
+	openParents(t, m.src)
 	os.Mkdir(m.srcPath("hers"), 0o755)
 	u.own(t, m.srcPath("hers"))
 	os.WriteFile(m.srcPath("hers/f"), []byte("x"), 0o644)
@@ -220,7 +232,7 @@ func TestTrustNoBorrowedPowers(t *testing.T) {
 func TestTrustBlockedCallStallsNothingElse(t *testing.T) {
 	u := newTestUser(t)
 	m := newMount(t, noPassthrough)
-	openToAll(t, m)
+	openParents(t, m.src)
 	os.WriteFile(m.srcPath("leased"), []byte("x"), 0o644)
 	u.own(t, m.srcPath("leased"))
 	os.WriteFile(m.srcPath("a"), nil, 0o644)
@@ -279,7 +291,7 @@ func TestTrustBlockedCallStallsNothingElse(t *testing.T) {
 func TestTrustHandleBudget(t *testing.T) {
 	u := newTestUser(t)
 	m := newMount(t, func(o *fusefs.Options) { o.MaxHandlesPerUser = 64 })
-	openToAll(t, m)
+	openParents(t, m.src)
 	os.WriteFile(m.srcPath("f"), []byte("x"), 0o644)
 	cmd := workerCmd(t, u, trustJob{Action: "openmany", Args: []string{m.path("f")}})
 	stdin, _ := cmd.StdinPipe()
@@ -314,7 +326,7 @@ func TestTrustHandleBudget(t *testing.T) {
 func TestTrustDeepTree(t *testing.T) {
 	u := newTestUser(t)
 	m := newMount(t)
-	openToAll(t, m)
+	openParents(t, m.src)
 	if err := deepTreeAt(m.mnt, "dd", 2500); err != nil {
 		t.Fatalf("as root: %v", err)
 	}
@@ -473,7 +485,7 @@ func TestTrustWriteClearsSetID(t *testing.T) {
 	for _, mode := range dataModes {
 		t.Run(mode.name, func(t *testing.T) {
 			m := newMount(t, mode.opts...)
-			openToAll(t, m)
+			openParents(t, m.src)
 			for _, n := range []string{"suid", "sgid"} {
 				os.WriteFile(m.srcPath(n), []byte("#!/bin/sh\n"), 0o755)
 			}

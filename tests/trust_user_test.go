@@ -117,17 +117,6 @@ func userBinary(t *testing.T) string {
 	return workerBin
 }
 
-// openToAll makes the directories above a test's mount reachable by
-// other users (t.TempDir makes them 0700).
-func openToAll(t *testing.T, m *mount) {
-	t.Helper()
-	for _, d := range []string{filepath.Dir(m.src), filepath.Dir(filepath.Dir(m.src))} {
-		if err := os.Chmod(d, 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-}
-
 // trustJob is what a worker does.
 type trustJob struct {
 	Action  string    `json:"action"`

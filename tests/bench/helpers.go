@@ -2,10 +2,12 @@ package main
 
 import (
 	"bufio"
+	"flag"
 	"fmt"
 	"os"
 	"os/signal"
 	"runtime/pprof"
+	"slices"
 	"syscall"
 	"time"
 
@@ -73,13 +75,22 @@ func loopbackOptions(src string) (*fs.Options, error) {
 	return o, nil
 }
 
-// helperLoopback: __loopback SRC MNT — go-fuse's own loopback file system
-// (fs.NewLoopbackRoot) with notifyfs's mount options, until SIGTERM.
+// helperLoopback: __loopback [--debug] [--default-permissions] SRC MNT —
+// go-fuse's own loopback file system (fs.NewLoopbackRoot) with notifyfs's
+// mount options, until SIGTERM. --debug logs every request (go-fuse's
+// debug log, to stderr); --default-permissions adds the kernel's
+// permission checks.
 func helperLoopback(args []string) error {
-	if len(args) != 2 {
-		return fmt.Errorf("usage: __loopback SRC MNT")
+	set := flag.NewFlagSet("__loopback", flag.ContinueOnError)
+	debug := set.Bool("debug", false, "log every FUSE request")
+	dp := set.Bool("default-permissions", false, "mount with default_permissions")
+	if err := set.Parse(args); err != nil {
+		return err
 	}
-	src, mnt := args[0], args[1]
+	if set.NArg() != 2 {
+		return fmt.Errorf("usage: __loopback [--debug] [--default-permissions] SRC MNT")
+	}
+	src, mnt := set.Arg(0), set.Arg(1)
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
 	root, err := fs.NewLoopbackRoot(src)
@@ -89,6 +100,10 @@ func helperLoopback(args []string) error {
 	opts, err := loopbackOptions(src)
 	if err != nil {
 		return err
+	}
+	opts.MountOptions.Debug = *debug
+	if *dp && !slices.Contains(opts.MountOptions.Options, "default_permissions") {
+		opts.MountOptions.Options = append(opts.MountOptions.Options, "default_permissions")
 	}
 	server, err := fs.Mount(mnt, root, opts)
 	if err != nil {

@@ -46,6 +46,7 @@ type config struct {
 	rateDur   time.Duration // duration of one sustained-rate step
 	burst     int           // mkdirs in the overflow burst
 	rssTrees  []int         // tree sizes for the memory measurement
+	reqsN     int           // files per operation of the request counts
 	gobench   bool
 	profile   bool
 	only      string // comma-separated section names, for development
@@ -75,7 +76,8 @@ func main() {
 	flag.IntVar(&cfg.runs, "runs", 0, "rounds per workload (default 5, quick 3)")
 	flag.BoolVar(&cfg.gobench, "gobench", true, "run the Go benchmarks (go test -bench) of eventbus and tests and include them")
 	flag.BoolVar(&cfg.profile, "profile", true, "take a CPU profile of an in-process notifyfs under the small-file workload")
-	flag.StringVar(&cfg.only, "only", "", "run only these sections (fs,latency,rate,rss,underneath,gobench,profile), comma-separated; --only underneath replaces just that section of an existing report")
+	flag.StringVar(&cfg.only, "only", "", "run only these sections (fs,reqs,latency,rate,rss,underneath,gobench,profile), comma-separated; --only underneath and --only reqs (or both) replace just those sections of an existing report")
+	flag.IntVar(&cfg.reqsN, "reqs-n", 0, "files per operation of the request counts (section reqs; default 2000, quick 400)")
 	flag.BoolVar(&cfg.keep, "keep", false, "keep the scratch directory (mounts are always removed)")
 	flag.BoolVar(&cfg.skipApt, "no-install", false, "do not apt-get install missing peers (bindfs, inotify-tools)")
 	flag.Parse()
@@ -95,6 +97,9 @@ func main() {
 		cfg.rateDur = 300 * time.Millisecond
 		cfg.burst = 16384 + 2048
 		cfg.rssTrees = []int{20000}
+		if cfg.reqsN == 0 {
+			cfg.reqsN = 400
+		}
 		if cfg.runs == 0 {
 			cfg.runs = 3
 		}
@@ -116,6 +121,9 @@ func main() {
 		cfg.rateDur = 1500 * time.Millisecond
 		cfg.burst = 2*16384 + 8192
 		cfg.rssTrees = []int{100000, 1000000}
+		if cfg.reqsN == 0 {
+			cfg.reqsN = 2000
+		}
 		if cfg.runs == 0 {
 			cfg.runs = 5
 		}
@@ -249,6 +257,13 @@ func run(cfg *config) (code int) {
 		if err := runFS(cfg, env, rep); err != nil {
 			logf("file-system workloads: %v", err)
 			rep.failures = append(rep.failures, "file-system workloads: "+err.Error())
+			code = 1
+		}
+	}
+	if cfg.want("reqs") {
+		if err := runReqs(cfg, env, rep); err != nil {
+			logf("requests per operation: %v", err)
+			rep.failures = append(rep.failures, "requests per operation: "+err.Error())
 			code = 1
 		}
 	}

@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/notifyfs/notifyfs/fusefs"
 )
 
 // report gathers every result and writes docs/performance.md.
@@ -41,6 +43,8 @@ type report struct {
 	rss        []*rssResult
 
 	und *undResults // changes underneath the mount (underneath.go)
+
+	reqs *reqResults // FUSE requests per operation (reqs.go)
 
 	profile    *profileResult
 	profileErr string
@@ -246,8 +250,8 @@ func (r *report) write(out string) error {
 		plotErr("rss.png", rssBars(filepath.Join(img, "rss.png"), r.rss, r.rssSystems, r.cfg.rssTrees))
 	}
 	r.plotUnderneath(img, plotErr)
-	if r.onlyUnderneath() {
-		if done, err := r.writeUnderneathOnly(filepath.Join(out, "performance.md"), figs); done || err != nil {
+	if r.onlySpliced() {
+		if done, err := r.writeSplicedOnly(filepath.Join(out, "performance.md"), figs); done || err != nil {
 			return err
 		}
 	}
@@ -278,6 +282,10 @@ func (r *report) markdown(b *strings.Builder, figs []string) {
 	r.mdMachine(p)
 	if len(r.fs) > 0 {
 		r.mdFS(p, has)
+	} else if r.reqs != nil {
+		p("## File-system workloads\n\n")
+		r.mdReqs(p)
+		p("\n")
 	}
 	if len(r.lat) > 0 || len(r.rateSteps) > 0 || len(r.rss) > 0 {
 		p("## Event delivery\n\n")
@@ -318,7 +326,12 @@ func (r *report) mdMachine(p printer) {
 	p("| kernel | %s |\n| CPU | %s, %s cores |\n| memory | %s |\n| Go | %s |\n| go-fuse | %s |\n", m.Kernel, m.CPU, m.Cores, m.Memory, m.GoVersion, m.GoFuse)
 	p("| SOURCE file system | %s |\n| bindfs | %s |\n| inotify-tools | %s |\n| git | %s |\n| fs.inotify.max_queued_events | %s |\n", m.SourceFS, orDefault(m.BindfsVersion, "not available"), orDefault(m.InotifyToolsVersion, "not available"), m.GitVersion, m.MaxQueuedEvents)
 	p("\n")
-	p("Mount options, identical for notifyfs and the plain loopback (`fusefs.DefaultOptions(root)` → `FS.MountOptions()`): entry, attribute and negative timeouts 1 s; `allow_other`, `default_permissions`; locks enabled; `CAP_ATOMIC_O_TRUNC`; symlink caching; `max_write` 1 MiB; mounted with mount(2) directly (go-fuse DirectMount); kernel passthrough offered for open files. ")
+	perms := "`allow_other` without `default_permissions` (notifyfs acts as the caller, so SOURCE checks permissions)"
+	if fusefs.DefaultOptions(fusefs.IsRoot()).DefaultPermissions {
+		perms = "`allow_other`, `default_permissions`"
+	}
+	p("Mount options, identical for notifyfs and the plain loopback (`fusefs.DefaultOptions(root)` → `FS.MountOptions()`): entry, attribute and negative timeouts 1 s; %s; locks enabled;", perms)
+	p(" `CAP_ATOMIC_O_TRUNC`; symlink caching; `max_write` 1 MiB; mounted with mount(2) directly (go-fuse DirectMount); kernel passthrough offered for open files. ")
 	p("notifyfs runs with its defaults otherwise (write interval 1 s, ring 262144 events, 8192-event subscriber queues, kernel bridge off). ")
 	p("bindfs runs as `bindfs -f SOURCE MOUNTPOINT` (its defaults: libfuse 2, single-threaded, 1 s timeouts, no passthrough; as root it adds `allow_other,default_permissions`).\n\n")
 	if len(r.passthrough) > 0 {
@@ -350,7 +363,11 @@ func (r *report) mdFS(p printer, has func(string) bool) {
 		{"4. Large file", []string{"seqwrite", "seqread", "randread"}},
 		{"5. A real workload: the Go source tree", []string{"tarx", "git1", "git2", "rmrf"}},
 	}
-	for _, g := range groups {
+	for gi, g := range groups {
+		if gi == 1 && r.reqs != nil {
+			r.mdReqs(p)
+			p("\n")
+		}
 		p("### %s\n\n", g.title)
 		p("| workload | unit |")
 		for _, s := range r.fsSystems {
@@ -570,7 +587,7 @@ func (r *report) mdGoBench(p printer) {
 		return
 	}
 	p("## Go benchmarks of the hot paths\n\n")
-	p("Event construction, publish and fan-out, JSON encoding (`eventbus`), and the FUSE operation wrappers through an in-process notifyfs mount with 0 and 1 subscriber, against the same calls on SOURCE (`tests/fuse_bench_test.go`).\n\n")
+	p("Event construction, publish and fan-out, JSON encoding (`eventbus`), and the FUSE operation wrappers through an in-process notifyfs mount with 0 and 1 subscriber (journal on), against go-fuse's loopback with the same mount options and the same calls on SOURCE (`tests/fuse_bench_test.go`). The FUSE targets count the requests their server receives (a counting wrapper around go-fuse's RawFileSystem) and report them per operation by opcode (`lookup/op`, `getxattr/op`, ..., `total-req/op` without forgets); the notifyfs targets report their time relative to the loopback's in the same run (`x-loopback`).\n\n")
 	for _, g := range r.gobench {
 		p("`%s`", g.cmd)
 		if g.err != "" {

@@ -34,7 +34,7 @@ type sysSpec struct {
 	name  string
 	kind  sysKind
 	subs  int      // notifyfs: subscriber connections receiving everything
-	extra []string // notifyfs: extra mount flags
+	extra []string // notifyfs: extra mount flags; loopback: helper flags (--debug, --default-permissions)
 }
 
 const (
@@ -90,7 +90,8 @@ func startSystem(e *env, spec sysSpec, root string) (*instance, error) {
 		in.stop = func() error { return nil }
 		return in, nil
 	case kLoopback:
-		err = in.startProcess(e.self, []string{"__loopback", in.src, in.mnt}, true)
+		args := append(append([]string{"__loopback"}, spec.extra...), in.src, in.mnt)
+		err = in.startProcess(e.self, args, true)
 	case kBindfs:
 		err = in.startProcess(e.bindfs, []string{"-f", in.src, in.mnt}, false)
 	case kNotifyfs:

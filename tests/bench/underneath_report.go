@@ -25,30 +25,40 @@ const (
 
 const undLatencyPlot = "underneath-latency.png"
 
-// onlyUnderneath: this run measured the underneath section and nothing
-// else, so it must not replace the rest of the report.
-func (r *report) onlyUnderneath() bool {
+// onlySpliced: this run measured only sections that have markers of
+// their own (underneath, reqs), so it must not replace the rest of the
+// report.
+func (r *report) onlySpliced() bool {
 	if r.cfg.only == "" {
 		return false
 	}
 	for _, s := range strings.Split(r.cfg.only, ",") {
-		if s != "underneath" {
+		if s != "underneath" && s != "reqs" {
 			return false
 		}
 	}
 	return true
 }
 
-// writeUnderneathOnly splices the section into an existing report.
-// false: there is no report yet to splice into.
-func (r *report) writeUnderneathOnly(file string, figs []string) (bool, error) {
+// writeSplicedOnly splices the sections measured into an existing
+// report. false: there is no report yet to splice into.
+func (r *report) writeSplicedOnly(file string, figs []string) (bool, error) {
 	old, err := os.ReadFile(file)
 	if err != nil {
 		return false, nil
 	}
-	var b strings.Builder
-	r.mdUnderneath(func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }, func(f string) bool { return slices.Contains(figs, f) })
-	return true, os.WriteFile(file, []byte(spliceUnderneath(string(old), b.String())), 0o644)
+	s := string(old)
+	if r.und != nil {
+		var b strings.Builder
+		r.mdUnderneath(func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }, func(f string) bool { return slices.Contains(figs, f) })
+		s = spliceUnderneath(s, b.String())
+	}
+	if r.reqs != nil {
+		var b strings.Builder
+		r.mdReqs(func(format string, args ...any) { fmt.Fprintf(&b, format, args...) })
+		s = spliceReqs(s, b.String())
+	}
+	return true, os.WriteFile(file, []byte(s), 0o644)
 }
 
 // spliceUnderneath puts block (markers included) in place of the old
