@@ -72,23 +72,27 @@ func loopbackOptions(src string) (*fs.Options, error) {
 	o.EntryTimeout, o.AttrTimeout, o.NegativeTimeout = &et, &at, &nt
 	o.RootStableAttr = nil // the loopback numbers its root itself
 	o.MountOptions.Name = "loopback"
+	// HANDLE_KILLPRIV_V2 leaves clearing set-id bits and capabilities on
+	// write to the daemon; go-fuse's loopback does not do that, so a plain
+	// loopback cannot offer it.
+	o.MountOptions.ExtraCapabilities &^= fuse.CAP_HANDLE_KILLPRIV_V2
 	return o, nil
 }
 
-// helperLoopback: __loopback [--debug] [--default-permissions] SRC MNT —
-// go-fuse's own loopback file system (fs.NewLoopbackRoot) with notifyfs's
-// mount options, until SIGTERM. --debug logs every request (go-fuse's
-// debug log, to stderr); --default-permissions adds the kernel's
-// permission checks.
+// helperLoopback: __loopback [--debug] [--default-permissions=BOOL] SRC
+// MNT — go-fuse's own loopback file system (fs.NewLoopbackRoot) with
+// notifyfs's mount options, until SIGTERM. --debug logs every request
+// (go-fuse's debug log, to stderr); --default-permissions turns the
+// kernel's permission checks on or off (default: as notifyfs mounts).
 func helperLoopback(args []string) error {
 	set := flag.NewFlagSet("__loopback", flag.ContinueOnError)
 	debug := set.Bool("debug", false, "log every FUSE request")
-	dp := set.Bool("default-permissions", false, "mount with default_permissions")
+	dp := set.Bool("default-permissions", false, "mount with default_permissions (default: as notifyfs)")
 	if err := set.Parse(args); err != nil {
 		return err
 	}
 	if set.NArg() != 2 {
-		return fmt.Errorf("usage: __loopback [--debug] [--default-permissions] SRC MNT")
+		return fmt.Errorf("usage: __loopback [--debug] [--default-permissions=BOOL] SRC MNT")
 	}
 	src, mnt := set.Arg(0), set.Arg(1)
 	sigs := make(chan os.Signal, 1)
@@ -102,9 +106,15 @@ func helperLoopback(args []string) error {
 		return err
 	}
 	opts.MountOptions.Debug = *debug
-	if *dp && !slices.Contains(opts.MountOptions.Options, "default_permissions") {
-		opts.MountOptions.Options = append(opts.MountOptions.Options, "default_permissions")
-	}
+	set.Visit(func(f *flag.Flag) {
+		if f.Name != "default-permissions" {
+			return
+		}
+		opts.MountOptions.Options = slices.DeleteFunc(opts.MountOptions.Options, func(o string) bool { return o == "default_permissions" })
+		if *dp {
+			opts.MountOptions.Options = append(opts.MountOptions.Options, "default_permissions")
+		}
+	})
 	server, err := fs.Mount(mnt, root, opts)
 	if err != nil {
 		return err
