@@ -244,6 +244,17 @@ func IsRoot() bool { return os.Geteuid() == 0 }
 // once per interval, including writes made under kernel passthrough that
 // never reach the daemon.
 func (f *FS) reportWritesEvery(interval time.Duration) {
+	f.every(interval, func() bool {
+		for _, h := range f.openWriters() {
+			h.reportIfDue(interval)
+		}
+		return true
+	})
+}
+
+// every runs fn every interval, on a goroutine counted in f.wg, until the
+// filesystem closes or fn returns false.
+func (f *FS) every(interval time.Duration, fn func() bool) {
 	defer f.wg.Done()
 	t := time.NewTicker(interval)
 	defer t.Stop()
@@ -252,8 +263,8 @@ func (f *FS) reportWritesEvery(interval time.Duration) {
 		case <-f.stop:
 			return
 		case <-t.C:
-			for _, h := range f.openWriters() {
-				h.reportIfDue(interval)
+			if !fn() {
+				return
 			}
 		}
 	}

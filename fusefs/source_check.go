@@ -61,21 +61,16 @@ func (f *FS) checkSource() string {
 	return ""
 }
 
-// watchSource checks SOURCE's identity until the filesystem closes.
+// watchSource checks SOURCE's identity until the filesystem closes or
+// SOURCE is lost.
 func (f *FS) watchSource() {
-	defer f.wg.Done()
-	t := time.NewTicker(sourceCheckInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-f.stop:
-			return
-		case <-t.C:
-			if why := f.checkSource(); why != "" {
-				f.lostReason.Store(&why)
-				close(f.lost)
-				return
-			}
+	f.every(sourceCheckInterval, func() bool {
+		why := f.checkSource()
+		if why == "" {
+			return true
 		}
-	}
+		f.lostReason.Store(&why)
+		close(f.lost)
+		return false
+	})
 }
