@@ -284,6 +284,5 @@ func parseUint32(b []byte) uint32 {
 	return uint32(v)
 }
 
-
 // killPrivCapability is negotiated where the daemon acts as the caller.
 const killPrivCapability = fuse.CAP_HANDLE_KILLPRIV_V2

@@ -26,6 +26,5 @@ type taskFiles struct{}
 
 func (t *taskFiles) close() {}
 
-
 // killPrivCapability: the kernel keeps clearing set-id bits itself.
 const killPrivCapability = 0
