@@ -430,7 +430,7 @@ func (j *journal) append(e *Event) {
 			return
 		}
 	}
-	payload := e.appendBinary(j.scratch[:0])
+	payload := e.AppendBinary(j.scratch[:0])
 	j.scratch = payload
 	h := j.hdr[:]
 	binary.LittleEndian.PutUint32(h[0:], uint32(len(payload)))

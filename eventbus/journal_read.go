@@ -192,7 +192,7 @@ func (r *journalReader) read(from, upto uint64, f *Filter, out []*Event, max int
 			}
 		}
 		e := new(Event)
-		if err := e.decodeBinary(seq, payload); err != nil {
+		if err := e.DecodeBinary(seq, payload); err != nil {
 			lose(seq, seq)
 		} else if e.Type != Unmount && f.Match(e) {
 			// An unmount in the journal belongs to a past run of the

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/notifyfs/notifyfs/eventbus"
+	"github.com/notifyfs/notifyfs/subscribers/wire"
 )
 
 // peerInfo is a connection's peer as shown in status.
@@ -84,7 +85,7 @@ func (s *Server) status() map[string]any {
 		"oldest_seq":  st.OldestSeq,
 		"ring_size":   st.RingSize,
 		"pid":         os.Getpid(),
-		"protocol":    ProtocolVersion,
+		"protocol":    wire.ProtocolVersion,
 		"socket":      s.absPath,
 		"subscribers": subs,
 		"drops":       st.Dropped, // events lost to overflow, by every subscriber ever

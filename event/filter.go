@@ -1,4 +1,4 @@
-package eventbus
+package event
 
 import (
 	"fmt"
@@ -60,7 +60,7 @@ func cleanPatterns(list []string) ([]string, error) {
 	for i, g := range list {
 		out[i] = cleanRel(g)
 		if err := checkPattern(out[i]); err != nil {
-			return nil, fmt.Errorf("eventbus: bad pattern %q: %w", g, err)
+			return nil, fmt.Errorf("event: bad pattern %q: %w", g, err)
 		}
 	}
 	return out, nil
