@@ -8,7 +8,6 @@ import (
 	"time"
 )
 
-
 func typicalCreate(p string) *Event {
 	return &Event{
 		Type: Create, Path: p, HasAttr: true, Ino: 123456, Mode: 0o100644,
