@@ -27,7 +27,7 @@ type backend interface {
 	// soon after.
 	close() error
 	// stats adds the backend's own figures to status.
-	stats(into map[string]any)
+	stats() any // one of the *Stats types of stats.go
 	// poke makes run look at its queue (or scan) now, to answer flushes.
 	poke()
 }

@@ -418,8 +418,6 @@ func (b *fanotifyBackend) translate(n *fanNote, pl notePlace) {
 	}
 }
 
-func (b *fanotifyBackend) stats(into map[string]any) {
-	into["mark"] = "filesystem"
-	into["overflows"] = b.overflows.Load()
-	into["notes_outside_source"] = b.foreign.Load()
+func (b *fanotifyBackend) stats() any {
+	return FanotifyStats{Mark: "filesystem", Overflows: b.overflows.Load(), NotesOutsideSource: b.foreign.Load()}
 }

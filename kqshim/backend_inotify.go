@@ -610,10 +610,8 @@ func (b *inotifyBackend) forget(d *watchedDir) {
 	b.unlink(d)
 }
 
-func (b *inotifyBackend) stats(into map[string]any) {
-	into["watches"] = b.watches.Load()
-	into["unwatched_dirs"] = b.unwatched.Load() // each polled
-	into["overflows"] = b.overflows.Load()
+func (b *inotifyBackend) stats() any {
+	return InotifyStats{Watches: b.watches.Load(), UnwatchedDirs: b.unwatched.Load(), Overflows: b.overflows.Load()}
 }
 
 func joinRel(dir, name string) string {

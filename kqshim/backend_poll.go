@@ -106,7 +106,6 @@ func (p *pollBackend) poke() {
 	}
 }
 
-func (p *pollBackend) stats(into map[string]any) {
-	into["poll_interval"] = p.interval.String()
-	into["objects"] = p.objects.Load()
+func (p *pollBackend) stats() any {
+	return PollStats{PollInterval: p.interval.String(), Objects: p.objects.Load()}
 }

@@ -151,17 +151,16 @@ func (w *Watcher) Flush(timeout time.Duration) bool {
 }
 
 // Stats describes the watcher for status output.
-func (w *Watcher) Stats() map[string]any {
-	m := map[string]any{
-		"backend":          w.name,
-		"events":           w.s.published.Load(),
-		"echoes_dropped":   w.s.echoes.Load(),
-		"rescans":          w.s.rescans.Load(),
-		"echo_standing":    w.s.ledger.standing(),
-		"attrs_remembered": w.s.attrs.len(),
+func (w *Watcher) Stats() *Stats {
+	return &Stats{
+		Backend:         w.name,
+		Events:          w.s.published.Load(),
+		EchoesDropped:   w.s.echoes.Load(),
+		Rescans:         w.s.rescans.Load(),
+		EchoStanding:    w.s.ledger.standing(),
+		AttrsRemembered: w.s.attrs.len(),
+		Detail:          w.b.stats(),
 	}
-	w.b.stats(m)
-	return m
 }
 
 // Close stops watching. Calling it again does nothing.

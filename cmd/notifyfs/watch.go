@@ -138,6 +138,16 @@ func runWatch(args []string) error {
 	}
 }
 
+// formatEvent appends one line for e: its JSON or its text form.
+func formatEvent(b []byte, e *event.Event, asJSON bool) []byte {
+	if asJSON {
+		b = e.AppendJSON(b)
+	} else {
+		b = e.AppendText(b)
+	}
+	return append(b, '\n')
+}
+
 func streamEnd(err error) string {
 	if err == nil || errors.Is(err, context.Canceled) {
 		return "the mount went away"
