@@ -4,11 +4,9 @@ import (
 	"fmt"
 	"os"
 	"path"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -518,23 +516,6 @@ func (c *attrCache) len() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return len(c.m)
-}
-
-// whoDid fills in the process that made a change, where the backend knows
-// its pid: uid and gid from /proc/PID's owner, the command name.
-func whoDid(ev *eventbus.Event, pid int32) {
-	if pid <= 0 {
-		return
-	}
-	ev.Pid = uint32(pid)
-	dir := "/proc/" + strconv.Itoa(int(pid))
-	var st syscall.Stat_t
-	if syscall.Stat(dir, &st) == nil {
-		ev.Uid, ev.Gid = st.Uid, st.Gid
-	}
-	if b, err := os.ReadFile(dir + "/comm"); err == nil {
-		ev.Comm = strings.TrimSuffix(string(b), "\n")
-	}
 }
 
 // waker lets close (and flushes) interrupt a backend blocked in poll(2)
