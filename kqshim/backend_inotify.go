@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -14,6 +13,8 @@ import (
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/notifyfs/notifyfs/internal/relpath"
 )
 
 // inotifyBackend watches every directory of SOURCE with inotify
@@ -214,7 +215,7 @@ func (b *inotifyBackend) watchTree(d *watchedDir, report func(rel string, isDir 
 			continue // gone already: its parent's notes say so
 		}
 		for _, ent := range names {
-			child := joinRel(rel, ent.name)
+			child := relpath.Join(rel, ent.name)
 			if !ent.dir {
 				if report != nil {
 					report(child, false)
@@ -346,7 +347,7 @@ func (b *inotifyBackend) note(wd int32, mask, cookie uint32, name string) {
 		return
 	}
 	isDir := mask&unix.IN_ISDIR != 0
-	rel := joinRel(d.rel(), name)
+	rel := relpath.Join(d.rel(), name)
 	switch {
 	case mask&unix.IN_CREATE != 0:
 		b.appeared(d, name, rel, isDir, false)
@@ -517,9 +518,9 @@ func (b *inotifyBackend) pollRegions(mark uint64) {
 			continue // gone: its parent's watch says so
 		}
 		for _, ev := range diff(last, t) {
-			ev.Path = joinRel(rel, ev.Path)
+			ev.Path = relpath.Join(rel, ev.Path)
 			if ev.From != "" {
-				ev.From = joinRel(rel, ev.From)
+				ev.From = relpath.Join(rel, ev.From)
 			}
 			if !b.s.inferredEcho(ev) {
 				b.s.emit(ev)
@@ -612,11 +613,4 @@ func (b *inotifyBackend) forget(d *watchedDir) {
 
 func (b *inotifyBackend) stats() any {
 	return InotifyStats{Watches: b.watches.Load(), UnwatchedDirs: b.unwatched.Load(), Overflows: b.overflows.Load()}
-}
-
-func joinRel(dir, name string) string {
-	if dir == "" {
-		return name
-	}
-	return path.Join(dir, name)
 }

@@ -4,6 +4,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/notifyfs/notifyfs/internal/relpath"
 )
 
 // kqBatch works out what one batch of notes means.
@@ -328,7 +330,7 @@ func (b *kqBatch) locate() bool {
 // listHolder marks the nearest known directory above rel dirty. A new
 // directory on the way is listed anyway, once it is adopted.
 func (b *kqBatch) listHolder(rel string, d *kqDeparture) bool {
-	for p := kqParent(rel); ; p = kqParent(p) {
+	for p := relpath.Dir(rel); ; p = relpath.Dir(p) {
 		if e, err := statEntry(b.k.s.abs(p)); err == nil {
 			for _, n := range b.k.byIdent[kqIdentOf(e)] {
 				if !kqSame(n.e, e) {
@@ -715,20 +717,6 @@ func (b *kqBatch) abandon(steps []*kqStep) {
 		b.k.dropTree(st.node)
 	}
 	b.k.s.rescan("", "kqueue: changes of one batch could not be put in order")
-}
-
-func kqParent(rel string) string {
-	if i := strings.LastIndexByte(rel, '/'); i >= 0 {
-		return rel[:i]
-	}
-	return ""
-}
-
-func kqJoin(dir, name string) string {
-	if dir == "" {
-		return name
-	}
-	return dir + "/" + name
 }
 
 // kqJoinReversed joins path segments listed from the leaf up.
