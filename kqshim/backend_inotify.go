@@ -139,7 +139,7 @@ func openInotify(s *sink, opts Options) (backend, error) {
 		return nil, err
 	}
 	b := &inotifyBackend{s: s, kernelQueue: kernelQueue{root: root, wake: wake}, max: opts.MaxWatches,
-		pollEvery: opts.pollInterval(), buf: make([]byte, 64<<10)}
+		pollEvery: opts.PollInterval, buf: make([]byte, 64<<10)}
 	if err := b.start(); err != nil {
 		unix.Close(root)
 		wake.close()

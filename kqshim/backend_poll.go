@@ -26,7 +26,7 @@ func openPoll(s *sink, opts Options) (backend, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &pollBackend{s: s, interval: opts.pollInterval(), last: t, stop: make(chan struct{}), poked: make(chan struct{}, 1)}
+	p := &pollBackend{s: s, interval: opts.PollInterval, last: t, stop: make(chan struct{}), poked: make(chan struct{}, 1)}
 	p.objects.Store(int64(len(t)))
 	return p, nil
 }

@@ -46,6 +46,7 @@ func New(opts Options, cfg Config) (*Watcher, error) {
 	if cfg.Publish == nil {
 		return nil, fmt.Errorf("%w: no publisher", ErrBackend)
 	}
+	opts.setDefaults()
 	candidates, err := candidatesFor(opts.Backend)
 	if err != nil {
 		return nil, err

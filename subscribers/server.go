@@ -60,8 +60,8 @@ type Server struct {
 // to Serve. A stale socket (a socket file nobody answers on) is replaced;
 // a live one is an error wrapping ErrInUse.
 func Listen(bus *eventbus.Bus, info Info, opts Options) (*Server, error) {
-	opts, err := opts.withDefaults()
-	if err != nil {
+	opts.setDefaults()
+	if err := opts.validate(); err != nil {
 		return nil, err
 	}
 	path := opts.SocketPath

@@ -19,6 +19,19 @@ type FollowOptions struct {
 	MinBackoff, MaxBackoff time.Duration
 }
 
+// setDefaults fills in the zero fields that have defaults.
+func (o *FollowOptions) setDefaults() {
+	if o.RetryFor == 0 {
+		o.RetryFor = time.Minute
+	}
+	if o.MinBackoff <= 0 {
+		o.MinBackoff = 50 * time.Millisecond
+	}
+	if o.MaxBackoff < o.MinBackoff {
+		o.MaxBackoff = max(2*time.Second, o.MinBackoff)
+	}
+}
+
 // Stream is a subscription that survives disconnects: when the
 // connection ends it redials and resumes from the cursor of the last
 // event it delivered, so the consumer sees each event once, in order —
@@ -39,15 +52,7 @@ type Stream struct {
 // Events until ctx ends, Close is called, or reconnecting fails for
 // longer than opts.RetryFor.
 func Follow(ctx context.Context, path string, req SubscribeRequest, opts FollowOptions) *Stream {
-	if opts.RetryFor == 0 {
-		opts.RetryFor = time.Minute
-	}
-	if opts.MinBackoff <= 0 {
-		opts.MinBackoff = 50 * time.Millisecond
-	}
-	if opts.MaxBackoff < opts.MinBackoff {
-		opts.MaxBackoff = max(2*time.Second, opts.MinBackoff)
-	}
+	opts.setDefaults()
 	ctx, cancel := context.WithCancel(ctx)
 	s := &Stream{events: make(chan event.Event, 1024), cancel: cancel, done: make(chan struct{})}
 	if req.Since != nil {
