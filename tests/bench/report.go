@@ -302,7 +302,7 @@ func (r *report) mdTargets(p printer) {
 	if len(ts) == 0 {
 		return
 	}
-	p("## DESIGN.md §6 targets\n\n")
+	p("## Targets (design.md §6)\n\n")
 	p("| target | goal | measured (median, min–max over rounds) | |\n|---|---|---|---|\n")
 	for _, t := range ts {
 		p("| %s | %s | %s | %s |\n", t.what, t.goal, t.measured, t.met)
