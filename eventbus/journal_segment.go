@@ -14,7 +14,7 @@ import (
 // On-disk format. A segment file is named after the seq of its first
 // record (%020d.seg) and starts with segMagic. Records follow:
 //
-//	length u32 | crc32c(seq ‖ payload) u32 | seq u64 | payload (codec.go)
+//	length u32 | crc32c(seq ‖ payload) u32 | seq u64 | payload (event.Event.AppendBinary)
 //
 // Seqs increase by one from record to record, except after a crash:
 // seqs handed out but not written are skipped, never reused (see

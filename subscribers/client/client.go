@@ -1,7 +1,3 @@
-// Package client is the Go client of the notifyfs subscriber socket (see
-// package subscribers for the protocol). A Client is one connection: it
-// can hold one subscription, whose events arrive on Events, and issue
-// sync, status and unsubscribe requests concurrently from any goroutine.
 package client
 
 import (
