@@ -4,6 +4,7 @@ package eventbus
 // reservation, and repair of a torn tail left by a crash.
 
 import (
+	"cmp"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -77,7 +78,7 @@ func (j *journal) recover() (uint64, error) {
 		}
 		j.segs = append(j.segs, &segment{first: n, path: filepath.Join(j.dir, name)})
 	}
-	slices.SortFunc(j.segs, func(a, b *segment) int { return cmpU64(a.first, b.first) })
+	slices.SortFunc(j.segs, func(a, b *segment) int { return cmp.Compare(a.first, b.first) })
 
 	last := uint64(0)
 	for len(j.segs) > 0 {

@@ -57,16 +57,6 @@ type indexEntry struct {
 	off int64
 }
 
-func cmpU64(a, b uint64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
-}
-
 // writeFileSync writes a small file atomically and durably.
 func writeFileSync(dir, name string, data []byte) error {
 	tmp := filepath.Join(dir, name+".tmp")
