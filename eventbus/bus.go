@@ -29,6 +29,20 @@ type Options struct {
 	Journal JournalOptions
 }
 
+// setDefaults fills in the zero fields that have defaults (the journal's
+// are filled in when it is opened).
+func (o *Options) setDefaults() {
+	if o.RingSize <= 0 {
+		o.RingSize = 1 << 18
+	}
+	if o.QueueSize <= 0 {
+		o.QueueSize = 8192
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+}
+
 // ErrClosed is returned by operations on a closed bus.
 var ErrClosed = errors.New("eventbus: closed")
 
@@ -78,15 +92,7 @@ func OpenBus(opts Options) (*Bus, error) {
 // New returns a memory-only bus with the given options (Journal is
 // ignored; see OpenBus).
 func New(opts Options) *Bus {
-	if opts.RingSize <= 0 {
-		opts.RingSize = 1 << 18
-	}
-	if opts.QueueSize <= 0 {
-		opts.QueueSize = 8192
-	}
-	if opts.Now == nil {
-		opts.Now = time.Now
-	}
+	opts.setDefaults()
 	b := &Bus{opts: opts, epoch: opts.Epoch, ring: newRing(opts.RingSize)}
 	if b.epoch == "" {
 		b.epoch = NewEpoch()

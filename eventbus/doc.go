@@ -1,9 +1,10 @@
-// Package eventbus is the core of the notifyfs event stream: the Event
-// type and its JSON encoding, sequence numbers and the epoch, filters,
-// the in-memory ring of recent events, and fan-out to bounded
-// per-subscriber queues. It knows nothing of FUSE, the kernel bridge or
-// sockets; everything else in notifyfs depends on it and it depends on
-// nothing of notifyfs.
+// Package eventbus is the core of the notifyfs event stream: sequence
+// numbers and the epoch, the in-memory ring of recent events, fan-out to
+// bounded per-subscriber queues, coalescing, and the journal that keeps
+// every event on disk. The event itself, its filters and encodings are
+// package event's (aliased here for the emitters). It knows nothing of
+// FUSE, the kernel bridge or sockets; everything else in notifyfs
+// depends on it and it depends on nothing of notifyfs but package event.
 //
 // # Ordering
 //
@@ -33,23 +34,6 @@
 // A subscription without a cursor receives the events published after
 // Subscription.StartSeq, the bus's seq at the moment it was made.
 //
-// # Filters
-//
-// Prefixes are component-wise ("a" covers "a/b", not "ab"). Globs are
-// matched component by component, "**" standing for any number of whole
-// components and every other component being a path.Match pattern. The
-// matcher is linear in the product of pattern and path lengths whatever
-// the number of "**" (it runs inside Publish, under the bus lock) and
-// allocates nothing. Validate rejects a malformed pattern with an error
-// naming it.
-//
-// # Forward compatibility
-//
-// Event.UnmarshalJSON accepts type and origin names it does not know, so
-// that a client keeps working against a newer daemon: such an event has
-// Type TypeNone and the name in Event.Unknown, and AppendJSON writes it
-// back unchanged. ParseType and ParseTypeList stay strict.
-//
 // # Cost of unwanted events
 //
 // Open and close are opt-in types. Wants reports whether any subscription
@@ -58,7 +42,11 @@
 //
 // # Limits
 //
-// The ring is memory only: a cursor survives subscriber reconnects but
-// not a daemon restart, and events older than RingSize are gone (a cursor
-// that old gets a reset event).
+// The ring holds the most recent RingSize events in memory. Without a
+// journal (New, or OpenBus with no directory) a cursor survives
+// subscriber reconnects but not a daemon restart, and a cursor older
+// than the ring gets a reset event. With a journal (OpenBus) the epoch
+// and sequence continue across restarts, a cursor is served from disk
+// back to the journal's retention (JournalOptions.MaxBytes, MaxAge), and
+// only older cursors, or another epoch's, get a reset.
 package eventbus

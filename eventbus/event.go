@@ -1,109 +1,69 @@
 package eventbus
 
-import (
-	"fmt"
-	"time"
+import "github.com/notifyfs/notifyfs/event"
+
+// The event type and its codecs live in package event, which imports
+// nothing heavy so that the public client can use it. These aliases keep
+// the names this package has always exported, so that emitters (fusefs,
+// kqshim) and tests compile unchanged; new code should name package
+// event directly.
+type (
+	Event    = event.Event
+	Type     = event.Type
+	TypeMask = event.TypeMask
+	Origin   = event.Origin
+	Cursor   = event.Cursor
+	Filter   = event.Filter
 )
 
-// Origin tells where a change was made.
-type Origin uint8
-
+// Event types (see package event).
 const (
-	// OriginMount: the change was made through the FUSE mount.
-	OriginMount Origin = iota + 1
-	// OriginBacking: the change was made on SOURCE directly, underneath
-	// the mount, and bridged from the kernel's notification facility.
-	OriginBacking
-	// OriginRemote: reserved for changes relayed from another host.
-	OriginRemote
+	TypeNone    = event.TypeNone
+	Create      = event.Create
+	Mkdir       = event.Mkdir
+	Mknod       = event.Mknod
+	Symlink     = event.Symlink
+	Link        = event.Link
+	Remove      = event.Remove
+	Rmdir       = event.Rmdir
+	Rename      = event.Rename
+	Write       = event.Write
+	Truncate    = event.Truncate
+	Chmod       = event.Chmod
+	Chown       = event.Chown
+	Utimes      = event.Utimes
+	Setxattr    = event.Setxattr
+	Removexattr = event.Removexattr
+	CloseWrite  = event.CloseWrite
+	Open        = event.Open
+	Close       = event.Close
+	Overflow    = event.Overflow
+	Rescan      = event.Rescan
+	Reset       = event.Reset
+	Unmount     = event.Unmount
 )
 
-var originNames = [...]string{OriginMount: "mount", OriginBacking: "backing", OriginRemote: "remote"}
+// Origins (see package event).
+const (
+	OriginMount   = event.OriginMount
+	OriginBacking = event.OriginBacking
+	OriginRemote  = event.OriginRemote
+)
 
-func (o Origin) String() string {
-	if int(o) < len(originNames) && originNames[o] != "" {
-		return originNames[o]
-	}
-	return ""
-}
+// Type sets and names (see package event).
+var (
+	OptInTypes     = event.OptInTypes
+	ControlTypes   = event.ControlTypes
+	DefaultTypes   = event.DefaultTypes
+	ErrUnknownName = event.ErrUnknownName
+)
 
-// ParseOrigin is the inverse of Origin.String.
-func ParseOrigin(s string) (Origin, error) {
-	for i, n := range originNames {
-		if n != "" && n == s {
-			return Origin(i), nil
-		}
-	}
-	return 0, fmt.Errorf("%w: origin %q", ErrUnknownName, s)
-}
-
-// Event is one change (or one stream-control notice). Events are
-// immutable once published: the bus shares one *Event between the ring
-// and every subscriber queue.
-type Event struct {
-	// Seq is assigned by Bus.Publish: strictly increasing per bus, no
-	// gaps. Stream-control events made for one subscriber (overflow,
-	// reset) have Seq 0.
-	Seq  uint64
-	Time time.Time
-	Type Type
-	// Unknown is the type name of a decoded event whose type this version
-	// does not know (Type is then TypeNone); AppendJSON and AppendText
-	// write it back. Emitters leave it empty.
-	Unknown string
-
-	// Path is where the object is now, relative to the mount root, with
-	// no leading slash; "" is the root itself.
-	Path string
-	// From is the old path of a rename and the existing name of a link.
-	From string
-	// Target is the contents of a new symlink.
-	Target string
-	// Xattr is the attribute name of setxattr/removexattr.
-	Xattr string
-
-	IsDir    bool
-	LastLink bool // remove: the inode's last name went
-	Replaced bool // rename: the destination existed and was replaced
-	Exchange bool // rename: RENAME_EXCHANGE swapped two names
-
-	// HasAttr says Ino, Mode and Size were read from the object after the
-	// change; without it they are left out of the encoding.
-	HasAttr bool
-	Ino     uint64
-	Mode    uint32
-	Size    int64
-
-	// Who made the change. Pid is a process (thread group) id.
-	Pid  uint32
-	Uid  uint32
-	Gid  uint32
-	Comm string
-
-	Origin Origin
-	// originName keeps a decoded origin name this version does not know
-	// (Origin is then 0), so that AppendJSON writes it back.
-	originName string
-	// Count is how many identical events were folded into this one; 0
-	// and 1 both mean one.
-	Count uint32
-
-	// FromSeq and ToSeq name the inclusive range an overflow event says
-	// was lost.
-	FromSeq uint64
-	ToSeq   uint64
-	// Epoch is set on reset events: the epoch the stream continues in.
-	Epoch string
-}
-
-// ActorKnown reports whether Pid, Uid and Gid say who made the change. A
-// change made underneath the mount is seen without its process by most
-// backends (Pid 0); its encodings then leave the three out rather than
-// show uid 0, which would read as root.
-func (e *Event) ActorKnown() bool { return !(e.Origin == OriginBacking && e.Pid == 0) }
-
-// Cursor is a position in the stream: the last event a client has seen.
-type Cursor struct {
-	Epoch string
-	Seq   uint64
-}
+// ParseType, ParseTypeList, ParseOrigin, AllTypeNames and MaskOf are
+// package event's.
+var (
+	ParseType     = event.ParseType
+	ParseTypeList = event.ParseTypeList
+	ParseOrigin   = event.ParseOrigin
+	AllTypeNames  = event.AllTypeNames
+	MaskOf        = event.MaskOf
+)

@@ -285,7 +285,7 @@ func TestCodecRoundTrip(t *testing.T) {
 		HasAttr: true, Ino: 77, Mode: 0o100644, Size: -3, Pid: 1, Uid: 2, Gid: 3, Comm: "mv", Origin: OriginMount, Count: 4, FromSeq: 5, ToSeq: 6, Epoch: "ep", Unknown: "u"}
 	e.Time = time.Unix(1700000000, 123456789)
 	var d Event
-	if err := d.decodeBinary(9, e.appendBinary(nil)); err != nil {
+	if err := d.DecodeBinary(9, e.AppendBinary(nil)); err != nil {
 		t.Fatal(err)
 	}
 	if string(d.AppendJSON(nil)) != string(e.AppendJSON(nil)) || !d.Time.Equal(e.Time) {

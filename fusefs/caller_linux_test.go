@@ -50,25 +50,3 @@ func TestReopenReadOnly(t *testing.T) {
 		t.Errorf("reopened with flags %#o, want read-only", fl)
 	}
 }
-
-// parseStatus takes the identity lines of a real /proc/TID/status.
-func TestParseStatusOfThisThread(t *testing.T) {
-	b, err := os.ReadFile("/proc/thread-self/status")
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := parseStatus(b)
-	if err != nil {
-		t.Fatalf("parseStatus: %v", err)
-	}
-	if int(st.tgid) != os.Getpid() || int(st.fsuid) != os.Geteuid() || int(st.fsgid) != os.Getegid() {
-		t.Errorf("parsed %+v", st)
-	}
-	groups, _ := os.Getgroups()
-	if len(st.groups) != len(groups) {
-		t.Errorf("groups %v, want %v", st.groups, groups)
-	}
-	if _, err := parseStatus([]byte("Name:\tx\nUid:\t1\n")); err == nil {
-		t.Error("a status without identity lines parsed")
-	}
-}

@@ -1,17 +1,16 @@
 package fusefs
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"os"
 	"runtime"
-	"strconv"
-	"sync"
 	"syscall"
 
 	"github.com/hanwen/go-fuse/v2/fuse"
 	"golang.org/x/sys/unix"
+
+	"github.com/notifyfs/notifyfs/internal/procfs"
 )
 
 // identities reads callers' credentials and switches threads to them.
@@ -23,7 +22,7 @@ type identities struct {
 	groups    []int
 	eff, perm uint64
 	inh       [2]uint32
-	status    taskFiles
+	status    procfs.Statuses
 }
 
 func newIdentities() (*identities, error) {
@@ -80,13 +79,17 @@ func (id *identities) of(ctx context.Context) (creds, syscall.Errno) {
 			}
 		}
 	}
-	st, err := id.status.read(caller.Pid)
-	if err != nil || st.fsuid != caller.Uid || st.fsgid != caller.Gid {
+	st, err := id.status.Of(caller.Pid)
+	if err != nil || st.Uid[procfs.FS] != caller.Uid || st.Gid[procfs.FS] != caller.Gid {
 		// The task is gone or its ids changed since the request: act with
 		// the ids the kernel sent and nothing more.
 		return c, 0
 	}
-	c.groups, c.capEff = st.groups, st.capEff&id.perm
+	c.groups = make([]int, len(st.Groups))
+	for i, g := range st.Groups {
+		c.groups[i] = int(g)
+	}
+	c.capEff = st.CapEff & id.perm
 	return c, 0
 }
 
@@ -155,133 +158,6 @@ func (id *identities) capset(eff uint64) error {
 		{Effective: uint32(eff >> 32), Permitted: uint32(id.perm >> 32), Inheritable: id.inh[1]},
 	}
 	return unix.Capset(&hdr, &data[0])
-}
-
-// taskStatus is what /proc/TID/status says of a task's credentials.
-type taskStatus struct {
-	tgid, fsuid, fsgid uint32
-	groups             []int
-	capEff             uint64
-}
-
-// taskFiles reads /proc/TID/status through descriptors kept open per
-// task: a descriptor stays bound to its task, so a recycled thread id
-// can never make it describe another (reads fail once the task is gone,
-// and the file is opened again).
-type taskFiles struct {
-	mu  sync.Mutex
-	fds map[uint32]int
-}
-
-const maxTaskFiles = 512
-
-func (t *taskFiles) read(tid uint32) (taskStatus, error) {
-	var buf [4096]byte
-	for attempt := 0; attempt < 2; attempt++ {
-		t.mu.Lock()
-		fd, ok := t.fds[tid]
-		if !ok {
-			if t.fds == nil || len(t.fds) >= maxTaskFiles {
-				t.closeLocked()
-				t.fds = make(map[uint32]int)
-			}
-			var err error
-			fd, err = unix.Open("/proc/"+strconv.FormatUint(uint64(tid), 10)+"/status", unix.O_RDONLY|unix.O_CLOEXEC, 0)
-			if err != nil {
-				t.mu.Unlock()
-				return taskStatus{}, err
-			}
-			t.fds[tid] = fd
-		}
-		n, err := unix.Pread(fd, buf[:], 0)
-		if err == nil && n > 0 {
-			t.mu.Unlock()
-			return parseStatus(buf[:n])
-		}
-		// The task behind the descriptor is gone: forget it and look again.
-		unix.Close(fd)
-		delete(t.fds, tid)
-		t.mu.Unlock()
-	}
-	return taskStatus{}, syscall.ESRCH
-}
-
-func (t *taskFiles) closeLocked() {
-	for _, fd := range t.fds {
-		unix.Close(fd)
-	}
-	t.fds = nil
-}
-
-func (t *taskFiles) close() {
-	t.mu.Lock()
-	t.closeLocked()
-	t.mu.Unlock()
-}
-
-// parseStatus takes the lines of /proc/TID/status that describe the
-// task's identity.
-func parseStatus(b []byte) (taskStatus, error) {
-	var st taskStatus
-	seen := 0
-	for len(b) > 0 && seen < 5 {
-		line := b
-		if i := bytes.IndexByte(b, '\n'); i >= 0 {
-			line, b = b[:i], b[i+1:]
-		} else {
-			b = nil
-		}
-		key, val, ok := bytes.Cut(line, []byte{':'})
-		if !ok {
-			continue
-		}
-		fields := bytes.Fields(val)
-		switch string(key) {
-		case "Tgid":
-			if len(fields) < 1 {
-				return st, syscall.EINVAL
-			}
-			st.tgid = parseUint32(fields[0])
-		case "Uid", "Gid":
-			if len(fields) < 4 {
-				return st, syscall.EINVAL
-			}
-			if key[0] == 'U' {
-				st.fsuid = parseUint32(fields[3])
-			} else {
-				st.fsgid = parseUint32(fields[3])
-			}
-		case "Groups":
-			st.groups = make([]int, 0, len(fields))
-			for _, g := range fields {
-				st.groups = append(st.groups, int(parseUint32(g)))
-			}
-		case "CapEff":
-			if len(fields) < 1 {
-				return st, syscall.EINVAL
-			}
-			v, err := strconv.ParseUint(string(fields[0]), 16, 64)
-			if err != nil {
-				return st, err
-			}
-			st.capEff = v
-		default:
-			continue
-		}
-		seen++
-	}
-	if seen < 5 {
-		return st, syscall.EINVAL
-	}
-	return st, nil
-}
-
-func parseUint32(b []byte) uint32 {
-	v, err := strconv.ParseUint(string(b), 10, 32)
-	if err != nil {
-		return 1<<32 - 1 // never a real id: matches nobody
-	}
-	return uint32(v)
 }
 
 // killPrivCapability is negotiated where the daemon acts as the caller.

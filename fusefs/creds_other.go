@@ -13,7 +13,7 @@ import (
 // default_permissions.
 type identities struct {
 	enabled bool
-	status  taskFiles
+	status  noStatuses
 }
 
 func newIdentities() (*identities, error) { return &identities{}, nil }
@@ -22,9 +22,10 @@ func (id *identities) of(ctx context.Context) (creds, syscall.Errno) { return cr
 
 func (id *identities) run(c *creds, fn func() error) error { return fn() }
 
-type taskFiles struct{}
+// noStatuses: there is no /proc to keep descriptors of.
+type noStatuses struct{}
 
-func (t *taskFiles) close() {}
+func (noStatuses) Close() {}
 
 // killPrivCapability: the kernel keeps clearing set-id bits itself.
 const killPrivCapability = 0

@@ -194,21 +194,37 @@ func (f *FS) Close() error {
 			h.reportPending()
 		}
 		f.callers.close()
-		f.ids.status.close()
+		f.ids.status.Close()
 		err = unix.Close(f.rootfd)
 	})
 	return err
 }
 
 // Stats describes the filesystem for status output.
-func (f *FS) Stats() map[string]any {
-	return map[string]any{
-		"open_writers":   len(f.openWriters()),
-		"handles_by_uid": f.budget.users(),
-		"pinned_dirs":    f.pins.Load(),
-		"passthrough":    f.passthrough.Load() == passthroughOn,
-		"write_interval": f.opts.WriteInterval.String(),
+func (f *FS) Stats() Stats {
+	return Stats{
+		OpenWriters:   len(f.openWriters()),
+		HandlesByUID:  f.budget.users(),
+		PinnedDirs:    f.pins.Load(),
+		Passthrough:   f.passthrough.Load() == passthroughOn,
+		WriteInterval: f.opts.WriteInterval.String(),
 	}
+}
+
+// Stats is the filesystem's part of the daemon's status.
+type Stats struct {
+	// OpenWriters counts handles open for writing.
+	OpenWriters int `json:"open_writers"`
+	// HandlesByUID counts the open handles of each user other than root
+	// (by uid), capped by Options.MaxHandlesPerUser.
+	HandlesByUID map[string]int `json:"handles_by_uid"`
+	// PinnedDirs counts the directory descriptors nodes hold.
+	PinnedDirs int64 `json:"pinned_dirs"`
+	// Passthrough: reads and writes of regular files use kernel
+	// passthrough.
+	Passthrough bool `json:"passthrough"`
+	// WriteInterval is how often a busy writer is reported (--write-interval).
+	WriteInterval string `json:"write_interval"`
 }
 
 // SetKernelPassthrough records whether the kernel granted passthrough at

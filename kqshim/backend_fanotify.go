@@ -11,6 +11,8 @@ import (
 	"sync/atomic"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/notifyfs/notifyfs/internal/relpath"
 )
 
 // fanotifyBackend watches SOURCE's whole filesystem with one fanotify
@@ -341,7 +343,7 @@ func (b *fanotifyBackend) fullAt(handle, name string, later []renameUndo) string
 	}
 	// Only the directory's path is read now; the name is the note's own.
 	for _, u := range later {
-		if dir == u.now || strings.HasPrefix(dir, u.now+"/") {
+		if relpath.Under(dir, u.now) {
 			dir = u.then + dir[len(u.now):]
 		}
 	}
@@ -454,8 +456,6 @@ func (b *fanotifyBackend) ownByIdentity(n *fanNote, rel string) uint64 {
 	return own
 }
 
-func (b *fanotifyBackend) stats(into map[string]any) {
-	into["mark"] = "filesystem"
-	into["overflows"] = b.overflows.Load()
-	into["notes_outside_source"] = b.foreign.Load()
+func (b *fanotifyBackend) stats() any {
+	return FanotifyStats{Mark: "filesystem", Overflows: b.overflows.Load(), NotesOutsideSource: b.foreign.Load()}
 }

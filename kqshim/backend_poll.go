@@ -26,7 +26,7 @@ func openPoll(s *sink, opts Options) (backend, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &pollBackend{s: s, interval: opts.pollInterval(), last: t, stop: make(chan struct{}), poked: make(chan struct{}, 1)}
+	p := &pollBackend{s: s, interval: opts.PollInterval, last: t, stop: make(chan struct{}), poked: make(chan struct{}, 1)}
 	p.objects.Store(int64(len(t)))
 	return p, nil
 }
@@ -106,7 +106,6 @@ func (p *pollBackend) poke() {
 	}
 }
 
-func (p *pollBackend) stats(into map[string]any) {
-	into["poll_interval"] = p.interval.String()
-	into["objects"] = p.objects.Load()
+func (p *pollBackend) stats() any {
+	return PollStats{PollInterval: p.interval.String(), Objects: p.objects.Load()}
 }

@@ -19,7 +19,7 @@
 //     never hears of other clients' changes.
 //
 // Kernel notes are translated into eventbus events at the package's edge
-// (the sink in backend.go); no watch descriptor or mask leaves it.
+// (the sink, sink.go); no watch descriptor or mask leaves it.
 //
 // # Exactly once
 //

@@ -304,14 +304,11 @@ func (k *kqBackend) release() error {
 
 func (k *kqBackend) poke() { k.src.interrupt() }
 
-func (k *kqBackend) stats(into map[string]any) {
+func (k *kqBackend) stats() any {
 	dirs, files := k.dirs.Load(), k.files.Load()
-	into["watches"] = dirs + files
-	into["watched_dirs"] = dirs
-	into["watched_files"] = files
-	into["max_watches"] = k.budget
-	into["polled_dirs"] = k.polled.Load()
-	if k.polled.Load() > 0 {
-		into["poll_interval"] = k.every.String()
+	st := KqueueStats{Watches: dirs + files, WatchedDirs: dirs, WatchedFiles: files, MaxWatches: k.budget, PolledDirs: k.polled.Load()}
+	if st.PolledDirs > 0 {
+		st.PollInterval = k.every.String()
 	}
+	return st
 }

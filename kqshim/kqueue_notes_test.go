@@ -991,10 +991,9 @@ func TestKqueueBudgetFallsBackToPolling(t *testing.T) {
 	if got, want := fx.take(), "rescan d; rescan e"; got != want {
 		t.Fatalf("at start: got %s, want %s", got, want)
 	}
-	stats := map[string]any{}
-	fx.k.stats(stats)
-	if stats["watches"] != int64(3) || stats["polled_dirs"] != int64(2) || stats["watched_dirs"] != int64(1) {
-		t.Errorf("stats: %v", stats)
+	stats := fx.k.stats().(KqueueStats)
+	if stats.Watches != 3 || stats.PolledDirs != 2 || stats.WatchedDirs != 1 {
+		t.Errorf("stats: %+v", stats)
 	}
 
 	fx.write("d/new", "")
@@ -1027,10 +1026,9 @@ func TestKqueueBudgetFallsBackToPolling(t *testing.T) {
 	if got, want := fx.take(), "create c1; create c2; create c3; rescan "; got != want {
 		t.Errorf("past the budget: got %s, want %s", got, want)
 	}
-	stats = map[string]any{}
-	fx.k.stats(stats)
-	if stats["watches"] != int64(0) || stats["polled_dirs"] != int64(1) || fx.src.handles() != 0 {
-		t.Errorf("stats: %v, %d descriptors open", stats, fx.src.handles())
+	stats = fx.k.stats().(KqueueStats)
+	if stats.Watches != 0 || stats.PolledDirs != 1 || fx.src.handles() != 0 {
+		t.Errorf("stats: %+v, %d descriptors open", stats, fx.src.handles())
 	}
 	fx.write("c4", "")
 	fx.k.pollRegions(true)

@@ -6,6 +6,8 @@ import (
 	"os"
 	"sort"
 	"time"
+
+	"github.com/notifyfs/notifyfs/internal/relpath"
 )
 
 // Listing directories for the kqueue backend, and the polled regions it
@@ -127,9 +129,9 @@ func (k *kqBackend) pollRegion(d *kqNode) {
 	}
 	d.e = cur
 	for _, ev := range diff(r.last, t) {
-		ev.Path = kqJoin(rel, ev.Path)
+		ev.Path = relpath.Join(rel, ev.Path)
 		if ev.From != "" {
-			ev.From = kqJoin(rel, ev.From)
+			ev.From = relpath.Join(rel, ev.From)
 		}
 		if !k.s.inferredEcho(ev) {
 			k.s.emit(ev)

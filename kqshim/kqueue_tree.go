@@ -132,7 +132,7 @@ type kqBackend struct {
 
 func newKqBackend(s *sink, src kqSource, opts Options, budget int) *kqBackend {
 	return &kqBackend{
-		s: s, src: src, budget: budget, every: opts.pollInterval(), grace: kqGrace,
+		s: s, src: src, budget: budget, every: opts.PollInterval, grace: kqGrace,
 		watches: map[kqHandle]*kqWatch{}, byIdent: map[kqIdent][]*kqNode{},
 		regions: map[*kqNode]*kqRegion{}, parked: map[*kqNode]*kqParked{},
 		uncover: map[*kqNode]string{}, stale: map[*kqNode]bool{}, exited: make(chan struct{}),

@@ -2,11 +2,11 @@ package kqshim
 
 import (
 	"slices"
-	"strings"
 	"sync"
 	"sync/atomic"
 
 	"github.com/notifyfs/notifyfs/eventbus"
+	"github.com/notifyfs/notifyfs/internal/relpath"
 )
 
 // noteClass is what a kernel note says happened, in the terms every
@@ -162,7 +162,7 @@ func (l *Ledger) Expect(t eventbus.Type, path, from string, ino, gen uint64) (do
 func (l *Ledger) followRename(from, to string, self *expectation) {
 	var moved []string
 	for p := range l.byPath {
-		if p == from || strings.HasPrefix(p, from+"/") {
+		if relpath.Under(p, from) {
 			moved = append(moved, p)
 		}
 	}

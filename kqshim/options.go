@@ -31,19 +31,22 @@ var Backends = []string{"auto", "fanotify", "inotify", "kqueue", "poll", "off"}
 
 const defaultPollInterval = 2 * time.Second
 
-// AddFlags registers the options as command-line flags.
-func (o *Options) AddFlags(fs *pflag.FlagSet) {
+// setDefaults fills in the zero fields that have defaults. (Every options
+// struct in notifyfs has one, called by its constructor and by AddFlags,
+// so that --help shows the defaults.)
+func (o *Options) setDefaults() {
 	if o.Backend == "" {
 		o.Backend = "auto"
 	}
-	fs.StringVar(&o.Backend, "underneath", o.Backend, "how changes made directly on SOURCE are seen: auto, fanotify, inotify, kqueue, poll or off")
-	fs.DurationVar(&o.PollInterval, "poll-interval", defaultPollInterval, "how often the poll backend scans SOURCE")
-	fs.IntVar(&o.MaxWatches, "max-watches", o.MaxWatches, "most kernel watches (inotify) or descriptors (kqueue) to hold; 0 = system limit")
+	if o.PollInterval <= 0 {
+		o.PollInterval = defaultPollInterval
+	}
 }
 
-func (o Options) pollInterval() time.Duration {
-	if o.PollInterval <= 0 {
-		return defaultPollInterval
-	}
-	return o.PollInterval
+// AddFlags registers the options as command-line flags.
+func (o *Options) AddFlags(fs *pflag.FlagSet) {
+	o.setDefaults()
+	fs.StringVar(&o.Backend, "underneath", o.Backend, "how changes made directly on SOURCE are seen: auto, fanotify, inotify, kqueue, poll or off")
+	fs.DurationVar(&o.PollInterval, "poll-interval", o.PollInterval, "how often the poll backend scans SOURCE")
+	fs.IntVar(&o.MaxWatches, "max-watches", o.MaxWatches, "most kernel watches (inotify) or descriptors (kqueue) to hold; 0 = system limit")
 }

@@ -46,6 +46,7 @@ func New(opts Options, cfg Config) (*Watcher, error) {
 	if cfg.Publish == nil {
 		return nil, fmt.Errorf("%w: no publisher", ErrBackend)
 	}
+	opts.setDefaults()
 	candidates, err := candidatesFor(opts.Backend)
 	if err != nil {
 		return nil, err
@@ -151,17 +152,16 @@ func (w *Watcher) Flush(timeout time.Duration) bool {
 }
 
 // Stats describes the watcher for status output.
-func (w *Watcher) Stats() map[string]any {
-	m := map[string]any{
-		"backend":          w.name,
-		"events":           w.s.published.Load(),
-		"echoes_dropped":   w.s.echoes.Load(),
-		"rescans":          w.s.rescans.Load(),
-		"echo_standing":    w.s.ledger.standing(),
-		"attrs_remembered": w.s.attrs.len(),
+func (w *Watcher) Stats() *Stats {
+	return &Stats{
+		Backend:         w.name,
+		Events:          w.s.published.Load(),
+		EchoesDropped:   w.s.echoes.Load(),
+		Rescans:         w.s.rescans.Load(),
+		EchoStanding:    w.s.ledger.standing(),
+		AttrsRemembered: w.s.attrs.len(),
+		Detail:          w.b.stats(),
 	}
-	w.b.stats(m)
-	return m
 }
 
 // Close stops watching. Calling it again does nothing.

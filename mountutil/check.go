@@ -5,8 +5,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 	"syscall"
+
+	"github.com/notifyfs/notifyfs/internal/relpath"
 )
 
 // Sentinel errors, wrapped with the path concerned.
@@ -64,11 +65,6 @@ func CheckOverlap(source, mnt string) error {
 
 // within reports whether p is dir or lies beneath it.
 func within(p, dir string) bool {
-	if p == dir {
-		return true
-	}
-	if dir == "/" {
-		return true
-	}
-	return strings.HasPrefix(p, dir+"/")
+	_, ok := relpath.Rel(dir, p)
+	return ok
 }

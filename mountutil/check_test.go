@@ -45,12 +45,6 @@ func TestCanonicalDir(t *testing.T) {
 	}
 }
 
-func TestUnescapeMount(t *testing.T) {
-	if got := unescapeMount(`/mnt/with\040space\011tab\134x`); got != "/mnt/with space\ttab\\x" {
-		t.Errorf("got %q", got)
-	}
-}
-
 func TestSocketPathShortAndStable(t *testing.T) {
 	long := "/" + strings.Repeat("very-long-directory-name/", 20) + "mnt"
 	p := SocketPath(long)

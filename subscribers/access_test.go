@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/notifyfs/notifyfs/eventbus"
+	"github.com/notifyfs/notifyfs/subscribers/wire"
 )
 
 func TestPolicy(t *testing.T) {
@@ -145,7 +146,7 @@ func TestPeerCredentials(t *testing.T) {
 			if (m["ok"] == true) != tc.allow {
 				t.Fatalf("hello = %v, want allowed=%v", m, tc.allow)
 			}
-			if !tc.allow && (m["code"] != CodePermissionDenied || !strings.Contains(m["error"].(string), "uid 65534")) {
+			if !tc.allow && (m["code"] != wire.CodePermissionDenied || !strings.Contains(m["error"].(string), "uid 65534")) {
 				t.Fatalf("refusal = %v", m)
 			}
 		})

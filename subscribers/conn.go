@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/notifyfs/notifyfs/eventbus"
+	"github.com/notifyfs/notifyfs/subscribers/wire"
 )
 
 const (
@@ -57,7 +58,7 @@ func (c *conn) run() {
 		err = c.s.policy.check(p, peerGroups)
 	}
 	if err != nil {
-		w.enc.Encode(refusedHello{Op: "hello", Error: err.Error(), Code: CodePermissionDenied})
+		w.enc.Encode(wire.HelloMsg{Op: "hello", Error: err.Error(), Code: wire.CodePermissionDenied})
 		w.flush()
 		close(c.done)
 		c.nc.Close()
@@ -98,7 +99,7 @@ func (c *conn) readLoop() {
 		case err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, errLineTooLong):
 			return // reset, or the server is closing: a partial line is not a request
 		case errors.Is(err, errLineTooLong):
-			r = request{err: errorf(CodeLineTooLong, "request line longer than %d bytes; closing the connection", c.s.opts.MaxLine), fatal: true}
+			r = request{err: errorf(wire.CodeLineTooLong, "request line longer than %d bytes; closing the connection", c.s.opts.MaxLine), fatal: true}
 		case len(bytes.TrimSpace(line)) == 0:
 			if err != nil {
 				return
@@ -177,12 +178,12 @@ type pendingSync struct {
 // loop runs until the connection should end; the caller closes it.
 func (w *writer) loop() {
 	c := w.c
-	w.enc.Encode(helloMsg{
-		Op: "hello", OK: true, Protocol: ProtocolVersion,
-		Epoch: w.bus.Epoch(), Seq: w.bus.Seq(),
+	w.enc.Encode(wire.HelloMsg{Op: "hello", OK: true, Hello: &wire.Hello{
+		Protocol: wire.ProtocolVersion,
+		Epoch:    w.bus.Epoch(), Seq: w.bus.Seq(),
 		Mount: c.s.info.MountPoint, Source: c.s.info.Source,
 		Server: "notifyfs", Pid: os.Getpid(),
-	})
+	}})
 	if w.flush() != nil {
 		return
 	}
@@ -279,7 +280,7 @@ func (w *writer) take() {
 func (w *writer) answerSyncs(pos uint64) {
 	n := 0
 	for n < len(w.syncs) && w.syncs[n].target <= pos {
-		w.enc.Encode(syncReply{replyHead{"sync", w.syncs[n].id, true}, w.syncs[n].target})
+		w.enc.Encode(wire.SyncReply{ReplyHead: wire.ReplyHead{Op: "sync", ID: w.syncs[n].id, OK: true}, Seq: w.syncs[n].target})
 		n++
 	}
 	w.syncs = append(w.syncs[:0], w.syncs[n:]...)
@@ -310,42 +311,42 @@ func (w *writer) handle(r request, ok bool) {
 		w.subscribe(r)
 	case "unsubscribe":
 		if w.sub == nil {
-			w.fail(r, errorf(CodeNotSubscribed, "not subscribed"))
+			w.fail(r, errorf(wire.CodeNotSubscribed, "not subscribed"))
 			return
 		}
 		w.sub.Close()
 		w.sub, w.subDone = nil, false
 		w.c.subID.Store(0)
 		w.answerSyncs(^uint64(0)) // nothing more is coming for them
-		w.enc.Encode(replyHead{"unsubscribe", r.id, true})
+		w.enc.Encode(wire.ReplyHead{Op: "unsubscribe", ID: r.id, OK: true})
 	case "sync":
 		if w.sub == nil {
-			w.enc.Encode(syncReply{replyHead{"sync", r.id, true}, r.syncTarget})
+			w.enc.Encode(wire.SyncReply{ReplyHead: wire.ReplyHead{Op: "sync", ID: r.id, OK: true}, Seq: r.syncTarget})
 			return
 		}
 		w.syncs = append(w.syncs, pendingSync{r.id, r.syncTarget})
 		w.take()
 	case "status":
-		w.enc.Encode(statusReply{replyHead{"status", r.id, true}, w.c.s.status()})
+		w.enc.Encode(wire.StatusReply{ReplyHead: wire.ReplyHead{Op: "status", ID: r.id, OK: true}, Status: w.c.s.status()})
 	}
 }
 
 func (w *writer) fail(r request, e *protoError) {
-	w.enc.Encode(errorReply{replyHead{r.op, r.id, false}, e.msg, e.code})
+	w.enc.Encode(wire.ErrorReply{ReplyHead: wire.ReplyHead{Op: r.op, ID: r.id}, Error: e.msg, Code: e.code})
 }
 
 func (w *writer) subscribe(r request) {
 	if w.sub != nil {
-		w.fail(r, errorf(CodeAlreadySubscribed, "already subscribed on this connection (one subscription per connection; unsubscribe first)"))
+		w.fail(r, errorf(wire.CodeAlreadySubscribed, "already subscribed on this connection (one subscription per connection; unsubscribe first)"))
 		return
 	}
 	p := r.sub
 	sub, err := w.bus.Subscribe(p.name, p.filter, p.since)
 	if err != nil {
 		if errors.Is(err, eventbus.ErrClosed) {
-			w.fail(r, errorf(CodeClosed, "the mount is shutting down"))
+			w.fail(r, errorf(wire.CodeClosed, "the mount is shutting down"))
 		} else {
-			w.fail(r, errorf(CodeBadRequest, "%v", err))
+			w.fail(r, errorf(wire.CodeBadRequest, "%v", err))
 		}
 		return
 	}
@@ -354,5 +355,5 @@ func (w *writer) subscribe(r request) {
 	w.c.subID.Store(sub.ID())
 	// Written before any event: events are only taken after this returns.
 	// StartSeq is exact: with "now" the stream is the events after it.
-	w.enc.Encode(subscribeReply{replyHead{"subscribe", r.id, true}, w.bus.Epoch(), sub.StartSeq()})
+	w.enc.Encode(wire.SubscribeReply{ReplyHead: wire.ReplyHead{Op: "subscribe", ID: r.id, OK: true}, Epoch: w.bus.Epoch(), Seq: sub.StartSeq()})
 }

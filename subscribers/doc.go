@@ -14,10 +14,10 @@
 // any JSON scalar (echoed verbatim in the reply) and OP is subscribe,
 // unsubscribe, sync or status. Every server message other than an event
 // has "op" as its first key and an "ok" field; events are bare event
-// objects (eventbus.Event.AppendJSON) and never have an "op" key. Test
+// objects (event.Event.AppendJSON) and never have an "op" key. Test
 // for the key's presence: error replies to unparseable lines have
 // "op":"". Errors are {"op":…,"id":…,"ok":false,"error":"…","code":"…"}
-// with the Code* constants; apart from line_too_long the connection
+// with the subscribers/wire Code* constants; apart from line_too_long the connection
 // stays usable after one.
 //
 // A client that half-closes its end (shutdown(SHUT_WR)) gets the replies

@@ -50,25 +50,16 @@ const (
 // AddFlags registers --socket, --socket-mode and --socket-group on fs,
 // bound to o. Defaults are filled in first so that --help shows them.
 func (o *Options) AddFlags(fs *pflag.FlagSet) {
-	if o.Mode == 0 {
-		o.Mode = defaultMode
-	}
+	o.setDefaults()
 	fs.StringVar(&o.SocketPath, "socket", o.SocketPath, "path of the subscriber socket")
 	fs.Var((*modeValue)(&o.Mode), "socket-mode", "permission of the subscriber socket, in octal; group/other write bits admit the socket group/everyone")
 	fs.StringVar(&o.Group, "socket-group", o.Group, "group (name or gid) owning the subscriber socket (default: the daemon's group)")
 }
 
-// withDefaults returns o with zero fields defaulted, or an error naming
-// the bad field.
-func (o Options) withDefaults() (Options, error) {
-	if o.SocketPath == "" {
-		return o, fmt.Errorf("subscribers: no socket path given")
-	}
+// setDefaults fills in the zero fields that have defaults.
+func (o *Options) setDefaults() {
 	if o.Mode == 0 {
 		o.Mode = defaultMode
-	}
-	if o.Mode&^os.ModePerm != 0 {
-		return o, fmt.Errorf("subscribers: socket mode %#o has bits other than permissions", uint32(o.Mode))
 	}
 	if o.MaxLine <= 0 {
 		o.MaxLine = defaultMaxLine
@@ -79,7 +70,17 @@ func (o Options) withDefaults() (Options, error) {
 	if o.DrainTimeout <= 0 {
 		o.DrainTimeout = defaultDrainTimeout
 	}
-	return o, nil
+}
+
+// validate reports the first bad field.
+func (o *Options) validate() error {
+	if o.SocketPath == "" {
+		return fmt.Errorf("subscribers: no socket path given")
+	}
+	if o.Mode&^os.ModePerm != 0 {
+		return fmt.Errorf("subscribers: socket mode %#o has bits other than permissions", uint32(o.Mode))
+	}
+	return nil
 }
 
 // resolveGroup turns Options.Group into a gid.

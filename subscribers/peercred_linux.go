@@ -1,15 +1,13 @@
 package subscribers
 
 import (
-	"bufio"
-	"bytes"
 	"fmt"
 	"net"
-	"os"
-	"strconv"
 	"strings"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/notifyfs/notifyfs/internal/procfs"
 )
 
 // peerCred reads the peer's credentials with SO_PEERCRED: the kernel
@@ -30,8 +28,8 @@ func peerCred(c *net.UnixConn) (peer, error) {
 		return peer{}, fmt.Errorf("SO_PEERCRED: %w", serr)
 	}
 	p := peer{known: true, pid: cred.Pid, uid: cred.Uid, gid: cred.Gid}
-	if b, err := os.ReadFile("/proc/" + strconv.Itoa(int(cred.Pid)) + "/comm"); err == nil {
-		p.comm = string(bytes.TrimSpace(b))
+	if comm, err := procfs.Comm(uint32(cred.Pid)); err == nil {
+		p.comm = strings.TrimSpace(comm)
 	}
 	return p, nil
 }
@@ -47,29 +45,9 @@ func peerGroups(p peer) ([]uint32, error) {
 	if p.groups != nil {
 		return p.groups, nil
 	}
-	f, err := os.Open("/proc/" + strconv.Itoa(int(p.pid)) + "/status")
+	st, err := procfs.ReadStatus(uint32(p.pid))
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		rest, ok := strings.CutPrefix(sc.Text(), "Groups:")
-		if !ok {
-			continue
-		}
-		var gs []uint32
-		for _, s := range strings.Fields(rest) {
-			n, err := strconv.ParseUint(s, 10, 32)
-			if err != nil {
-				return nil, fmt.Errorf("bad Groups line in /proc/%d/status", p.pid)
-			}
-			gs = append(gs, uint32(n))
-		}
-		return gs, nil
-	}
-	if err := sc.Err(); err != nil {
-		return nil, err
-	}
-	return nil, fmt.Errorf("no Groups line in /proc/%d/status", p.pid)
+	return st.Groups, nil
 }

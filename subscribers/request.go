@@ -10,21 +10,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/notifyfs/notifyfs/eventbus"
-)
-
-// Error codes sent in the "code" field of error replies.
-const (
-	CodeBadJSON           = "bad_json"           // the line is not JSON
-	CodeBadRequest        = "bad_request"        // JSON, but not a valid request
-	CodeUnknownOp         = "unknown_op"         // "op" names no operation
-	CodeUnknownType       = "unknown_type"       // "types" names no event type
-	CodeBadPattern        = "bad_pattern"        // a glob or exclude is malformed
-	CodeAlreadySubscribed = "already_subscribed" // second subscribe on a connection
-	CodeNotSubscribed     = "not_subscribed"     // unsubscribe without a subscription
-	CodeLineTooLong       = "line_too_long"      // the connection is closed after it
-	CodeClosed            = "closed"             // the bus has shut down
-	CodePermissionDenied  = "permission_denied"  // sent in a refused hello
+	"github.com/notifyfs/notifyfs/event"
+	"github.com/notifyfs/notifyfs/subscribers/wire"
 )
 
 // Limits on a subscription's filter, so that one request cannot make
@@ -61,8 +48,8 @@ type request struct {
 }
 
 type subscribeParams struct {
-	since    *eventbus.Cursor // nil = now
-	filter   eventbus.Filter
+	since    *event.Cursor // nil = now
+	filter   event.Filter
 	name     string
 	coalesce time.Duration
 }
@@ -81,31 +68,31 @@ func parseRequest(line []byte) request {
 	if err := json.Unmarshal(line, &fields); err != nil {
 		var syn *json.SyntaxError
 		if errors.As(err, &syn) || !json.Valid(line) {
-			return request{err: errorf(CodeBadJSON, "invalid JSON: %v", err)}
+			return request{err: errorf(wire.CodeBadJSON, "invalid JSON: %v", err)}
 		}
-		return request{err: errorf(CodeBadRequest, "a request must be a JSON object")}
+		return request{err: errorf(wire.CodeBadRequest, "a request must be a JSON object")}
 	}
 	if fields == nil {
-		return request{err: errorf(CodeBadRequest, "a request must be a JSON object, not null")}
+		return request{err: errorf(wire.CodeBadRequest, "a request must be a JSON object, not null")}
 	}
 	r := request{id: fields["id"]}
 	if len(r.id) > 0 && (r.id[0] == '{' || r.id[0] == '[') {
-		return r.fail(CodeBadRequest, `"id" must be a string, number or null`)
+		return r.fail(wire.CodeBadRequest, `"id" must be a string, number or null`)
 	}
 	opRaw, ok := fields["op"]
 	if !ok {
-		return r.fail(CodeBadRequest, `missing "op"`)
+		return r.fail(wire.CodeBadRequest, `missing "op"`)
 	}
 	if err := json.Unmarshal(opRaw, &r.op); err != nil {
-		return r.fail(CodeBadRequest, `"op" must be a string`)
+		return r.fail(wire.CodeBadRequest, `"op" must be a string`)
 	}
 	allowed, ok := opFields[r.op]
 	if !ok {
-		return r.fail(CodeUnknownOp, "unknown op %q (want subscribe, unsubscribe, sync or status)", r.op)
+		return r.fail(wire.CodeUnknownOp, "unknown op %q (want subscribe, unsubscribe, sync or status)", r.op)
 	}
 	for k := range fields {
 		if k != "id" && k != "op" && !slices.Contains(allowed, k) {
-			return r.fail(CodeBadRequest, "unknown field %q in %s request", k, r.op)
+			return r.fail(wire.CodeBadRequest, "unknown field %q in %s request", k, r.op)
 		}
 	}
 	if r.op == "subscribe" {
@@ -149,7 +136,7 @@ func parseSubscribe(f map[string]json.RawMessage) (*subscribeParams, *protoError
 		return nil, err
 	}
 	if len(p.name) > maxNameLen {
-		return nil, errorf(CodeBadRequest, `"name" is longer than %d bytes`, maxNameLen)
+		return nil, errorf(wire.CodeBadRequest, `"name" is longer than %d bytes`, maxNameLen)
 	}
 	for _, x := range []struct {
 		key string
@@ -160,12 +147,12 @@ func parseSubscribe(f map[string]json.RawMessage) (*subscribeParams, *protoError
 		}
 	}
 	if n := len(p.filter.Prefixes) + len(p.filter.Globs) + len(p.filter.Excludes); n > maxPatterns {
-		return nil, errorf(CodeBadRequest, "%d paths, globs and excludes; at most %d are allowed", n, maxPatterns)
+		return nil, errorf(wire.CodeBadRequest, "%d paths, globs and excludes; at most %d are allowed", n, maxPatterns)
 	}
 	for _, list := range [][]string{p.filter.Globs, p.filter.Excludes} {
 		for _, g := range list {
 			if n := countDoubleStars(g); n > maxDoubleStars {
-				return nil, errorf(CodeBadPattern, `pattern %q has %d "**" components; at most %d are allowed`, g, n, maxDoubleStars)
+				return nil, errorf(wire.CodeBadPattern, `pattern %q has %d "**" components; at most %d are allowed`, g, n, maxDoubleStars)
 			}
 		}
 	}
@@ -181,14 +168,14 @@ func parseSubscribe(f map[string]json.RawMessage) (*subscribeParams, *protoError
 		return nil, err
 	}
 	for _, name := range types {
-		t, err := eventbus.ParseType(name)
+		t, err := event.ParseType(name)
 		if err != nil {
-			return nil, errorf(CodeUnknownType, "unknown event type %q in \"types\" (known: %s)", name, strings.Join(eventbus.AllTypeNames(), ", "))
+			return nil, errorf(wire.CodeUnknownType, "unknown event type %q in \"types\" (known: %s)", name, strings.Join(event.AllTypeNames(), ", "))
 		}
-		p.filter.Types |= eventbus.MaskOf(t)
+		p.filter.Types |= event.MaskOf(t)
 	}
 	if err := p.filter.Validate(); err != nil {
-		return nil, errorf(CodeBadPattern, "%s", strings.TrimPrefix(err.Error(), "eventbus: "))
+		return nil, errorf(wire.CodeBadPattern, "%s", strings.TrimPrefix(err.Error(), "event: "))
 	}
 	return p, nil
 }
@@ -206,15 +193,15 @@ func parseCoalesce(raw json.RawMessage) (time.Duration, *protoError) {
 	case json.Unmarshal(raw, &s) == nil:
 		var err error
 		if d, err = time.ParseDuration(s); err != nil {
-			return 0, errorf(CodeBadRequest, `"coalesce" %q is not a duration (e.g. "10ms")`, s)
+			return 0, errorf(wire.CodeBadRequest, `"coalesce" %q is not a duration (e.g. "10ms")`, s)
 		}
 	case json.Unmarshal(raw, &ms) == nil:
 		d = time.Duration(ms * float64(time.Millisecond))
 	default:
-		return 0, errorf(CodeBadRequest, `"coalesce" must be a duration string like "10ms" or a number of milliseconds`)
+		return 0, errorf(wire.CodeBadRequest, `"coalesce" must be a duration string like "10ms" or a number of milliseconds`)
 	}
 	if d < 0 || d > maxCoalesce {
-		return 0, errorf(CodeBadRequest, `"coalesce" must be between 0 and %v`, maxCoalesce)
+		return 0, errorf(wire.CodeBadRequest, `"coalesce" must be between 0 and %v`, maxCoalesce)
 	}
 	return d, nil
 }
@@ -227,7 +214,7 @@ func decodeField[T any](f map[string]json.RawMessage, key string, dst *T) *proto
 		return nil
 	}
 	if err := json.Unmarshal(raw, dst); err != nil {
-		return errorf(CodeBadRequest, "%q must be %s", key, describe(dst))
+		return errorf(wire.CodeBadRequest, "%q must be %s", key, describe(dst))
 	}
 	return nil
 }
@@ -246,7 +233,7 @@ const sinceHelp = `"since" must be "now", a sequence number, or {"epoch":"…","
 
 // parseSince reads the cursor: "now" (or absent) means no cursor; a bare
 // number means this epoch unless "epoch" says otherwise.
-func parseSince(raw json.RawMessage, epoch string) (*eventbus.Cursor, *protoError) {
+func parseSince(raw json.RawMessage, epoch string) (*event.Cursor, *protoError) {
 	if len(raw) == 0 || string(raw) == "null" {
 		return nil, nil
 	}
@@ -254,7 +241,7 @@ func parseSince(raw json.RawMessage, epoch string) (*eventbus.Cursor, *protoErro
 	case '"':
 		var s string
 		if err := json.Unmarshal(raw, &s); err != nil {
-			return nil, errorf(CodeBadRequest, "%s", sinceHelp)
+			return nil, errorf(wire.CodeBadRequest, "%s", sinceHelp)
 		}
 		if s == "now" {
 			return nil, nil
@@ -262,9 +249,9 @@ func parseSince(raw json.RawMessage, epoch string) (*eventbus.Cursor, *protoErro
 		// Accept a decimal string too: shell users quote everything.
 		n, err := strconv.ParseUint(s, 10, 64)
 		if err != nil {
-			return nil, errorf(CodeBadRequest, "%s, got %q", sinceHelp, s)
+			return nil, errorf(wire.CodeBadRequest, "%s, got %q", sinceHelp, s)
 		}
-		return &eventbus.Cursor{Epoch: epoch, Seq: n}, nil
+		return &event.Cursor{Epoch: epoch, Seq: n}, nil
 	case '{':
 		var c struct {
 			Epoch string          `json:"epoch"`
@@ -273,24 +260,24 @@ func parseSince(raw json.RawMessage, epoch string) (*eventbus.Cursor, *protoErro
 		dec := json.NewDecoder(bytes.NewReader(raw))
 		dec.DisallowUnknownFields()
 		if err := dec.Decode(&c); err != nil {
-			return nil, errorf(CodeBadRequest, "%s: %v", sinceHelp, err)
+			return nil, errorf(wire.CodeBadRequest, "%s: %v", sinceHelp, err)
 		}
 		n, err := strconv.ParseUint(string(c.Seq), 10, 64)
 		if err != nil {
-			return nil, errorf(CodeBadRequest, `"since.seq" must be a non-negative integer`)
+			return nil, errorf(wire.CodeBadRequest, `"since.seq" must be a non-negative integer`)
 		}
 		if c.Epoch != "" && epoch != "" && c.Epoch != epoch {
-			return nil, errorf(CodeBadRequest, `"since.epoch" %q contradicts "epoch" %q`, c.Epoch, epoch)
+			return nil, errorf(wire.CodeBadRequest, `"since.epoch" %q contradicts "epoch" %q`, c.Epoch, epoch)
 		}
 		if c.Epoch == "" {
 			c.Epoch = epoch
 		}
-		return &eventbus.Cursor{Epoch: c.Epoch, Seq: n}, nil
+		return &event.Cursor{Epoch: c.Epoch, Seq: n}, nil
 	default:
 		n, err := strconv.ParseUint(string(raw), 10, 64)
 		if err != nil {
-			return nil, errorf(CodeBadRequest, "%s, got %s", sinceHelp, raw)
+			return nil, errorf(wire.CodeBadRequest, "%s, got %s", sinceHelp, raw)
 		}
-		return &eventbus.Cursor{Epoch: epoch, Seq: n}, nil
+		return &event.Cursor{Epoch: epoch, Seq: n}, nil
 	}
 }

@@ -8,11 +8,12 @@ import (
 	"time"
 
 	"github.com/notifyfs/notifyfs/eventbus"
+	"github.com/notifyfs/notifyfs/subscribers/wire"
 )
 
 // requestCodes are the codes parseRequest may answer with (the others
 // come from the connection's state or the bus).
-var requestCodes = []string{CodeBadJSON, CodeBadRequest, CodeUnknownOp, CodeUnknownType, CodeBadPattern}
+var requestCodes = []string{wire.CodeBadJSON, wire.CodeBadRequest, wire.CodeUnknownOp, wire.CodeUnknownType, wire.CodeBadPattern}
 
 func FuzzParseRequest(f *testing.F) {
 	for _, line := range []string{
@@ -80,7 +81,7 @@ func FuzzParseRequest(f *testing.F) {
 		// Whatever the line, the reply head must encode: conn.go writes
 		// it with an Encoder and does not check the error, so a failure
 		// would leave the client without an answer.
-		if _, err := json.Marshal(errorReply{replyHead{r.op, r.id, false}, "x", "y"}); err != nil {
+		if _, err := json.Marshal(wire.ErrorReply{ReplyHead: wire.ReplyHead{Op: r.op, ID: r.id}, Error: "x", Code: "y"}); err != nil {
 			t.Fatalf("reply for %q does not encode: %v (id %q)", line, err, r.id)
 		}
 		if len(r.id) > 0 && !json.Valid(r.id) {

@@ -19,11 +19,11 @@ type Info struct {
 	MountPoint, Source string
 	// Backend names the kernel bridge in use (fanotify, inotify, ...).
 	Backend string
-	// Extra, if set, adds fields to every status reply. It is called from
-	// connection goroutines, so it must be safe for concurrent use and
-	// quick. Its keys override mount, source and backend, but never the
-	// fields derived from the bus or the connections.
-	Extra func() map[string]any
+	// Status, if set, turns the server's status into the object of a
+	// status reply, so that the daemon can add its filesystem's and
+	// watcher's figures beside the server's. It is called from connection
+	// goroutines, so it must be safe for concurrent use and quick.
+	Status func(*Status) any
 	// Flush, if set, is called by every sync before it takes its target:
 	// it returns once the changes made underneath the mount before the
 	// call have been published, so that sync covers them too.
@@ -60,8 +60,8 @@ type Server struct {
 // to Serve. A stale socket (a socket file nobody answers on) is replaced;
 // a live one is an error wrapping ErrInUse.
 func Listen(bus *eventbus.Bus, info Info, opts Options) (*Server, error) {
-	opts, err := opts.withDefaults()
-	if err != nil {
+	opts.setDefaults()
+	if err := opts.validate(); err != nil {
 		return nil, err
 	}
 	path := opts.SocketPath

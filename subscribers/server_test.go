@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/notifyfs/notifyfs/eventbus"
+	"github.com/notifyfs/notifyfs/subscribers/wire"
 )
 
 func TestHello(t *testing.T) {
@@ -210,28 +211,28 @@ func TestMalformedRequests(t *testing.T) {
 	for _, tc := range []struct {
 		line, code, mention string
 	}{
-		{`not json`, CodeBadJSON, "invalid JSON"},
-		{`{"id":1,"op":"sync"`, CodeBadJSON, "invalid JSON"},
-		{`[1,2]`, CodeBadRequest, "JSON object"},
-		{`null`, CodeBadRequest, "JSON object"},
-		{`{"id":1}`, CodeBadRequest, `"op"`},
-		{`{"id":1,"op":5}`, CodeBadRequest, `"op"`},
-		{`{"id":{"a":1},"op":"sync"}`, CodeBadRequest, `"id"`},
-		{`{"id":1,"op":"frobnicate"}`, CodeUnknownOp, "frobnicate"},
-		{`{"id":1,"op":"sync","extra":1}`, CodeBadRequest, "extra"},
-		{`{"id":1,"op":"subscribe","types":["create","bogus"]}`, CodeUnknownType, "bogus"},
-		{`{"id":1,"op":"subscribe","types":"create"}`, CodeBadRequest, "types"},
-		{`{"id":1,"op":"subscribe","paths":"a"}`, CodeBadRequest, "paths"},
-		{`{"id":1,"op":"subscribe","globs":["[x"]}`, CodeBadPattern, "[x"},
-		{`{"id":1,"op":"subscribe","globs":["**/a/**/b/**"]}`, CodeBadPattern, "**"},
-		{`{"id":1,"op":"subscribe","since":-1}`, CodeBadRequest, "since"},
-		{`{"id":1,"op":"subscribe","since":1.5}`, CodeBadRequest, "since"},
-		{`{"id":1,"op":"subscribe","since":"yesterday"}`, CodeBadRequest, "yesterday"},
-		{`{"id":1,"op":"subscribe","since":{"seq":"x"}}`, CodeBadRequest, "since"},
-		{`{"id":1,"op":"subscribe","since":{"epoch":"a","seq":1},"epoch":"b"}`, CodeBadRequest, "contradicts"},
-		{`{"id":1,"op":"subscribe","name":7}`, CodeBadRequest, "name"},
-		{`{"id":1,"op":"unsubscribe"}`, CodeNotSubscribed, "not subscribed"},
-		{"\x00\xff\xfe garbage", CodeBadJSON, "invalid JSON"},
+		{`not json`, wire.CodeBadJSON, "invalid JSON"},
+		{`{"id":1,"op":"sync"`, wire.CodeBadJSON, "invalid JSON"},
+		{`[1,2]`, wire.CodeBadRequest, "JSON object"},
+		{`null`, wire.CodeBadRequest, "JSON object"},
+		{`{"id":1}`, wire.CodeBadRequest, `"op"`},
+		{`{"id":1,"op":5}`, wire.CodeBadRequest, `"op"`},
+		{`{"id":{"a":1},"op":"sync"}`, wire.CodeBadRequest, `"id"`},
+		{`{"id":1,"op":"frobnicate"}`, wire.CodeUnknownOp, "frobnicate"},
+		{`{"id":1,"op":"sync","extra":1}`, wire.CodeBadRequest, "extra"},
+		{`{"id":1,"op":"subscribe","types":["create","bogus"]}`, wire.CodeUnknownType, "bogus"},
+		{`{"id":1,"op":"subscribe","types":"create"}`, wire.CodeBadRequest, "types"},
+		{`{"id":1,"op":"subscribe","paths":"a"}`, wire.CodeBadRequest, "paths"},
+		{`{"id":1,"op":"subscribe","globs":["[x"]}`, wire.CodeBadPattern, "[x"},
+		{`{"id":1,"op":"subscribe","globs":["**/a/**/b/**"]}`, wire.CodeBadPattern, "**"},
+		{`{"id":1,"op":"subscribe","since":-1}`, wire.CodeBadRequest, "since"},
+		{`{"id":1,"op":"subscribe","since":1.5}`, wire.CodeBadRequest, "since"},
+		{`{"id":1,"op":"subscribe","since":"yesterday"}`, wire.CodeBadRequest, "yesterday"},
+		{`{"id":1,"op":"subscribe","since":{"seq":"x"}}`, wire.CodeBadRequest, "since"},
+		{`{"id":1,"op":"subscribe","since":{"epoch":"a","seq":1},"epoch":"b"}`, wire.CodeBadRequest, "contradicts"},
+		{`{"id":1,"op":"subscribe","name":7}`, wire.CodeBadRequest, "name"},
+		{`{"id":1,"op":"unsubscribe"}`, wire.CodeNotSubscribed, "not subscribed"},
+		{"\x00\xff\xfe garbage", wire.CodeBadJSON, "invalid JSON"},
 	} {
 		c.send(tc.line)
 		m := c.msg()
@@ -277,7 +278,7 @@ func TestOneSubscriptionPerConnection(t *testing.T) {
 	_, r := c.call("subscribe", "")
 	mustOK(t, r)
 	_, r = c.call("subscribe", "")
-	if r["ok"] != false || r["code"] != CodeAlreadySubscribed {
+	if r["ok"] != false || r["code"] != wire.CodeAlreadySubscribed {
 		t.Fatalf("second subscribe: %v", r)
 	}
 	ts.publish(2, eventbus.Create, "d")
@@ -314,7 +315,7 @@ func TestOverlongLineClosesOnlyThatConnection(t *testing.T) {
 		bad.nc.Write([]byte(`{"id":1,"op":"sync","pad":"` + strings.Repeat("x", 1<<20) + "\"}\n"))
 	}()
 	m := bad.msg()
-	if m["ok"] != false || m["code"] != CodeLineTooLong {
+	if m["ok"] != false || m["code"] != wire.CodeLineTooLong {
 		t.Fatalf("got %v", m)
 	}
 	bad.expectEnd()
@@ -371,7 +372,7 @@ func TestBusCloseDeliversUnmountThenEOF(t *testing.T) {
 	// A new subscription on a closed bus is refused politely.
 	c2 := dial(t, ts.path)
 	_, r = c2.call("subscribe", "")
-	if r["ok"] != false || r["code"] != CodeClosed {
+	if r["ok"] != false || r["code"] != wire.CodeClosed {
 		t.Fatalf("subscribe after close: %v", r)
 	}
 }

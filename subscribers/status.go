@@ -8,39 +8,70 @@ import (
 	"time"
 
 	"github.com/notifyfs/notifyfs/eventbus"
+	"github.com/notifyfs/notifyfs/subscribers/wire"
 )
 
-// peerInfo is a connection's peer as shown in status.
-type peerInfo struct {
+// PeerInfo is a connection's peer as shown in status.
+type PeerInfo struct {
 	Pid  int32  `json:"pid,omitempty"`
 	Uid  uint32 `json:"uid"`
 	Gid  uint32 `json:"gid"`
 	Comm string `json:"comm,omitempty"`
 }
 
-type subscriberStatus struct {
+// SubscriberStatus is one subscription in status.
+type SubscriberStatus struct {
 	eventbus.SubscriberStats
 	Connection uint64    `json:"connection,omitempty"` // 0: not a socket subscriber (e.g. the daemon's own --print)
-	Peer       *peerInfo `json:"peer,omitempty"`
+	Peer       *PeerInfo `json:"peer,omitempty"`
 }
 
-type connStatus struct {
+// ConnStatus is one connection in status.
+type ConnStatus struct {
 	ID           uint64    `json:"id"`
-	Peer         *peerInfo `json:"peer,omitempty"`
+	Peer         *PeerInfo `json:"peer,omitempty"`
 	Connected    time.Time `json:"connected"`
 	Subscription uint64    `json:"subscription,omitempty"`
 }
 
-func (c *conn) peerInfo() *peerInfo {
+func (c *conn) peerInfo() *PeerInfo {
 	p := c.peer.Load()
 	if p == nil || !p.known {
 		return nil
 	}
-	return &peerInfo{Pid: p.pid, Uid: p.uid, Gid: p.gid, Comm: p.comm}
+	return &PeerInfo{Pid: p.pid, Uid: p.uid, Gid: p.gid, Comm: p.comm}
 }
 
-// status builds the object of a status reply.
-func (s *Server) status() map[string]any {
+// Status is the server's part of the status object (the reply to a
+// status request, and what `notifyfs status` prints): the stream, its
+// subscribers and connections. The daemon adds its filesystem's and
+// watcher's figures beside these fields (Info.Status); the names are part
+// of the command-line contract (top-level seq, epoch, subscribers, drops,
+// backend, ...).
+type Status struct {
+	Mount   string `json:"mount"`
+	Source  string `json:"source"`
+	Backend string `json:"backend"`
+
+	Seq       uint64 `json:"seq"`
+	Epoch     string `json:"epoch"`
+	OldestSeq uint64 `json:"oldest_seq"`
+	RingSize  int    `json:"ring_size"`
+	Pid       int    `json:"pid"`
+	Protocol  int    `json:"protocol"`
+	Socket    string `json:"socket"`
+	// Subscribers are the bus's subscriptions, socket ones with their
+	// connection and peer.
+	Subscribers []SubscriberStatus `json:"subscribers"`
+	// Drops counts events lost to overflow, by every subscriber ever.
+	Drops       uint64       `json:"drops"`
+	Connections []ConnStatus `json:"connections"`
+	// Journal is nil for a memory-only bus.
+	Journal *eventbus.JournalStats `json:"journal,omitempty"`
+}
+
+// Status returns the server's status.
+func (s *Server) Status() *Status {
 	st := s.bus.Stats()
 
 	s.mu.Lock()
@@ -49,7 +80,7 @@ func (s *Server) status() map[string]any {
 	slices.SortFunc(conns, func(a, b *conn) int { return cmp.Compare(a.id, b.id) })
 
 	bySub := make(map[uint64]*conn)
-	cs := make([]connStatus, 0, len(conns))
+	cs := make([]ConnStatus, 0, len(conns))
 	for _, c := range conns {
 		if c.peer.Load() == nil {
 			continue // still being checked, or refused
@@ -58,41 +89,29 @@ func (s *Server) status() map[string]any {
 		if id != 0 {
 			bySub[id] = c
 		}
-		cs = append(cs, connStatus{ID: c.id, Peer: c.peerInfo(), Connected: c.since.UTC(), Subscription: id})
+		cs = append(cs, ConnStatus{ID: c.id, Peer: c.peerInfo(), Connected: c.since.UTC(), Subscription: id})
 	}
-	subs := make([]subscriberStatus, 0, len(st.Subscribers))
+	subs := make([]SubscriberStatus, 0, len(st.Subscribers))
 	for _, ss := range st.Subscribers {
-		x := subscriberStatus{SubscriberStats: ss}
+		x := SubscriberStatus{SubscriberStats: ss}
 		if c := bySub[ss.ID]; c != nil {
 			x.Connection, x.Peer = c.id, c.peerInfo()
 		}
 		subs = append(subs, x)
 	}
+	return &Status{
+		Mount: s.info.MountPoint, Source: s.info.Source, Backend: s.info.Backend,
+		Seq: st.Seq, Epoch: st.Epoch, OldestSeq: st.OldestSeq, RingSize: st.RingSize,
+		Pid: os.Getpid(), Protocol: wire.ProtocolVersion, Socket: s.absPath,
+		Subscribers: subs, Drops: st.Dropped, Connections: cs, Journal: st.Journal,
+	}
+}
 
-	m := map[string]any{
-		"mount":   s.info.MountPoint,
-		"source":  s.info.Source,
-		"backend": s.info.Backend,
+// status builds the object of a status reply.
+func (s *Server) status() any {
+	st := s.Status()
+	if s.info.Status != nil {
+		return s.info.Status(st)
 	}
-	if s.info.Extra != nil {
-		maps.Copy(m, s.info.Extra())
-	}
-	// Set last: what the bus and the server say cannot be overridden.
-	maps.Copy(m, map[string]any{
-		"seq":         st.Seq,
-		"epoch":       st.Epoch,
-		"oldest_seq":  st.OldestSeq,
-		"ring_size":   st.RingSize,
-		"pid":         os.Getpid(),
-		"protocol":    ProtocolVersion,
-		"socket":      s.absPath,
-		"subscribers": subs,
-		"drops":       st.Dropped, // events lost to overflow, by every subscriber ever
-
-		"connections": cs,
-	})
-	if st.Journal != nil {
-		m["journal"] = st.Journal
-	}
-	return m
+	return st
 }

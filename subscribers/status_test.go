@@ -10,8 +10,13 @@ import (
 
 func TestStatus(t *testing.T) {
 	bus := eventbus.New(eventbus.Options{Epoch: "ep"})
-	info := Info{MountPoint: "/m", Source: "/s", Backend: "inotify", Extra: func() map[string]any {
-		return map[string]any{"backend": "poll", "journal": "off", "seq": "must not win"}
+	// The daemon's hook adds its fields beside the server's.
+	type extended struct {
+		*Status
+		Extra string `json:"extra"`
+	}
+	info := Info{MountPoint: "/m", Source: "/s", Backend: "poll", Status: func(st *Status) any {
+		return extended{Status: st, Extra: "x"}
 	}}
 	srv, err := Listen(bus, info, Options{SocketPath: filepath.Join(t.TempDir(), "s")})
 	if err != nil {
@@ -36,7 +41,7 @@ func TestStatus(t *testing.T) {
 	mustOK(t, r)
 	st := r["status"].(map[string]any)
 	if num(t, st["seq"]) != 4 || st["epoch"] != "ep" || num(t, st["oldest_seq"]) != 1 ||
-		st["mount"] != "/m" || st["source"] != "/s" || st["backend"] != "poll" || st["journal"] != "off" ||
+		st["mount"] != "/m" || st["source"] != "/s" || st["backend"] != "poll" || st["extra"] != "x" ||
 		num(t, st["pid"]) != uint64(os.Getpid()) || num(t, st["protocol"]) != 1 || num(t, st["drops"]) != 0 {
 		t.Fatalf("status = %v", st)
 	}

@@ -1,3 +1,5 @@
+//go:build linux
+
 package tests
 
 import (
@@ -18,7 +20,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/notifyfs/notifyfs/fusefs"
+	"github.com/notifyfs/notifyfs/internal/daemon"
 )
 
 // A differential POSIX permission-semantics suite in the manner of
@@ -842,7 +844,7 @@ func TestConformance(t *testing.T) {
 	}
 	// Without the kernel's check, SOURCE alone decides.
 	t.Run("no-default-permissions", func(t *testing.T) {
-		m := newMount(t, func(o *fusefs.Options) { o.DefaultPermissions = false })
+		m := newMount(t, func(c *daemon.Config) { c.FS.DefaultPermissions = false })
 		openParents(t, m.src)
 		runConformance(t, m.src, m.mnt, ids, false)
 	})

@@ -3,6 +3,14 @@
 // socket, and run the built binary. Every mount is unmounted in
 // t.Cleanup, also when a test fails.
 //
+// # Per-OS
+//
+// Linux only: every test file carries `//go:build linux` (they mount
+// with Linux's FUSE and use its system calls: openat2, renameat2,
+// fallocate, pidfds, fanotify), and a new one must carry it too, so that
+// `GOOS=darwin go vet ./...` stays clean. On macOS and FreeBSD the
+// package is this file alone.
+//
 // # Skipping
 //
 // Tests that need FUSE (root and /dev/fuse) skip when it is missing;

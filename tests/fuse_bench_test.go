@@ -1,9 +1,13 @@
+//go:build linux
+
 package tests
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"log"
 	"path/filepath"
 	"strconv"
 	"sync/atomic"
@@ -16,6 +20,8 @@ import (
 
 	"github.com/notifyfs/notifyfs/eventbus"
 	"github.com/notifyfs/notifyfs/fusefs"
+	"github.com/notifyfs/notifyfs/internal/daemon"
+	"github.com/notifyfs/notifyfs/kqshim"
 	"github.com/notifyfs/notifyfs/mountutil"
 	"github.com/notifyfs/notifyfs/subscribers"
 	"github.com/notifyfs/notifyfs/subscribers/client"
@@ -476,34 +482,25 @@ func newNotifyfsTarget(b *testing.B) *notifyfsTarget {
 			b.Fatal(err)
 		}
 	}
-	bus, err := eventbus.OpenBus(eventbus.Options{Journal: eventbus.JournalOptions{Dir: filepath.Join(dir, "journal")}})
-	if err != nil {
-		b.Fatal(err)
-	}
-	fsys, err := fusefs.New(src, bus, fusefs.DefaultOptions(true))
-	if err != nil {
-		bus.Close()
-		b.Fatal(err)
-	}
-	srv, err := subscribers.Listen(bus, subscribers.Info{MountPoint: mnt, Source: src, Backend: "off", Extra: fsys.Stats}, subscribers.Options{SocketPath: t.sock})
-	if err != nil {
-		fsys.Close()
-		bus.Close()
-		b.Fatal(err)
-	}
-	go srv.Serve()
-	b.Cleanup(func() {
-		bus.Close()
-		srv.Close()
-		fsys.Close()
+	d, err := daemon.Start(daemon.Config{
+		Source: src, MountPoint: mnt, Journal: filepath.Join(dir, "journal"),
+		FS:         fusefs.DefaultOptions(true),
+		Socket:     subscribers.Options{SocketPath: t.sock},
+		Underneath: kqshim.Options{Backend: "off"},
+		Logger:     log.New(io.Discard, "", 0),
+		Instrument: func(raw fuse.RawFileSystem) fuse.RawFileSystem {
+			t.rc = &reqCounter{RawFileSystem: raw}
+			return t.rc
+		},
 	})
-	server, rc := mountCounted(b, mnt, fsys.Root(), fsys.MountOptions())
-	b.Cleanup(func() { unmountBench(b, mnt, server) })
-	fsys.SetKernelPassthrough(server.KernelSettings().Flags64()&fuse.CAP_PASSTHROUGH != 0)
-	if err := fsys.SetMountPoint(mnt); err != nil {
-		b.Fatal(err)
+	if err != nil {
+		b.Fatalf("mount: %v", err)
 	}
-	t.rc = rc
+	b.Cleanup(func() {
+		if err := d.Close(); err != nil {
+			b.Errorf("unmount %s: %v", mnt, err)
+		}
+	})
 	return t
 }
 

@@ -1,21 +1,24 @@
+//go:build linux
+
 package tests
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"log"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
-
 	"testing"
 	"time"
 
-	"github.com/hanwen/go-fuse/v2/fs"
-	"github.com/hanwen/go-fuse/v2/fuse"
-
 	"github.com/notifyfs/notifyfs/eventbus"
 	"github.com/notifyfs/notifyfs/fusefs"
+	"github.com/notifyfs/notifyfs/internal/daemon"
+	"github.com/notifyfs/notifyfs/kqshim"
 	"github.com/notifyfs/notifyfs/mountutil"
 	"github.com/notifyfs/notifyfs/subscribers"
 )
@@ -41,23 +44,29 @@ func requireFuse(t testing.TB) {
 	t.Skip(why)
 }
 
-// mount is one in-process notifyfs: the real filesystem, bus and socket
-// server, mounted at mnt over src.
+// mount is one in-process notifyfs daemon, started by the same code as
+// `notifyfs mount` (internal/daemon), mounted at mnt over src, with its
+// socket at sock and no journal.
 type mount struct {
 	src, mnt, sock string
+	d              *daemon.Daemon
 	bus            *eventbus.Bus
-	fsys           *fusefs.FS
-	server         *fuse.Server
-	srv            *subscribers.Server
 	passthrough    bool
 }
 
-type mountOption func(*fusefs.Options)
+// mountOption adjusts the daemon's configuration.
+type mountOption func(*daemon.Config)
 
-func noPassthrough(o *fusefs.Options) { o.NoPassthrough = true }
+func noPassthrough(c *daemon.Config) { c.FS.NoPassthrough = true }
 
 func writeInterval(d time.Duration) mountOption {
-	return func(o *fusefs.Options) { o.WriteInterval = d }
+	return func(c *daemon.Config) { c.FS.WriteInterval = d }
+}
+
+// underneath starts the watcher of changes made on SOURCE directly with
+// the given backend ("auto", "fanotify", "inotify", "poll", ...).
+func underneath(backend string) mountOption {
+	return func(c *daemon.Config) { c.Underneath.Backend = backend }
 }
 
 // newMount mounts a fresh SOURCE and unmounts it when the test ends.
@@ -71,47 +80,38 @@ func newMount(t testing.TB, opts ...mountOption) *mount {
 			t.Fatal(err)
 		}
 	}
-	o := fusefs.DefaultOptions(true)
+	cfg := daemon.Config{
+		Source: m.src, MountPoint: m.mnt, Journal: "none",
+		FS:         fusefs.DefaultOptions(true),
+		Socket:     subscribers.Options{SocketPath: m.sock},
+		Underneath: kqshim.Options{Backend: "off"},
+		Logger:     log.New(io.Discard, "", 0),
+	}
 	for _, f := range opts {
-		f(&o)
+		f(&cfg)
 	}
-	m.bus = eventbus.New(eventbus.Options{})
-	var err error
-	if m.fsys, err = fusefs.New(m.src, m.bus, o); err != nil {
-		t.Fatal(err)
-	}
-	if m.srv, err = subscribers.Listen(m.bus, subscribers.Info{MountPoint: m.mnt, Source: m.src, Backend: "off", Extra: m.fsys.Stats}, subscribers.Options{SocketPath: m.sock}); err != nil {
-		m.fsys.Close()
-		t.Fatal(err)
-	}
-	go m.srv.Serve()
-	if m.server, err = fs.Mount(m.mnt, m.fsys.Root(), m.fsys.MountOptions()); err != nil {
-		m.srv.Close()
-		m.fsys.Close()
+	d, err := daemon.Start(cfg)
+	if err != nil {
 		t.Fatalf("mount: %v", err)
 	}
-	granted := m.server.KernelSettings().Flags64()&fuse.CAP_PASSTHROUGH != 0
-	m.fsys.SetKernelPassthrough(granted)
-	if err := m.fsys.SetMountPoint(m.mnt); err != nil {
-		t.Fatal(err)
-	}
-	m.passthrough = !o.NoPassthrough && granted
+	m.d, m.bus, m.passthrough = d, d.Bus(), d.Passthrough()
 	t.Cleanup(func() { m.close(t) })
 	return m
 }
 
+// close unmounts (reporting a mount that would not go) and waits for the
+// daemon to shut down.
 func (m *mount) close(t testing.TB) {
-	if m.server == nil {
+	if m.d == nil {
 		return
 	}
 	if err := mountutil.Unmount(m.mnt, 10*time.Second, true); err != nil && !errors.Is(err, mountutil.ErrDetached) {
 		t.Errorf("unmount %s: %v", m.mnt, err)
 	}
-	m.server.Wait()
-	m.server = nil
-	m.bus.Close()
-	m.srv.Close()
-	m.fsys.Close()
+	if err := m.d.Wait(); err != nil {
+		t.Errorf("daemon of %s: %v", m.mnt, err)
+	}
+	m.d = nil
 }
 
 // path returns the mount path of a relative name.
@@ -277,4 +277,23 @@ func ctx(t testing.TB) context.Context {
 	c, cancel := context.WithTimeout(context.Background(), waitLimit)
 	t.Cleanup(cancel)
 	return c
+}
+
+// TestHarnessUnderneath: a test can ask for the watcher of changes made
+// on SOURCE directly, started in-process as `notifyfs mount` starts it.
+func TestHarnessUnderneath(t *testing.T) {
+	m := newMount(t, underneath("auto"))
+	r := m.record(t)
+	// Another process: fanotify takes changes by the daemon's own process
+	// (this one) for the mount's.
+	if out, err := exec.Command("touch", m.srcPath("made-underneath")).CombinedOutput(); err != nil {
+		t.Fatalf("touch: %v %s", err, out)
+	}
+	evs := r.until(isType(eventbus.Create, "made-underneath"))
+	if e := evs[len(evs)-1]; e.Origin != eventbus.OriginBacking {
+		t.Errorf("origin %v, want backing:%s", e.Origin, describe(evs))
+	}
+	if st := m.d.Status(); st.Underneath == nil || st.Backend == "off" || st.Backend != st.Underneath.Backend {
+		t.Errorf("status: backend %q, underneath %+v", st.Backend, st.Underneath)
+	}
 }

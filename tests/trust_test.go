@@ -1,3 +1,5 @@
+//go:build linux
+
 package tests
 
 import (
@@ -14,7 +16,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/notifyfs/notifyfs/eventbus"
-	"github.com/notifyfs/notifyfs/fusefs"
+	"github.com/notifyfs/notifyfs/internal/daemon"
 )
 
 // raceFor is how long attack races run.
@@ -170,7 +172,7 @@ func TestTrustNoBorrowedPowers(t *testing.T) {
 	u := newTestUser(t)
 	for _, kernelChecks := range []bool{true, false} {
 		t.Run(fmt.Sprintf("default_permissions=%v", kernelChecks), func(t *testing.T) {
-			noBorrowedPowers(t, u, func(o *fusefs.Options) { o.DefaultPermissions = kernelChecks })
+			noBorrowedPowers(t, u, func(c *daemon.Config) { c.FS.DefaultPermissions = kernelChecks })
 		})
 	}
 }
@@ -294,7 +296,7 @@ func TestTrustBlockedCallStallsNothingElse(t *testing.T) {
 // One user opening files without end runs out alone.
 func TestTrustHandleBudget(t *testing.T) {
 	u := newTestUser(t)
-	m := newMount(t, func(o *fusefs.Options) { o.MaxHandlesPerUser = 64 })
+	m := newMount(t, func(c *daemon.Config) { c.FS.MaxHandlesPerUser = 64 })
 	openParents(t, m.src)
 	os.WriteFile(m.srcPath("f"), []byte("x"), 0o644)
 	cmd := workerCmd(t, u, trustJob{Action: "openmany", Args: []string{m.path("f")}})
@@ -320,7 +322,7 @@ func TestTrustHandleBudget(t *testing.T) {
 		}
 		defer f.Close()
 	}
-	if st := m.fsys.Stats()["handles_by_uid"].(map[string]int); st[itoa(u.uid)] != 64 {
+	if st := m.d.Status().HandlesByUID; st[itoa(u.uid)] != 64 {
 		t.Errorf("status handles_by_uid = %v", st)
 	}
 }

@@ -1,3 +1,5 @@
+//go:build linux
+
 package tests
 
 // Cases found by a review of the bridge of changes made underneath the

@@ -1,6 +1,3 @@
-// Command notifyfs mounts a mirror of a directory tree with FUSE and
-// streams a typed, attributed event for every change made through it.
-// See DESIGN.md §5 and README.md for the command line contract.
 package main
 
 import (

@@ -6,11 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"strconv"
 	"strings"
 	"time"
 
-	"github.com/notifyfs/notifyfs/eventbus"
+	"github.com/notifyfs/notifyfs/event"
 	"github.com/notifyfs/notifyfs/mountutil"
 	"github.com/notifyfs/notifyfs/subscribers/client"
 )
@@ -33,20 +32,17 @@ func dial(ctx context.Context, mnt, socket string) (*client.Client, error) {
 	return client.Dial(ctx, socket)
 }
 
-// parseSince reads --since: "now" or a seq (exclusive: the last one seen).
-func parseSince(s string) (*eventbus.Cursor, error) {
+// parseSince reads --since: "now" or a cursor, SEQ or EPOCH:SEQ
+// (exclusive: the last one seen).
+func parseSince(s string) (*event.Cursor, error) {
 	if s == "" || s == "now" {
 		return nil, nil
 	}
-	epoch := ""
-	if e, seq, ok := strings.Cut(s, ":"); ok {
-		epoch, s = e, seq
-	}
-	n, err := strconv.ParseUint(s, 10, 64)
+	c, err := event.ParseCursor(s)
 	if err != nil {
 		return nil, usagef("watch: --since wants a seq number, EPOCH:SEQ or now, not %q", s)
 	}
-	return &eventbus.Cursor{Epoch: epoch, Seq: n}, nil
+	return &c, nil
 }
 
 func runWatch(args []string) error {
@@ -79,8 +75,8 @@ func runWatch(args []string) error {
 		return usagef("watch: --count must not be negative")
 	}
 	for _, t := range types {
-		if _, err := eventbus.ParseType(strings.TrimSpace(t)); err != nil {
-			return usagef("watch: --type: unknown type %q (known: %s)", t, strings.Join(eventbus.AllTypeNames(), ","))
+		if _, err := event.ParseType(strings.TrimSpace(t)); err != nil {
+			return usagef("watch: --type: unknown type %q (known: %s)", t, strings.Join(event.AllTypeNames(), ","))
 		}
 	}
 	cursor, err := parseSince(since)
@@ -129,10 +125,10 @@ func runWatch(args []string) error {
 			if len(events) == 0 {
 				out.Flush() // nothing more right now: let the reader see it
 			}
-			if e.Type == eventbus.Unmount && count == 0 {
+			if e.Type == event.Unmount && count == 0 {
 				return nil
 			}
-			if !eventbus.ControlTypes.Has(e.Type) {
+			if !event.ControlTypes.Has(e.Type) {
 				seen++
 			}
 			if count > 0 && seen >= count {
@@ -140,6 +136,16 @@ func runWatch(args []string) error {
 			}
 		}
 	}
+}
+
+// formatEvent appends one line for e: its JSON or its text form.
+func formatEvent(b []byte, e *event.Event, asJSON bool) []byte {
+	if asJSON {
+		b = e.AppendJSON(b)
+	} else {
+		b = e.AppendText(b)
+	}
+	return append(b, '\n')
 }
 
 func streamEnd(err error) string {

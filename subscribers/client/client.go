@@ -1,7 +1,3 @@
-// Package client is the Go client of the notifyfs subscriber socket (see
-// package subscribers for the protocol). A Client is one connection: it
-// can hold one subscription, whose events arrive on Events, and issue
-// sync, status and unsubscribe requests concurrently from any goroutine.
 package client
 
 import (
@@ -18,11 +14,12 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/notifyfs/notifyfs/eventbus"
+	"github.com/notifyfs/notifyfs/event"
+	"github.com/notifyfs/notifyfs/subscribers/wire"
 )
 
 // ProtocolVersion is the protocol this client speaks.
-const ProtocolVersion = 1
+const ProtocolVersion = wire.ProtocolVersion
 
 // maxLine bounds one line from the server. Events are a few KiB at most
 // (paths are bounded by PATH_MAX); status is the only large message.
@@ -47,27 +44,19 @@ func (e *ServerError) Error() string {
 }
 
 // Hello is what the server says when a connection opens.
-type Hello struct {
-	Protocol int    `json:"protocol"`
-	Epoch    string `json:"epoch"`
-	Seq      uint64 `json:"seq"` // the bus's seq when the connection opened
-	Mount    string `json:"mount"`
-	Source   string `json:"source"`
-	Server   string `json:"server"`
-	Pid      int    `json:"pid"`
-}
+type Hello = wire.Hello
 
 // SubscribeRequest chooses what a subscription receives.
 type SubscribeRequest struct {
 	// Since resumes after this cursor; nil means from now on. A cursor
 	// with an empty Epoch means the server's current epoch. If the server
 	// cannot serve the cursor, the stream starts with a reset event.
-	Since *eventbus.Cursor
+	Since *event.Cursor
 	// Paths are path prefixes relative to the mount root; Globs match
 	// whole relative paths ("**" = any number of components); Excludes
 	// are prefixes or globs that drop an event. Empty = everything.
 	Paths, Globs, Excludes []string
-	// Types are event type names (eventbus.Type.String); empty = every
+	// Types are event type names (event.Type.String); empty = every
 	// change type. open and close are sent only if named here.
 	Types []string
 	// Name labels the subscription in status output.
@@ -127,13 +116,7 @@ func Dial(ctx context.Context, socketPath string) (*Client, error) {
 		nc.Close()
 		return nil, fmt.Errorf("notifyfs: reading hello: %w", err)
 	}
-	var h struct {
-		Op    string `json:"op"`
-		OK    bool   `json:"ok"`
-		Error string `json:"error"`
-		Code  string `json:"code"`
-		Hello
-	}
+	h := wire.HelloMsg{Hello: &wire.Hello{}}
 	if err := json.Unmarshal(line, &h); err != nil || h.Op != "hello" {
 		nc.Close()
 		return nil, fmt.Errorf("notifyfs: %s does not speak the notifyfs protocol (first line %.100q)", socketPath, line)
@@ -147,7 +130,7 @@ func Dial(ctx context.Context, socketPath string) (*Client, error) {
 		return nil, fmt.Errorf("notifyfs: server speaks protocol %d, this client %d", h.Protocol, ProtocolVersion)
 	}
 	c := &Client{
-		nc: nc, hello: h.Hello,
+		nc: nc, hello: *h.Hello,
 		pending: make(map[uint64]chan reply),
 		q:       newQueue(),
 		done:    make(chan struct{}),
@@ -164,7 +147,7 @@ func (c *Client) Hello() Hello { return c.hello }
 // the connection ends (after the unmount event when the mount goes away);
 // Err then says why. Events are queued without bound inside the client,
 // so a caller that is slow to receive never stalls requests.
-func (c *Client) Events() <-chan eventbus.Event { return c.q.out }
+func (c *Client) Events() <-chan event.Event { return c.q.out }
 
 // Err returns nil while the connection is open, and afterwards why it
 // ended: ErrClosed after Close, an error wrapping io.EOF when the server
@@ -213,10 +196,7 @@ func (c *Client) Subscribe(ctx context.Context, req SubscribeRequest) (Subscribe
 	if req.Coalesce > 0 {
 		fields["coalesce"] = req.Coalesce.String()
 	}
-	var r struct {
-		Epoch string `json:"epoch"`
-		Seq   uint64 `json:"seq"`
-	}
+	var r wire.SubscribeReply
 	if err := c.call(ctx, "subscribe", fields, &r); err != nil {
 		return SubscribeReply{}, err
 	}
@@ -233,9 +213,7 @@ func (c *Client) Unsubscribe(ctx context.Context) error {
 // matching event up to that seq is already queued on Events, ahead of
 // anything later. Events need not be drained for Sync to return.
 func (c *Client) Sync(ctx context.Context) (uint64, error) {
-	var r struct {
-		Seq uint64 `json:"seq"`
-	}
+	var r wire.SyncReply
 	err := c.call(ctx, "sync", nil, &r)
 	return r.Seq, err
 }
@@ -338,7 +316,7 @@ func (c *Client) readLoop(br *bufio.Reader) {
 			break
 		}
 		if !bytes.HasPrefix(line, []byte(`{"op":`)) {
-			var e eventbus.Event
+			var e event.Event
 			if e.UnmarshalJSON(line) == nil {
 				c.q.push(e)
 				continue
@@ -354,11 +332,8 @@ func (c *Client) readLoop(br *bufio.Reader) {
 // dispatch hands a control message to the request it answers.
 func (c *Client) dispatch(line []byte) error {
 	var m struct {
-		Op    *string         `json:"op"`
-		ID    json.RawMessage `json:"id"`
-		OK    bool            `json:"ok"`
-		Error string          `json:"error"`
-		Code  string          `json:"code"`
+		wire.ErrorReply
+		Op *string `json:"op"` // shadows ErrorReply's: nil tells an event apart
 	}
 	if err := json.Unmarshal(line, &m); err != nil || m.Op == nil {
 		return fmt.Errorf("notifyfs: unexpected line from server: %.200q", line)

@@ -5,7 +5,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/notifyfs/notifyfs/eventbus"
+	"github.com/notifyfs/notifyfs/event"
 )
 
 // FollowOptions tunes Follow.
@@ -19,18 +19,31 @@ type FollowOptions struct {
 	MinBackoff, MaxBackoff time.Duration
 }
 
+// setDefaults fills in the zero fields that have defaults.
+func (o *FollowOptions) setDefaults() {
+	if o.RetryFor == 0 {
+		o.RetryFor = time.Minute
+	}
+	if o.MinBackoff <= 0 {
+		o.MinBackoff = 50 * time.Millisecond
+	}
+	if o.MaxBackoff < o.MinBackoff {
+		o.MaxBackoff = max(2*time.Second, o.MinBackoff)
+	}
+}
+
 // Stream is a subscription that survives disconnects: when the
 // connection ends it redials and resumes from the cursor of the last
 // event it delivered, so the consumer sees each event once, in order —
 // or, for events that can no longer be delivered, an overflow or reset
 // event saying so.
 type Stream struct {
-	events chan eventbus.Event
+	events chan event.Event
 	cancel context.CancelFunc
 	done   chan struct{}
 
 	mu     sync.Mutex
-	cursor eventbus.Cursor
+	cursor event.Cursor
 	err    error
 }
 
@@ -39,17 +52,9 @@ type Stream struct {
 // Events until ctx ends, Close is called, or reconnecting fails for
 // longer than opts.RetryFor.
 func Follow(ctx context.Context, path string, req SubscribeRequest, opts FollowOptions) *Stream {
-	if opts.RetryFor == 0 {
-		opts.RetryFor = time.Minute
-	}
-	if opts.MinBackoff <= 0 {
-		opts.MinBackoff = 50 * time.Millisecond
-	}
-	if opts.MaxBackoff < opts.MinBackoff {
-		opts.MaxBackoff = max(2*time.Second, opts.MinBackoff)
-	}
+	opts.setDefaults()
 	ctx, cancel := context.WithCancel(ctx)
-	s := &Stream{events: make(chan eventbus.Event, 1024), cancel: cancel, done: make(chan struct{})}
+	s := &Stream{events: make(chan event.Event, 1024), cancel: cancel, done: make(chan struct{})}
 	if req.Since != nil {
 		s.cursor = *req.Since
 	}
@@ -58,11 +63,11 @@ func Follow(ctx context.Context, path string, req SubscribeRequest, opts FollowO
 }
 
 // Events delivers the stream; it is closed when the stream ends.
-func (s *Stream) Events() <-chan eventbus.Event { return s.events }
+func (s *Stream) Events() <-chan event.Event { return s.events }
 
 // Cursor is the position after the last event delivered on Events: the
 // cursor to resume from in a later Follow.
-func (s *Stream) Cursor() eventbus.Cursor {
+func (s *Stream) Cursor() event.Cursor {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.cursor
@@ -134,7 +139,7 @@ func (s *Stream) session(ctx context.Context, path string, req SubscribeRequest,
 	}
 	s.mu.Lock()
 	if s.cursor.Epoch == "" || !resume {
-		s.cursor = eventbus.Cursor{Epoch: reply.Epoch, Seq: reply.Seq}
+		s.cursor = event.Cursor{Epoch: reply.Epoch, Seq: reply.Seq}
 	}
 	s.mu.Unlock()
 	connected()
@@ -157,13 +162,13 @@ func (s *Stream) session(ctx context.Context, path string, req SubscribeRequest,
 }
 
 // advance moves the cursor past e.
-func (s *Stream) advance(e eventbus.Event) {
+func (s *Stream) advance(e event.Event) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	switch {
-	case e.Type == eventbus.Reset:
-		s.cursor = eventbus.Cursor{Epoch: e.Epoch, Seq: e.ToSeq}
-	case e.Type == eventbus.Overflow:
+	case e.Type == event.Reset:
+		s.cursor = event.Cursor{Epoch: e.Epoch, Seq: e.ToSeq}
+	case e.Type == event.Overflow:
 		s.cursor.Seq = max(s.cursor.Seq, e.ToSeq)
 	case e.Seq != 0:
 		s.cursor.Seq = e.Seq

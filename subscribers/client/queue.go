@@ -3,7 +3,7 @@ package client
 import (
 	"sync"
 
-	"github.com/notifyfs/notifyfs/eventbus"
+	"github.com/notifyfs/notifyfs/event"
 )
 
 // chanSize is the buffer of the Events channel. While the caller keeps
@@ -15,11 +15,11 @@ const chanSize = 1024
 // without ever blocking the reader: a caller that calls Sync but has not
 // drained Events must not stop the sync reply from being read.
 type queue struct {
-	out  chan eventbus.Event
+	out  chan event.Event
 	wake chan struct{}
 
 	mu      sync.Mutex
-	items   []eventbus.Event
+	items   []event.Event
 	head    int
 	busy    bool // pump holds an event it has not handed over yet
 	closed  bool // no more pushes; close out once empty
@@ -30,14 +30,14 @@ type queue struct {
 
 func newQueue() *queue {
 	return &queue{
-		out:  make(chan eventbus.Event, chanSize),
+		out:  make(chan event.Event, chanSize),
 		wake: make(chan struct{}, 1),
 		quit: make(chan struct{}),
 	}
 }
 
 // push never blocks.
-func (q *queue) push(e eventbus.Event) {
+func (q *queue) push(e event.Event) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if q.dead {
@@ -106,7 +106,7 @@ func (q *queue) pump() {
 			q.mu.Lock()
 		}
 		e := q.items[q.head]
-		q.items[q.head] = eventbus.Event{} // release its strings
+		q.items[q.head] = event.Event{} // release its strings
 		q.head++
 		q.busy = true
 		q.mu.Unlock()

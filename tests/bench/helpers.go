@@ -13,10 +13,11 @@ import (
 
 	"github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
-	"golang.org/x/sys/unix"
 
 	"github.com/notifyfs/notifyfs/eventbus"
 	"github.com/notifyfs/notifyfs/fusefs"
+	"github.com/notifyfs/notifyfs/internal/daemon"
+	"github.com/notifyfs/notifyfs/kqshim"
 	"github.com/notifyfs/notifyfs/mountutil"
 	"github.com/notifyfs/notifyfs/subscribers"
 )
@@ -147,36 +148,34 @@ func helperProfile(args []string) error {
 	src, mnt, sock, out := args[0], args[1], args[2], args[3]
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
-	bus := eventbus.New(eventbus.Options{})
-	fsys, err := fusefs.New(src, bus, fusefs.DefaultOptions(fusefs.IsRoot()))
-	if err != nil {
-		return err
-	}
-	defer fsys.Close()
-	srv, err := subscribers.Listen(bus, subscribers.Info{MountPoint: mnt, Source: src, Backend: "off", Extra: fsys.Stats}, subscribers.Options{SocketPath: sock})
-	if err != nil {
-		return err
-	}
-	go srv.Serve()
-	defer srv.Close()
-	server, err := fs.Mount(mnt, fsys.Root(), fsys.MountOptions())
+	d, err := daemon.Start(daemon.Config{
+		Source: src, MountPoint: mnt, Journal: "none",
+		FS:         fusefs.DefaultOptions(fusefs.IsRoot()),
+		Socket:     subscribers.Options{SocketPath: sock},
+		Underneath: kqshim.Options{Backend: "off"},
+	})
 	if err != nil {
 		return err
 	}
 	f, err := os.Create(out)
 	if err != nil {
-		unix.Unmount(mnt, unix.MNT_DETACH)
+		d.Close()
 		return err
 	}
 	defer f.Close()
 	if err := pprof.StartCPUProfile(f); err != nil {
-		unix.Unmount(mnt, unix.MNT_DETACH)
+		d.Close()
 		return err
 	}
 	ready("ok")
-	err = serveUntilSignal(server, mnt, sigs)
+	done := make(chan error, 1)
+	go func() { done <- d.Wait() }()
+	select {
+	case <-sigs:
+		err = d.Close()
+	case err = <-done:
+	}
 	pprof.StopCPUProfile()
-	bus.Close()
 	return err
 }
 

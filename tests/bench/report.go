@@ -310,13 +310,14 @@ func (r *report) mdTargets(p printer) {
 	if len(ts) == 0 {
 		return
 	}
-	p("## DESIGN.md §6 targets\n\n")
+	p("## Targets (design.md §6)\n\n")
 	p("| target | goal | measured (median, min–max over rounds) | |\n|---|---|---|---|\n")
 	for _, t := range ts {
 		p("| %s | %s | %s | %s |\n", t.what, t.goal, t.measured, t.met)
 	}
 	p("\nEvery ratio is taken inside one round (the systems take turns, in an order that rotates from round to round), then the median and range of those per-round ratios are shown. For the targets not met, see [Where the time goes](#where-the-time-goes-cpu-profile) for the profile and the fix.\n\n")
 	p("The journal's own figures (append and replay rates, and the million-event run with slow and killed subscribers) come from Go benchmarks and a long test rather than from this command: see [performance-journal.md](performance-journal.md).\n\n")
+	p("Why event decoding in the client is hand-written (measured against `encoding/json`, json/v2 and goccy/go-json): see [performance-json.md](performance-json.md).\n\n")
 }
 
 func (r *report) mdMachine(p printer) {

@@ -1,4 +1,4 @@
-package eventbus
+package event
 
 import (
 	"strconv"
@@ -7,7 +7,7 @@ import (
 
 // AppendText appends a one-line human-readable form of the event:
 //
-//	SEQ TIME TYPE PATH [<- FROM] [-> TARGET] [xattr=NAME] [flags] pid=P uid=U comm=C origin
+//	SEQ TIME TYPE PATH [<- FROM] [-> TARGET] [xattr=NAME] [flags] pid=P uid=U comm=C origin [host=H]
 func (e *Event) AppendText(b []byte) []byte {
 	b = strconv.AppendUint(b, e.Seq, 10)
 	b = append(b, ' ')
@@ -79,6 +79,10 @@ func (e *Event) AppendText(b []byte) []byte {
 		} else {
 			b = appendTextWord(b, e.originName)
 		}
+	}
+	if e.Host != "" {
+		b = append(b, " host="...)
+		b = appendTextWord(b, e.Host)
 	}
 	return b
 }

@@ -1,4 +1,4 @@
-package eventbus
+package event
 
 import (
 	"strconv"
@@ -7,7 +7,7 @@ import (
 )
 
 // AppendJSON appends the event as one JSON object (no newline), with the
-// field names of the contract (DESIGN.md §3). It is hand-written because
+// field names of the contract (docs/events.md). It is hand-written because
 // it runs once per event per subscriber: encoding/json's reflection would
 // be the largest cost of delivery.
 func (e *Event) AppendJSON(b []byte) []byte {
@@ -63,6 +63,7 @@ func (e *Event) AppendJSON(b []byte) []byte {
 			b = appendString(b, e.originName)
 		}
 	}
+	b = appendOptString(b, `,"host":`, e.Host)
 	if e.Count > 1 {
 		b = append(b, `,"count":`...)
 		b = strconv.AppendUint(b, uint64(e.Count), 10)

@@ -1,75 +1,11 @@
-package eventbus
+package event
 
 import (
-	"encoding/json"
-	"errors"
 	"reflect"
 	"strings"
 	"testing"
 	"time"
 )
-
-// wireEvent and decodeEventStd are the former, encoding/json based
-// Event.UnmarshalJSON, kept as the oracle of the hand-written decoder.
-type wireEvent struct {
-	Seq      uint64    `json:"seq"`
-	Time     time.Time `json:"time"`
-	Type     string    `json:"type"`
-	Path     string    `json:"path"`
-	From     string    `json:"from"`
-	Target   string    `json:"target"`
-	Xattr    string    `json:"xattr"`
-	IsDir    bool      `json:"is_dir"`
-	LastLink bool      `json:"last_link"`
-	Replaced bool      `json:"replaced"`
-	Exchange bool      `json:"exchange"`
-	Ino      *uint64   `json:"ino"`
-	Mode     uint32    `json:"mode"`
-	Size     int64     `json:"size"`
-	Pid      uint32    `json:"pid"`
-	Uid      uint32    `json:"uid"`
-	Gid      uint32    `json:"gid"`
-	Comm     string    `json:"comm"`
-	Origin   string    `json:"origin"`
-	Count    uint32    `json:"count"`
-	FromSeq  uint64    `json:"from_seq"`
-	ToSeq    uint64    `json:"to_seq"`
-	Epoch    string    `json:"epoch"`
-}
-
-func decodeEventStd(e *Event, data []byte) error {
-	var w wireEvent
-	if err := json.Unmarshal(data, &w); err != nil {
-		return err
-	}
-	if w.Type == "" {
-		return errors.New("eventbus: event without a type")
-	}
-	t, err := ParseType(w.Type)
-	unknown := ""
-	if err != nil {
-		t, unknown = TypeNone, w.Type
-	}
-	var o Origin
-	originName := ""
-	if w.Origin != "" {
-		if o, err = ParseOrigin(w.Origin); err != nil {
-			o, originName = 0, w.Origin
-		}
-	}
-	*e = Event{
-		Unknown: unknown, originName: originName,
-		Seq: w.Seq, Time: w.Time, Type: t, Path: w.Path, From: w.From,
-		Target: w.Target, Xattr: w.Xattr, IsDir: w.IsDir, LastLink: w.LastLink,
-		Replaced: w.Replaced, Exchange: w.Exchange, Mode: w.Mode, Size: w.Size,
-		Pid: w.Pid, Uid: w.Uid, Gid: w.Gid, Comm: w.Comm, Origin: o,
-		Count: w.Count, FromSeq: w.FromSeq, ToSeq: w.ToSeq, Epoch: w.Epoch,
-	}
-	if w.Ino != nil {
-		e.HasAttr, e.Ino = true, *w.Ino
-	}
-	return nil
-}
 
 // sentinel is what a failed decode must leave alone.
 var sentinel = Event{Seq: 99, Path: "untouched", Type: Chmod, originName: "x"}
@@ -97,7 +33,36 @@ func compareDecoders(t *testing.T, data []byte) (Event, error) {
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("%q:\n new %+v\n std %+v", data, got, want)
 	}
+	// The fast path on its own: when it succeeds it must agree.
+	fast := sentinel
+	if decodeFast(&fast, data) != nil {
+		if !reflect.DeepEqual(fast, sentinel) {
+			t.Fatalf("%q: failed fast decode changed the event: %+v", data, fast)
+		}
+		return got, nil
+	}
+	if !fast.Time.Equal(want.Time) {
+		t.Fatalf("%q: fast time %v, std %v", data, fast.Time, want.Time)
+	}
+	fast.Time = want.Time
+	if !reflect.DeepEqual(fast, want) {
+		t.Fatalf("%q:\n fast %+v\n std  %+v", data, fast, want)
+	}
 	return got, nil
+}
+
+// maxNestingDepth is encoding/json's limit on nested arrays and objects.
+const maxNestingDepth = 10000
+
+// TestFastPathCoversDaemonOutput: what AppendJSON writes never needs
+// encoding/json.
+func TestFastPathCoversDaemonOutput(t *testing.T) {
+	for _, s := range decoderSeeds()[:1+len(trickyNames)] {
+		var e Event
+		if err := decodeFast(&e, s); err != nil {
+			t.Errorf("%s: %v", s, err)
+		}
+	}
 }
 
 func decoderSeeds() [][]byte {
@@ -238,7 +203,7 @@ func BenchmarkUnmarshalJSON(b *testing.B) {
 	for _, dec := range []struct {
 		name string
 		fn   func(*Event, []byte) error
-	}{{"std", decodeEventStd}, {"new", decodeEvent}} {
+	}{{"std", decodeEventStd}, {"fast", decodeEvent}} {
 		for _, in := range inputs {
 			b.Run(dec.name+"/"+in.name, func(b *testing.B) {
 				b.ReportAllocs()

@@ -1,4 +1,4 @@
-package eventbus
+package event
 
 import (
 	"errors"
@@ -52,7 +52,7 @@ var typeNames = [numTypes]string{
 }
 
 // ErrUnknownName is returned when a type or origin name is not known.
-var ErrUnknownName = errors.New("eventbus: unknown name")
+var ErrUnknownName = errors.New("event: unknown name")
 
 func (t Type) String() string {
 	if t < numTypes && typeNames[t] != "" {
@@ -106,7 +106,10 @@ var ControlTypes = MaskOf(Overflow, Rescan, Reset, Unmount)
 
 // DefaultTypes is what a subscription without a type filter receives:
 // every change type and stream control, none of the opt-in types.
-var DefaultTypes = (TypeMask(1)<<numTypes - 2) &^ OptInTypes
+var DefaultTypes = AllTypes &^ OptInTypes
+
+// AllTypes holds every type this version knows.
+var AllTypes = TypeMask(1)<<numTypes - 2
 
 // ParseTypeList parses a comma-separated list of type names ("" = none).
 func ParseTypeList(list string) (TypeMask, error) {

@@ -1,9 +1,11 @@
-package eventbus
+package event
 
 import (
 	"fmt"
 	"path"
 	"strings"
+
+	"github.com/notifyfs/notifyfs/internal/relpath"
 )
 
 // Filter selects the events a subscription receives. The zero Filter
@@ -33,7 +35,7 @@ func (f *Filter) Validate() error {
 	if f.Prefixes != nil {
 		ps := make([]string, len(f.Prefixes))
 		for i, p := range f.Prefixes {
-			ps[i] = cleanRel(p)
+			ps[i] = relpath.Clean(p)
 		}
 		f.Prefixes = ps
 	}
@@ -58,9 +60,9 @@ func cleanPatterns(list []string) ([]string, error) {
 	}
 	out := make([]string, len(list))
 	for i, g := range list {
-		out[i] = cleanRel(g)
+		out[i] = relpath.Clean(g)
 		if err := checkPattern(out[i]); err != nil {
-			return nil, fmt.Errorf("eventbus: bad pattern %q: %w", g, err)
+			return nil, fmt.Errorf("event: bad pattern %q: %w", g, err)
 		}
 	}
 	return out, nil
@@ -81,12 +83,6 @@ func checkPattern(pattern string) error {
 		}
 	}
 	return nil
-}
-
-// cleanRel makes a user-supplied path relative to the mount root.
-func cleanRel(p string) string {
-	p = path.Clean("/" + p)
-	return strings.TrimPrefix(p, "/")
 }
 
 // Match reports whether the event passes the filter. It does not
@@ -114,7 +110,7 @@ func (f *Filter) Match(e *Event) bool {
 
 func (f *Filter) matchPath(p string) bool {
 	for _, x := range f.Excludes {
-		if underPrefix(p, x) || globMatch(x, p) {
+		if relpath.Under(p, x) || globMatch(x, p) {
 			return false
 		}
 	}
@@ -122,7 +118,7 @@ func (f *Filter) matchPath(p string) bool {
 		return true
 	}
 	for _, pre := range f.Prefixes {
-		if underPrefix(p, pre) {
+		if relpath.Under(p, pre) {
 			return true
 		}
 	}
@@ -132,14 +128,6 @@ func (f *Filter) matchPath(p string) bool {
 		}
 	}
 	return false
-}
-
-// underPrefix is component-wise: "a/b" is under "a" but "ab" is not.
-func underPrefix(p, prefix string) bool {
-	if prefix == "" {
-		return true
-	}
-	return p == prefix || (strings.HasPrefix(p, prefix) && p[len(prefix)] == '/')
 }
 
 // component returns the "/"-separated component of s that starts at byte

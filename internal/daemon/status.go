@@ -1,0 +1,36 @@
+package daemon
+
+import (
+	"github.com/notifyfs/notifyfs/fusefs"
+	"github.com/notifyfs/notifyfs/kqshim"
+	"github.com/notifyfs/notifyfs/subscribers"
+)
+
+// Status is the daemon's status object: the reply to a status request
+// and what `notifyfs status` prints. Its JSON is one flat object — the
+// socket server's fields (seq, epoch, subscribers, drops, backend, ...),
+// the filesystem's beside them, and the watcher's under "underneath".
+// The names are part of the command-line contract.
+type Status struct {
+	*subscribers.Status
+	FSStatus
+	// Underneath is nil when no watcher runs (--underneath off).
+	Underneath *kqshim.Stats `json:"underneath,omitempty"`
+}
+
+// FSStatus is the filesystem's part of the status.
+type FSStatus = fusefs.Stats
+
+// Status returns the daemon's status.
+func (d *Daemon) Status() Status {
+	return d.statusOf(d.srv.Status())
+}
+
+// statusOf completes the server's status (subscribers.Info.Status).
+func (d *Daemon) statusOf(srv *subscribers.Status) Status {
+	st := Status{Status: srv, FSStatus: d.fsys.Stats()}
+	if d.under != nil {
+		st.Underneath = d.under.Stats()
+	}
+	return st
+}
