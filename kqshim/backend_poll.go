@@ -22,7 +22,7 @@ type pollBackend struct {
 }
 
 func openPoll(s *sink, opts Options) (backend, error) {
-	t, err := scanWithRoot(s.source, nil)
+	t, err := scanWithRoot(s.rootfd, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -59,7 +59,7 @@ func (p *pollBackend) run() {
 // backend is closing.
 func (p *pollBackend) poll() bool {
 	mark := p.s.ledger.mark()
-	t, err := scanWithRoot(p.s.source, p.stop)
+	t, err := scanWithRoot(p.s.rootfd, p.stop)
 	if errors.Is(err, errScanStopped) {
 		return false
 	}
@@ -81,12 +81,12 @@ func (p *pollBackend) poll() bool {
 
 // scanWithRoot is a scan that holds SOURCE itself too (as ""), so that a
 // change to the root's own attributes is seen.
-func scanWithRoot(root string, stop <-chan struct{}) (tree, error) {
-	t, err := scanUntil(root, stop)
+func scanWithRoot(root int, stop <-chan struct{}) (tree, error) {
+	t, err := scanUntil(root, "", stop)
 	if err != nil {
 		return nil, err
 	}
-	e, err := statEntry(root)
+	e, err := statEntryAt(root, "")
 	if err != nil {
 		return nil, err
 	}

@@ -15,6 +15,8 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/notifyfs/notifyfs/internal/beneath"
+
 	"github.com/notifyfs/notifyfs/internal/relpath"
 )
 
@@ -24,7 +26,7 @@ func (b *inotifyBackend) addWatch(parent *watchedDir, name, rel string) (*watche
 	if b.max > 0 && b.watches.Load() >= int64(b.max) {
 		return nil, fmt.Errorf("watch budget of %d reached", b.max)
 	}
-	fd, err := openBeneath(b.root, rel, unix.O_PATH|unix.O_DIRECTORY)
+	fd, err := beneath.Open(b.root, rel, unix.O_PATH|unix.O_DIRECTORY)
 	if err != nil {
 		return nil, err
 	}
@@ -102,7 +104,7 @@ func (b *inotifyBackend) watchMoved(d *watchedDir, name, rel string) {
 func (b *inotifyBackend) unwatchable(rel string, err error) {
 	b.unwatched.Add(1)
 	b.s.rescan(rel, "cannot watch: "+err.Error()+"; polled every "+b.pollEvery.String())
-	if t, serr := scan(b.s.abs(rel)); serr == nil {
+	if t, serr := scan(b.s.rootfd, rel); serr == nil {
 		if len(b.polled) == 0 {
 			b.regionMark = b.s.ledger.epoch.Load()
 		}
@@ -115,7 +117,7 @@ func (b *inotifyBackend) unwatchable(rel string, err error) {
 // the poll backend does. mark is the ledger's mark taken before.
 func (b *inotifyBackend) pollRegions(mark uint64) {
 	for rel, last := range b.polled {
-		t, err := scan(b.s.abs(rel))
+		t, err := scan(b.s.rootfd, rel)
 		if err != nil {
 			continue // gone: its parent's watch says so
 		}

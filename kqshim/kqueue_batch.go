@@ -330,7 +330,7 @@ func (b *kqBatch) locate() bool {
 // directory on the way is listed anyway, once it is adopted.
 func (b *kqBatch) listHolder(rel string, d *kqDeparture) bool {
 	for p := relpath.Dir(rel); ; p = relpath.Dir(p) {
-		if e, err := statEntry(b.k.s.abs(p)); err == nil {
+		if e, err := b.k.s.statRel(p); err == nil {
 			for _, n := range b.k.byIdent[kqIdentOf(e)] {
 				if !kqSame(n.e, e) {
 					continue

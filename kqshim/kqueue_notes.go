@@ -259,7 +259,7 @@ func (k *kqBackend) reportInPlace(w *kqWatch) {
 		return
 	}
 	rel := n.path()
-	cur, err := statEntry(k.s.abs(rel))
+	cur, err := k.s.statRel(rel)
 	if err != nil || !kqSame(cur, n.e) {
 		return // gone or replaced: the directory's notes say so
 	}

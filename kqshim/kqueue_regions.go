@@ -7,6 +7,9 @@ import (
 	"sort"
 	"time"
 
+	"golang.org/x/sys/unix"
+
+	"github.com/notifyfs/notifyfs/internal/beneath"
 	"github.com/notifyfs/notifyfs/internal/relpath"
 )
 
@@ -17,26 +20,26 @@ import (
 // directory must be the object d (checked before and after reading), so
 // that a listing never speaks for another directory that took its path.
 func (k *kqBackend) list(rel string, d entry) (map[string]entry, error) {
-	abs := k.s.abs(rel)
-	if err := k.isAt(abs, d); err != nil {
+	if err := k.isAt(rel, d); err != nil {
 		return nil, err
 	}
-	f, err := os.Open(abs)
+	fd, err := beneath.Open(k.s.rootfd, rel, unix.O_RDONLY|unix.O_DIRECTORY)
 	if err != nil {
 		return nil, fmt.Errorf("kqueue: list %s: %w", rel, err)
 	}
+	f := os.NewFile(uintptr(fd), rel)
+	defer f.Close()
 	names, err := f.Readdirnames(-1)
-	f.Close()
 	if err != nil {
 		return nil, fmt.Errorf("kqueue: list %s: %w", rel, err)
 	}
 	ents := make(map[string]entry, len(names))
 	for _, name := range names {
-		if e, err := statEntry(abs + "/" + name); err == nil {
+		if e, err := statEntryAt(fd, name); err == nil {
 			ents[name] = e
 		}
 	}
-	if err := k.isAt(abs, d); err != nil {
+	if err := k.isAt(rel, d); err != nil {
 		return nil, err
 	}
 	return ents, nil
@@ -44,8 +47,8 @@ func (k *kqBackend) list(rel string, d entry) (map[string]entry, error) {
 
 var errKqMoved = errors.New("kqshim: another object has that path now")
 
-func (k *kqBackend) isAt(abs string, want entry) error {
-	e, err := statEntry(abs)
+func (k *kqBackend) isAt(rel string, want entry) error {
+	e, err := k.s.statRel(rel)
 	if err != nil {
 		return err
 	}
@@ -84,7 +87,7 @@ func (k *kqBackend) pollFrom(d *kqNode, why string) {
 	k.unwatch(d)
 	rel := d.path()
 	mark := k.s.ledger.mark()
-	t, err := scan(k.s.abs(rel))
+	t, err := scan(k.s.rootfd, rel)
 	if err != nil {
 		t = tree{}
 	}
@@ -116,11 +119,11 @@ func (k *kqBackend) pollRegion(d *kqNode) {
 	r := d.region
 	rel := d.path()
 	mark := k.s.ledger.mark()
-	cur, err := statEntry(k.s.abs(rel))
+	cur, err := k.s.statRel(rel)
 	if err != nil || !kqSame(cur, d.e) {
 		return // moved or gone: its directory's notes will say so
 	}
-	t, err := scan(k.s.abs(rel))
+	t, err := scan(k.s.rootfd, rel)
 	if err != nil {
 		return
 	}

@@ -143,7 +143,7 @@ func newKqBackend(s *sink, src kqSource, opts Options, budget int) *kqBackend {
 // before the directory is listed, so a change made after start returns
 // is noted, if not listed.
 func (k *kqBackend) start() error {
-	e, err := statEntry(k.s.source)
+	e, err := k.s.statRel("")
 	if err != nil {
 		return fmt.Errorf("kqueue: %w", err)
 	}

@@ -10,6 +10,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/notifyfs/notifyfs/eventbus"
+	"github.com/notifyfs/notifyfs/internal/beneath"
 )
 
 // entry is what a scan records of one object: enough to tell, by
@@ -47,10 +48,10 @@ func sameObject(a, b entry) bool {
 // it).
 type tree map[string]entry
 
-// scan walks root without following symlinks. Entries that vanish while
-// it walks are left out: made and removed between two scans, they left
-// no trace to report.
-func scan(root string) (tree, error) { return scanUntil(root, nil) }
+// scan walks the directory rel beneath the descriptor root (SOURCE's)
+// without following symlinks. Entries that vanish while it walks are left
+// out: made and removed between two scans, they left no trace to report.
+func scan(root int, rel string) (tree, error) { return scanUntil(root, rel, nil) }
 
 // errScanStopped: scanUntil was told to stop.
 var errScanStopped = errors.New("kqshim: scan stopped")
@@ -58,14 +59,15 @@ var errScanStopped = errors.New("kqshim: scan stopped")
 // scanUntil is scan that gives up (errScanStopped) once stop is closed:
 // a scan of a large tree can take seconds, and shutdown must not wait.
 //
-// It walks by descriptors: every entry is stat'ed and every directory
-// opened relative to its parent's descriptor, never following a symlink
-// (O_NOFOLLOW), so a directory swapped for a symlink while the scan runs
-// cannot take it outside the tree.
-func scanUntil(root string, stop <-chan struct{}) (tree, error) {
-	fd, err := unix.Open(root, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+// It walks by descriptors: the directory is opened beneath root
+// (internal/beneath: no symlink anywhere on the way), every entry is
+// stat'ed and every directory opened relative to its parent's
+// descriptor, never following a symlink (O_NOFOLLOW), so a directory
+// swapped for a symlink while the scan runs cannot take it outside.
+func scanUntil(root int, rel string, stop <-chan struct{}) (tree, error) {
+	fd, err := beneath.Open(root, rel, unix.O_RDONLY|unix.O_DIRECTORY)
 	if err != nil {
-		return nil, &os.PathError{Op: "open", Path: root, Err: err}
+		return nil, &os.PathError{Op: "open", Path: rel, Err: err}
 	}
 	t := tree{}
 	err = scanDir(fd, "", t, stop)

@@ -7,10 +7,17 @@ import "golang.org/x/sys/unix"
 // statEntry stats p (not following a symlink) with its birth time.
 func statEntry(p string) (entry, error) { return statEntryAt(unix.AT_FDCWD, p) }
 
-// statEntryAt stats name in the directory dirfd, not following a symlink.
+// statEntryAt stats name in the directory dirfd, not following a symlink
+// ("": dirfd itself).
 func statEntryAt(dirfd int, name string) (entry, error) {
 	var st unix.Stat_t
-	if err := unix.Fstatat(dirfd, name, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+	var err error
+	if name == "" {
+		err = unix.Fstat(dirfd, &st)
+	} else {
+		err = unix.Fstatat(dirfd, name, &st, unix.AT_SYMLINK_NOFOLLOW)
+	}
+	if err != nil {
 		return entry{}, err
 	}
 	return entryOfStat(&st), nil

@@ -12,7 +12,12 @@ import (
 
 func mustScan(t *testing.T, root string) tree {
 	t.Helper()
-	tr, err := scan(root)
+	fd, err := syscall.Open(root, syscall.O_RDONLY|syscall.O_DIRECTORY|syscall.O_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer syscall.Close(fd)
+	tr, err := scan(fd, "")
 	if err != nil {
 		t.Fatal(err)
 	}

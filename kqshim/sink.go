@@ -5,12 +5,12 @@ package kqshim
 // then publish).
 
 import (
-	"path"
-	"strings"
 	"sync"
 	"sync/atomic"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/notifyfs/notifyfs/internal/beneath"
 
 	"github.com/notifyfs/notifyfs/eventbus"
 	"github.com/notifyfs/notifyfs/internal/relpath"
@@ -68,14 +68,6 @@ func (s *sink) close() {
 	}
 }
 
-// abs is the SOURCE path of rel.
-func (s *sink) abs(rel string) string {
-	if rel == "" {
-		return s.source
-	}
-	return s.source + "/" + rel
-}
-
 // rel turns an absolute path into one relative to SOURCE; false if it is
 // not beneath SOURCE.
 func (s *sink) rel(abs string) (string, bool) {
@@ -98,16 +90,37 @@ func (s *sink) stat(rel string) (cur, prev entry, known, ok bool) {
 // directory opened beneath SOURCE's descriptor, so that a symlink swapped
 // into the path cannot make an event describe an object outside.
 func (s *sink) statRel(rel string) (entry, error) {
-	if rel == "" || s.rootfd < 0 {
-		return statEntry(s.abs(rel))
+	if rel == "" {
+		return statEntryAt(s.rootfd, "")
 	}
-	dir, name := path.Split(rel)
-	dfd, err := openBeneath(s.rootfd, strings.TrimSuffix(dir, "/"), unix.O_RDONLY|unix.O_DIRECTORY)
+	dir, name := beneath.Split(rel)
+	dfd, err := beneath.OpenDir(s.rootfd, dir)
 	if err != nil {
 		return entry{}, err
 	}
 	defer unix.Close(dfd)
 	return statEntryAt(dfd, name)
+}
+
+// readlinkRel reads the symlink rel through its directory opened beneath
+// SOURCE's descriptor.
+func (s *sink) readlinkRel(rel string) (string, error) {
+	dir, name := beneath.Split(rel)
+	dfd, err := beneath.OpenDir(s.rootfd, dir)
+	if err != nil {
+		return "", err
+	}
+	defer unix.Close(dfd)
+	for size := 256; ; size *= 2 {
+		buf := make([]byte, size)
+		n, err := unix.Readlinkat(dfd, name, buf)
+		if err != nil {
+			return "", err
+		}
+		if n < size {
+			return string(buf[:n]), nil
+		}
+	}
 }
 
 // echo reports (and counts) a note that is the mount's own change; ino

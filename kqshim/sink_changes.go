@@ -5,8 +5,6 @@ package kqshim
 // echo ledger, types the change from what it stats, and emits it.
 
 import (
-	"os"
-
 	"github.com/notifyfs/notifyfs/eventbus"
 	"github.com/notifyfs/notifyfs/internal/relpath"
 )
@@ -41,7 +39,7 @@ func (s *sink) created(rel string, isDir, moved bool) (entry, bool) {
 	}
 	ev := event(t, rel, "", e)
 	if t == eventbus.Symlink {
-		ev.Target, _ = os.Readlink(s.abs(rel))
+		ev.Target, _ = s.readlinkRel(rel)
 	}
 	s.emit(ev)
 	return e, true
@@ -55,7 +53,7 @@ func (s *sink) createdTree(rel string, moved bool) {
 	if !ok || !e.isDir() {
 		return
 	}
-	t, err := scan(s.abs(rel))
+	t, err := scan(s.rootfd, rel)
 	if err != nil {
 		return
 	}
