@@ -4,6 +4,7 @@ package tests
 
 import (
 	"bufio"
+	acl "encoding/binary"
 	"fmt"
 	"os"
 	"os/exec"
@@ -512,5 +513,51 @@ func TestTrustWriteClearsSetID(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// posixACL encodes a system.posix_acl_access value: owner, group and
+// other from mode, plus read access for the user uid (and the mask).
+func posixACL(mode uint32, uid int) []byte {
+	const (
+		tagUserObj, tagUser, tagGroupObj, tagMask, tagOther = 0x01, 0x02, 0x04, 0x10, 0x20
+		undefinedID                                          = 0xffffffff
+	)
+	b := acl.LittleEndian.AppendUint32(nil, 2) // version
+	entry := func(tag, perm uint16, id uint32) {
+		b = acl.LittleEndian.AppendUint16(b, tag)
+		b = acl.LittleEndian.AppendUint16(b, perm)
+		b = acl.LittleEndian.AppendUint32(b, id)
+	}
+	entry(tagUserObj, uint16(mode>>6&7), undefinedID)
+	entry(tagUser, 4, uint32(uid))
+	entry(tagGroupObj, uint16(mode>>3&7), undefinedID)
+	entry(tagMask, 4|uint16(mode>>3&7), undefinedID)
+	entry(tagOther, uint16(mode&7), undefinedID)
+	return b
+}
+
+// A POSIX ACL on SOURCE grants through the mount what it grants
+// natively, and denies what it denies, with the kernel's check on.
+func TestTrustACLGrants(t *testing.T) {
+	u := newTestUser(t)
+	m := newMount(t)
+	openParents(t, m.src)
+	must(t, os.WriteFile(m.srcPath("granted"), []byte("by acl"), 0o600))
+	must(t, os.WriteFile(m.srcPath("closed"), []byte("closed"), 0o600))
+	if err := unix.Setxattr(m.srcPath("granted"), "system.posix_acl_access", posixACL(0o600, u.uid), 0); err != nil {
+		t.Skipf("SOURCE has no POSIX ACLs: %v", err)
+	}
+	native := runAs(t, u, trustJob{Action: "script", Steps: []trustOp{
+		{Op: "read", Path: m.srcPath("granted")}, {Op: "read", Path: m.srcPath("closed")}}})
+	mount := runAs(t, u, trustJob{Action: "script", Steps: []trustOp{
+		{Op: "read", Path: m.path("granted")}, {Op: "read", Path: m.path("closed")}}})
+	for i, name := range []string{"granted", "closed"} {
+		if native.Steps[i] != mount.Steps[i] {
+			t.Errorf("read of %s: natively %+v, through the mount %+v", name, native.Steps[i], mount.Steps[i])
+		}
+	}
+	if native.Steps[0].Err != "" {
+		t.Fatalf("the ACL did not grant natively: %s", native.Steps[0].Err)
 	}
 }
