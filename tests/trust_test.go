@@ -521,7 +521,7 @@ func TestTrustWriteClearsSetID(t *testing.T) {
 func posixACL(mode uint32, uid int) []byte {
 	const (
 		tagUserObj, tagUser, tagGroupObj, tagMask, tagOther = 0x01, 0x02, 0x04, 0x10, 0x20
-		undefinedID                                          = 0xffffffff
+		undefinedID                                         = 0xffffffff
 	)
 	b := acl.LittleEndian.AppendUint32(nil, 2) // version
 	entry := func(tag, perm uint16, id uint32) {
