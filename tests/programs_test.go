@@ -35,8 +35,13 @@ func progRun(t testing.TB, dir string, env []string, name string, args ...string
 	t.Helper()
 	c, cancel := context.WithTimeout(context.Background(), progTimeout)
 	defer cancel()
-	cmd := exec.CommandContext(c, name, args...)
-	cmd.Dir = dir
+	// `env -C dir` changes directory in the program's own process, never
+	// in the child between fork and exec: Go starts children with vfork,
+	// which holds this thread in a raw system call until the child execs,
+	// and a chdir into the mount there waits on the FUSE server of this
+	// very process — which a garbage collection waiting to stop the world
+	// (this thread included) has stopped: a deadlock.
+	cmd := exec.CommandContext(c, "env", append([]string{"-C", dir, name}, args...)...)
 	cmd.Env = append(os.Environ(), env...)
 	cmd.WaitDelay = time.Second
 	out, err := cmd.CombinedOutput()
