@@ -6,8 +6,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"log"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -85,7 +83,6 @@ func newMount(t testing.TB, opts ...mountOption) *mount {
 		FS:         fusefs.DefaultOptions(true),
 		Socket:     subscribers.Options{SocketPath: m.sock},
 		Underneath: kqshim.Options{Backend: "off"},
-		Logger:     log.New(io.Discard, "", 0),
 	}
 	for _, f := range opts {
 		f(&cfg)
