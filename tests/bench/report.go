@@ -257,7 +257,28 @@ func (r *report) write(out string) error {
 	}
 	var b strings.Builder
 	r.markdown(&b, figs)
-	return os.WriteFile(filepath.Join(out, "performance.md"), []byte(b.String()), 0o644)
+	file := filepath.Join(out, "performance.md")
+	b.WriteString(handWritten(file))
+	return os.WriteFile(file, []byte(b.String()), 0o644)
+}
+
+// handMarker starts the part of performance.md written by hand (results
+// of one-off experiments, such as the io_uring prototype): a regenerated
+// report keeps it as it was.
+const handMarker = "<!-- hand-written: kept when the report is regenerated -->"
+
+// handWritten returns the hand-written part of the report at file, marker
+// included ("" if there is none).
+func handWritten(file string) string {
+	old, err := os.ReadFile(file)
+	if err != nil {
+		return ""
+	}
+	i := strings.Index(string(old), handMarker)
+	if i < 0 {
+		return ""
+	}
+	return "\n" + string(old[i:])
 }
 
 func (r *report) markdown(b *strings.Builder, figs []string) {
