@@ -56,10 +56,7 @@ func progRun(t testing.TB, dir string, env []string, name string, args ...string
 func progNeed(t testing.TB, name string) {
 	t.Helper()
 	if _, err := exec.LookPath(name); err != nil {
-		if os.Getenv("NOTIFYFS_TEST_DISALLOW_SKIP") != "" {
-			t.Fatalf("%s is not installed (NOTIFYFS_TEST_DISALLOW_SKIP is set)", name)
-		}
-		t.Skipf("%s is not installed", name)
+		cannotRun(t, name+" is not installed")
 	}
 }
 
