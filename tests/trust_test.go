@@ -5,7 +5,9 @@ package tests
 import (
 	"bufio"
 	acl "encoding/binary"
+	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -561,5 +563,115 @@ func TestTrustACLGrants(t *testing.T) {
 	}
 	if native.Steps[0].Err != "" {
 		t.Fatalf("the ACL did not grant natively: %s", native.Steps[0].Err)
+	}
+}
+
+// interactive starts job as u and returns a way to wait for its next line
+// of output, its standard input, and its result once the input closes.
+func interactive(t *testing.T, u testUser, job trustJob) (next func() string, stdin io.WriteCloser, result func() trustResult) {
+	t.Helper()
+	cmd := workerCmd(t, u, job)
+	stdin, _ = cmd.StdinPipe()
+	out, _ := cmd.StdoutPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { stdin.Close(); cmd.Process.Kill(); cmd.Wait() })
+	lines := bufio.NewReader(out)
+	next = func() string {
+		l, err := lines.ReadString('\n')
+		if err != nil {
+			t.Fatalf("worker %s: %v", job.Action, err)
+		}
+		return strings.TrimSpace(l)
+	}
+	result = func() trustResult {
+		var r trustResult
+		if err := json.Unmarshal([]byte(next()), &r); err != nil {
+			t.Fatalf("worker %s: %v", job.Action, err)
+		}
+		return r
+	}
+	return next, stdin, result
+}
+
+// A user cannot truncate another user's file through that user's open
+// handle: once the file has no name left, a truncate of it (by its
+// /proc/self/fd link) is checked against her own rights, not against
+// the other handle's open mode (found by review: it truncated the
+// victim's data).
+func TestTrustNoTruncateThroughOthersHandle(t *testing.T) {
+	a, b := newTestUser(t), newTestUser(t)
+	for _, kernelChecks := range []bool{true, false} {
+		t.Run(fmt.Sprintf("default_permissions=%v", kernelChecks), func(t *testing.T) {
+			m := newMount(t, func(c *daemon.Config) { c.FS.DefaultPermissions = kernelChecks })
+			openParents(t, m.src)
+			must(t, os.Mkdir(m.srcPath("shared"), 0o777))
+			must(t, os.WriteFile(m.srcPath("shared/db"), nil, 0o644))
+			b.own(t, m.srcPath("shared/db"))
+			holdNext, holdIn, holdResult := interactive(t, b, trustJob{Action: "holdwrite", Args: []string{m.path("shared/db"), "victim's data"}})
+			if l := holdNext(); l != "held" {
+				t.Fatalf("holder: %q", l)
+			}
+			atkNext, atkIn, atkResult := interactive(t, a, trustJob{Action: "pathtruncate", Args: []string{m.path("shared/db")}})
+			if l := atkNext(); l != "held" {
+				t.Fatalf("attacker: %q", l)
+			}
+			must(t, os.Remove(m.path("shared/db"))) // the file has no name left
+			atkIn.Write([]byte("go\n"))
+			r := atkResult()
+			holdIn.Close()
+			if size := holdResult().Count; size != len("victim's data") {
+				t.Fatalf("the victim's file has %d bytes left (truncate by another user: %q)", size, r.Err)
+			}
+			if r.Err == "" {
+				t.Fatal("the truncate succeeded")
+			}
+		})
+	}
+}
+
+// Directories held open count against their user's handle budget too
+// (found by review: a user could take every descriptor of the daemon by
+// holding directories open).
+func TestTrustDirectoryHandlesBudgeted(t *testing.T) {
+	u := newTestUser(t)
+	m := newMount(t, func(c *daemon.Config) { c.FS.MaxHandlesPerUser = 32 })
+	openParents(t, m.src)
+	must(t, os.Mkdir(m.srcPath("d"), 0o755))
+	next, stdin, _ := interactive(t, u, trustJob{Action: "openmany", Args: []string{m.path("d")}})
+	got := next()
+	stdin.Close()
+	if !strings.Contains(got, `"count":32`) || !strings.Contains(got, `"err":"EMFILE"`) {
+		t.Fatalf("worker: %s, want 32 directory handles then EMFILE", got)
+	}
+}
+
+// A user's write through a handle opened before the file became set-id
+// still clears the bits, as natively (found by review: under passthrough
+// the backing file's credentials kept them).
+func TestTrustSetIDAfterOpenCleared(t *testing.T) {
+	a, b := newTestUser(t), newTestUser(t)
+	for _, mode := range dataModes {
+		t.Run(mode.name, func(t *testing.T) {
+			m := newMount(t, mode.opts...)
+			openParents(t, m.src)
+			must(t, os.WriteFile(m.srcPath("tool"), []byte("#!/bin/sh\n"), 0o777))
+			b.own(t, m.srcPath("tool"))
+			next, stdin, result := interactive(t, a, trustJob{Action: "writelater", Args: []string{m.path("tool"), "#"}})
+			if l := next(); l != "held" {
+				t.Fatalf("writer: %q", l)
+			}
+			must(t, syscall.Chmod(m.srcPath("tool"), 0o4777)) // the owner, meanwhile
+			stdin.Write([]byte("go\n"))
+			if r := result(); r.Err != "" {
+				t.Fatalf("write: %s", r.Err)
+			}
+			var st syscall.Stat_t
+			must(t, syscall.Stat(m.srcPath("tool"), &st))
+			if st.Mode&syscall.S_ISUID != 0 {
+				t.Fatalf("another user's write left the file set-uid: mode %o", st.Mode&0o7777)
+			}
+		})
 	}
 }
