@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"syscall"
 	"testing"
@@ -674,4 +675,71 @@ func TestTrustSetIDAfterOpenCleared(t *testing.T) {
 			}
 		})
 	}
+}
+
+// A fifo swapped in on SOURCE under the name of a file the mount knows
+// is never opened by the daemon (found by review: the open waited for a
+// partner on a daemon thread for as long as the caller liked, a thread
+// per attempt).
+func TestTrustFifoSwapHoldsNoDaemonThread(t *testing.T) {
+	src, mnt := binMount(t, "--underneath", "off")
+	var st struct {
+		Pid int `json:"pid"`
+	}
+	must(t, json.Unmarshal([]byte(mustRun(t, "status", "--format", "json", mnt)), &st))
+	if st.Pid == 0 {
+		t.Fatal("status has no daemon pid")
+	}
+	var openers []*exec.Cmd
+	defer func() {
+		// A writer on SOURCE gives every waiting open its partner, in the
+		// kernel or (before the fix) in the daemon, where SIGKILL alone
+		// could not end it.
+		for i := range openers {
+			if fd, err := unix.Open(filepath.Join(src, fmt.Sprintf("f%d", i)), unix.O_WRONLY|unix.O_NONBLOCK, 0); err == nil {
+				unix.Close(fd)
+			}
+		}
+		for _, c := range openers {
+			c.Process.Kill()
+			c.Wait()
+		}
+	}()
+	for i := 0; i < 5; i++ {
+		name := fmt.Sprintf("f%d", i)
+		must(t, os.WriteFile(filepath.Join(src, name), nil, 0o644))
+		if _, err := os.Stat(filepath.Join(mnt, name)); err != nil { // the mount knows a regular file
+			t.Fatal(err)
+		}
+		tmp := filepath.Join(src, name+".fifo")
+		must(t, syscall.Mkfifo(tmp, 0o644))
+		must(t, os.Rename(tmp, filepath.Join(src, name)))
+		c := exec.Command("cat", filepath.Join(mnt, name))
+		must(t, c.Start())
+		openers = append(openers, c)
+		// Wait (bounded) until the opener waits somewhere: on the fifo in
+		// its own kernel call, or on the daemon.
+		deadline := time.Now().Add(waitLimit)
+		for !strings.Contains(kernelStacks(c.Process.Pid), "wait_for_partner") &&
+			!strings.Contains(kernelStacks(c.Process.Pid), "request_wait_answer") {
+			if time.Now().After(deadline) {
+				t.Fatalf("the opener of %s never waited", name)
+			}
+			runtime.Gosched()
+		}
+	}
+	if s := kernelStacks(st.Pid); strings.Contains(s, "wait_for_partner") {
+		t.Fatalf("daemon threads wait on fifos:\n%s", s)
+	}
+}
+
+// kernelStacks is what /proc says every thread of pid waits in.
+func kernelStacks(pid int) string {
+	var b strings.Builder
+	tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/stack", pid))
+	for _, p := range tasks {
+		s, _ := os.ReadFile(p)
+		b.Write(s)
+	}
+	return b.String()
 }
