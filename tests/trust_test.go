@@ -21,6 +21,7 @@ import (
 
 	"github.com/notifyfs/notifyfs/eventbus"
 	"github.com/notifyfs/notifyfs/internal/daemon"
+	"github.com/notifyfs/notifyfs/mountutil"
 )
 
 // raceFor is how long attack races run.
@@ -742,4 +743,49 @@ func kernelStacks(pid int) string {
 		b.Write(s)
 	}
 	return b.String()
+}
+
+// A daemon in a pid namespace of its own cannot read the groups and
+// capabilities of callers outside it (FUSE reports their pid as 0): it
+// refuses them rather than act with their ids alone (found by review:
+// a root caller without capabilities read another user's 0600 file).
+func TestTrustCallersOutsidePidNamespaceRefused(t *testing.T) {
+	requireFuse(t)
+	u := newTestUser(t)
+	dir := t.TempDir()
+	src, mnt := filepath.Join(dir, "src"), filepath.Join(dir, "mnt")
+	must(t, os.Mkdir(src, 0o755))
+	must(t, os.Mkdir(mnt, 0o755))
+	must(t, os.WriteFile(filepath.Join(src, "secret"), []byte("hers"), 0o600))
+	u.own(t, filepath.Join(src, "secret"))
+	// --kill-child: the daemon (pid 1 of the new namespace) goes with
+	// unshare if the test has to end it.
+	d := exec.Command("unshare", "--pid", "--fork", "--kill-child", binary, "mount", "-f", "--journal", "none", "--underneath", "off", src, mnt)
+	must(t, d.Start())
+	t.Cleanup(func() {
+		cleanupMount(t, mnt) // the daemon leaves once unmounted
+		exited := make(chan struct{})
+		go func() { d.Wait(); close(exited) }()
+		select {
+		case <-exited:
+		case <-time.After(waitLimit):
+			d.Process.Kill()
+			<-exited
+		}
+	})
+	deadline := time.Now().Add(waitLimit)
+	for {
+		if _, ok, _ := mountutil.Lookup(mnt); ok {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the daemon in its own pid namespace never mounted")
+		}
+		runtime.Gosched()
+	}
+	// Root without capabilities: natively EACCES on her 0600 file.
+	out, err := exec.Command("setpriv", "--inh-caps=-all", "--bounding-set=-all", "cat", filepath.Join(mnt, "secret")).CombinedOutput()
+	if err == nil {
+		t.Fatalf("a root caller without capabilities read another user's 0600 file through the mount: %q", out)
+	}
 }
