@@ -17,7 +17,8 @@ import (
 // comparing two scans, what happened to it.
 type entry struct {
 	ino   uint64
-	birth int64 // birth time (ns) where the OS has it: tells a reused inode number apart
+	dev   uint64 // the device: objects of filesystems mounted beneath SOURCE may share a number
+	birth int64  // birth time (ns) where the OS has it: tells a reused inode number apart
 	mode  uint32
 	size  int64
 	mtime int64
@@ -29,19 +30,30 @@ type entry struct {
 
 func (e entry) isDir() bool { return e.mode&syscall.S_IFMT == syscall.S_IFDIR }
 
-// sameObject: file systems hand a freed inode number to the next new
-// file at once, so the number alone would make "remove a, create b" look
-// like "rename a to b". The birth time tells them apart; without one, a
-// file that kept its mtime is taken to be the same (a rename keeps it, a
-// new file has a fresh one).
+// sameObject tells whether two stats are of one object: same inode
+// number, device and type, and — since file systems hand a freed inode
+// number to the next new file at once — the same birth time where both
+// have one.
+//
+// Without birth times (sshfs, NFSv3, SMB without them) the object is
+// taken to be the same unless there is evidence of a replacement (the
+// type changed). It is never told by its mtime: an in-place write
+// changes the mtime of the very same object, and reading it as a
+// replacement turned every edit on a network share into remove, create
+// and write. The cost is documented (doc.go, Limits): with no birth
+// time, a file removed and another created with its recycled inode
+// number between two scans reads as one object.
 func sameObject(a, b entry) bool {
-	if a.ino != b.ino || a.isDir() != b.isDir() {
+	if a.ino != b.ino || a.mode&syscall.S_IFMT != b.mode&syscall.S_IFMT {
 		return false
 	}
-	if a.birth != 0 || b.birth != 0 {
+	if a.dev != 0 && b.dev != 0 && a.dev != b.dev {
+		return false
+	}
+	if a.birth != 0 && b.birth != 0 {
 		return a.birth == b.birth
 	}
-	return a.isDir() || a.mtime == b.mtime
+	return true
 }
 
 // tree is a scan of SOURCE: relative path → entry (the root is not in
@@ -184,7 +196,7 @@ func diff(old, new tree) []*eventbus.Event {
 			was = p
 		}
 		o, ok := old[was]
-		if !ok || o.ino != n.ino || (o.birth != n.birth) {
+		if !ok || !sameObject(o, n) {
 			continue
 		}
 		if !n.isDir() && (n.size != o.size || n.mtime != o.mtime) {

@@ -26,7 +26,7 @@ func statEntryAt(dirfd int, name string) (entry, error) {
 // entryOfStat is what a scan records of a stat.
 func entryOfStat(st *unix.Stat_t) entry {
 	return entry{
-		ino: uint64(st.Ino), birth: st.Btim.Nano(), mode: uint32(st.Mode), size: st.Size,
+		ino: uint64(st.Ino), dev: uint64(st.Dev), birth: st.Btim.Nano(), mode: uint32(st.Mode), size: st.Size,
 		mtime: st.Mtim.Nano(), ctime: st.Ctim.Nano(), uid: st.Uid, gid: st.Gid,
 		nlink: uint32(st.Nlink),
 	}

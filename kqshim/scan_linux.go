@@ -17,7 +17,7 @@ func statEntryAt(dirfd int, name string) (entry, error) {
 		return entry{}, err
 	}
 	e := entry{
-		ino: x.Ino, mode: uint32(x.Mode), size: int64(x.Size),
+		ino: x.Ino, dev: unix.Mkdev(x.Dev_major, x.Dev_minor), mode: uint32(x.Mode), size: int64(x.Size),
 		mtime: x.Mtime.Sec*1e9 + int64(x.Mtime.Nsec), ctime: x.Ctime.Sec*1e9 + int64(x.Ctime.Nsec),
 		uid: x.Uid, gid: x.Gid, nlink: x.Nlink,
 	}

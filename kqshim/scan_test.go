@@ -152,3 +152,26 @@ func TestStatRelStaysBeneath(t *testing.T) {
 		t.Errorf("stat of dir/mine: %+v %v", e, err)
 	}
 }
+
+// Without birth times (sshfs, NFSv3) an object is still told by its
+// inode, never by its mtime: a write in place is a write and a rename
+// that also bumped the mtime is a rename, not remove and create.
+func TestDiffWithoutBirthTimes(t *testing.T) {
+	const reg = syscall.S_IFREG | 0o644
+	old := tree{
+		"f":  {ino: 5, dev: 1, mode: reg, size: 2, mtime: 100, ctime: 100, nlink: 1},
+		"mv": {ino: 7, dev: 1, mode: reg, size: 1, mtime: 100, ctime: 100, nlink: 1},
+		"ty": {ino: 9, dev: 1, mode: reg, size: 1, mtime: 100, ctime: 100, nlink: 1},
+	}
+	new := tree{
+		"f":   {ino: 5, dev: 1, mode: reg, size: 4, mtime: 200, ctime: 200, nlink: 1},
+		"mv2": {ino: 7, dev: 1, mode: reg, size: 3, mtime: 200, ctime: 200, nlink: 1},
+		// The same number with another type: replaced, whatever the times.
+		"ty": {ino: 9, dev: 1, mode: syscall.S_IFDIR | 0o755, mtime: 100, ctime: 100, nlink: 2},
+	}
+	got := describe(diff(old, new))
+	want := "rename mv2 <- mv; remove ty; mkdir ty; write f; write mv2"
+	if got != want {
+		t.Errorf("diff:\n got  %s\n want %s", got, want)
+	}
+}
