@@ -16,6 +16,7 @@ type pollBackend struct {
 	s        *sink
 	interval time.Duration
 	last     tree
+	first    tree         // the scan taken at open, never changed: the offline index compares with it
 	objects  atomic.Int64 // len(last), for status
 	stop     chan struct{}
 	poked    chan struct{}
@@ -26,7 +27,7 @@ func openPoll(s *sink, opts Options) (backend, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &pollBackend{s: s, interval: opts.PollInterval, last: t, stop: make(chan struct{}), poked: make(chan struct{}, 1)}
+	p := &pollBackend{s: s, interval: opts.PollInterval, last: t, first: t, stop: make(chan struct{}), poked: make(chan struct{}, 1)}
 	p.objects.Store(int64(len(t)))
 	return p, nil
 }

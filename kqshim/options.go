@@ -24,6 +24,10 @@ type Options struct {
 	// A directory beyond the cap is reported with a rescan event and
 	// then polled every PollInterval.
 	MaxWatches int
+	// IndexInterval is how long a change may wait before the offline
+	// index on disk includes it (IndexConfig.Interval): what a crash of
+	// the daemon can cost. Default 1s.
+	IndexInterval time.Duration
 }
 
 // Backends lists the names Options.Backend accepts.
@@ -48,5 +52,6 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	o.setDefaults()
 	fs.StringVar(&o.Backend, "underneath", o.Backend, "how changes made directly on SOURCE are seen: auto, fanotify, inotify, kqueue, poll or off")
 	fs.DurationVar(&o.PollInterval, "poll-interval", o.PollInterval, "how often the poll backend scans SOURCE")
+	fs.DurationVar(&o.IndexInterval, "index-interval", o.IndexInterval, "how long a change may wait before the offline index beside the journal includes it (0 = 1s)")
 	fs.IntVar(&o.MaxWatches, "max-watches", o.MaxWatches, "most kernel watches (inotify) or descriptors (kqueue) to hold; 0 = system limit")
 }
