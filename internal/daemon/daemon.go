@@ -303,7 +303,12 @@ func (d *Daemon) Close() error {
 			return
 		default:
 		}
-		if err := mountutil.Unmount(d.cfg.MountPoint, d.cfg.UnmountWait, true); err != nil {
+		mi, _, _ := mountutil.Lookup(d.cfg.MountPoint)
+		err := mountutil.Unmount(d.cfg.MountPoint, d.cfg.UnmountWait, true)
+		if d.abortIfHeldElsewhere(mi.Dev) {
+			return
+		}
+		if err != nil {
 			d.cfg.Logger.Printf("%v: serving its remaining users until they leave", err)
 		}
 	})
