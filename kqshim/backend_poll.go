@@ -16,10 +16,12 @@ type pollBackend struct {
 	s        *sink
 	interval time.Duration
 	last     tree
-	first    tree         // the scan taken at open, never changed: the offline index compares with it
-	objects  atomic.Int64 // len(last), for status
-	stop     chan struct{}
-	poked    chan struct{}
+	first    tree // the scan taken at open, never changed: the offline index compares with it
+	// pathInodes: SOURCE's inode numbers may follow paths (diffOf).
+	pathInodes bool
+	objects    atomic.Int64 // len(last), for status
+	stop       chan struct{}
+	poked      chan struct{}
 }
 
 func openPoll(s *sink, opts Options) (backend, error) {
@@ -27,7 +29,7 @@ func openPoll(s *sink, opts Options) (backend, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &pollBackend{s: s, interval: opts.PollInterval, last: t, first: t, stop: make(chan struct{}), poked: make(chan struct{}, 1)}
+	p := &pollBackend{s: s, interval: opts.PollInterval, last: t, first: t, pathInodes: inodesFollowPaths(s.cfg.Source), stop: make(chan struct{}), poked: make(chan struct{}, 1)}
 	p.objects.Store(int64(len(t)))
 	return p, nil
 }
@@ -69,7 +71,7 @@ func (p *pollBackend) poll() bool {
 		p.s.ledger.retire(mark)
 		return true
 	}
-	for _, ev := range diff(p.last, t) {
+	for _, ev := range diffOf(p.last, t, p.pathInodes) {
 		if !p.s.inferredEcho(ev) {
 			p.s.emit(ev)
 		}

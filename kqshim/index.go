@@ -140,7 +140,7 @@ func (ix *Index) compare(w *Watcher, bus *eventbus.Bus) ([]*eventbus.Event, erro
 		if !replayJournal(bus, h, old, now) && ix.cfg.Logf != nil {
 			ix.cfg.Logf("offline index: the journal no longer holds what followed it (seq %d of %s); changes made in the last %v before the daemon stopped may be reported again", h.seq, h.epoch, ix.cfg.Interval)
 		}
-		evs = diff(old, now)
+		evs = diffOf(old, now, inodesFollowPaths(ix.cfg.Source))
 		for _, ev := range evs {
 			ev.Offline = true
 		}

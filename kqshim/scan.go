@@ -139,8 +139,20 @@ func scanDir(dirfd int, rel string, t tree, stop <-chan struct{}) error {
 //   - The same object with another size or mtime: write (a scan cannot
 //     tell a truncate from a rewrite); another mode: chmod; another
 //     owner: chown.
-func diff(old, new tree) []*eventbus.Event {
+func diff(old, new tree) []*eventbus.Event { return diffOf(old, new, false) }
+
+// diffOf is diff for a SOURCE whose inode numbers may follow the path
+// rather than the object (pathInodes: sshfs, whose protocol carries no
+// inode numbers, numbers objects by path). There a rename shows as a
+// removed and a created name with different numbers; such a pair is
+// taken for a rename when everything else a rename keeps (type, size,
+// mtime, mode, owner) matches and no other removed or created name
+// matches it too.
+func diffOf(old, new tree, pathInodes bool) []*eventbus.Event {
 	moves := findMoves(old, new)
+	if pathInodes {
+		pairByAttributes(old, new, moves)
+	}
 	var evs []*eventbus.Event
 	for _, to := range sortedKeys(moves) {
 		ev := event(eventbus.Rename, to, moves[to], new[to])
@@ -278,6 +290,49 @@ func findMoves(old, new tree) moveSet {
 		}
 	}
 	return top
+}
+
+// pairByAttributes adds to moves the renames that inode numbers cannot
+// show (see diffOf): a removed and a created name alike in every
+// attribute a rename keeps, each the only one of its side so alike.
+func pairByAttributes(old, new tree, moves moveSet) {
+	type print struct {
+		mode, uid, gid uint32
+		size, mtime    int64
+	}
+	fp := func(e entry) print { return print{e.mode, e.uid, e.gid, e.size, e.mtime} }
+	removed := map[print][]string{}
+	for p, o := range old {
+		if _, ok := new[p]; ok || p == "" {
+			continue
+		}
+		if _, moved := moves.newName(p); !moved {
+			removed[fp(o)] = append(removed[fp(o)], p)
+		}
+	}
+	created := map[print][]string{}
+	for p, n := range new {
+		if _, ok := old[p]; ok {
+			continue
+		}
+		if _, moved := moves.oldName(p); !moved {
+			created[fp(n)] = append(created[fp(n)], p)
+		}
+	}
+	var pairs [][2]string
+	for k, to := range created {
+		if from := removed[k]; len(from) == 1 && len(to) == 1 {
+			pairs = append(pairs, [2]string{to[0], from[0]})
+		}
+	}
+	// Shallowest first: a moved directory's contents pair too, and are
+	// then carried by it rather than reported.
+	sort.Slice(pairs, func(i, j int) bool { return shallowerFirst(pairs[i][0], pairs[j][0]) })
+	for _, pr := range pairs {
+		if _, carried := moves.oldName(pr[0]); !carried {
+			moves[pr[0]] = pr[1]
+		}
+	}
 }
 
 // impliedByParent: some moved directory carried (from → to) along.
