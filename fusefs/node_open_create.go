@@ -55,6 +55,7 @@ func (n *Node) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint32, s
 		if fd, err = unix.Openat(dirfd, name, fl, 0); err != nil {
 			return err
 		}
+		n.fsys.freshenOnOpen(fd)
 		gen, err := statAt(fd, "", &st)
 		if err == nil {
 			err = n.fsys.sameObject(n, &st, gen)
@@ -83,6 +84,7 @@ func (n *Node) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint32, s
 		n.fsys.publishAbout(n, h.currentPath(), withAttr(newEvent(eventbus.Truncate, "", h.opener), &st))
 	}
 	n.fsys.publishOpen(h, &st)
+	n.revalidateOnOpen()
 	return h.forKernel(!mustNotPassthrough(&o.c, h.writable, &st)), 0, 0
 }
 

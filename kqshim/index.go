@@ -125,7 +125,7 @@ func (ix *Index) compare(w *Watcher, bus *eventbus.Bus) ([]*eventbus.Event, erro
 	}
 	if now == nil {
 		var err error
-		if now, err = scanWithRoot(ix.rootfd, nil); err != nil {
+		if now, err = scanWithRoot(ix.rootfd, nil, NetworkFS(ix.cfg.Source) != ""); err != nil {
 			return nil, fmt.Errorf("%w: scan %s: %w", ErrIndex, ix.cfg.Source, err)
 		}
 	}
@@ -306,7 +306,7 @@ func (ix *Index) refresh() {
 		return
 	}
 	if ix.dirty[""] {
-		if t, err := scanWithRoot(ix.rootfd, nil); err == nil {
+		if t, err := scanWithRoot(ix.rootfd, nil, false); err == nil {
 			ix.cur = t
 		}
 		ix.dirty = map[string]bool{}

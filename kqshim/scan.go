@@ -77,18 +77,33 @@ var errScanStopped = errors.New("kqshim: scan stopped")
 // descriptor, never following a symlink (O_NOFOLLOW), so a directory
 // swapped for a symlink while the scan runs cannot take it outside.
 func scanUntil(root int, rel string, stop <-chan struct{}) (tree, error) {
+	return scanFresh(root, rel, stop, false)
+}
+
+// scanFresh is scanUntil that, with fresh, has every stat bypass the
+// attribute cache of a network filesystem (AT_STATX_FORCE_SYNC: NFS,
+// SMB and FUSE ask the server). A scan of SOURCE on NFS otherwise sees
+// the client's cached attributes, up to actimeo old, and misses what
+// changed on the server meanwhile.
+func scanFresh(root int, rel string, stop <-chan struct{}, fresh bool) (tree, error) {
 	fd, err := beneath.Open(root, rel, unix.O_RDONLY|unix.O_DIRECTORY)
 	if err != nil {
 		return nil, &os.PathError{Op: "open", Path: rel, Err: err}
 	}
 	t := tree{}
-	err = scanDir(fd, "", t, stop)
+	err = scanDir(fd, "", t, scanOpts{stop: stop, fresh: fresh})
 	return t, err
+}
+
+// scanOpts are what every level of a scan is told.
+type scanOpts struct {
+	stop  <-chan struct{}
+	fresh bool // see scanFresh
 }
 
 // scanDir records the entries of the directory dirfd (whose path is rel)
 // and everything below them; it closes dirfd.
-func scanDir(dirfd int, rel string, t tree, stop <-chan struct{}) error {
+func scanDir(dirfd int, rel string, t tree, o scanOpts) error {
 	f := os.NewFile(uintptr(dirfd), rel)
 	defer f.Close()
 	names, err := f.Readdirnames(-1)
@@ -97,11 +112,11 @@ func scanDir(dirfd int, rel string, t tree, stop <-chan struct{}) error {
 	}
 	for _, name := range names {
 		select {
-		case <-stop:
+		case <-o.stop:
 			return errScanStopped
 		default:
 		}
-		e, err := statEntryAt(dirfd, name)
+		e, err := statEntryFresh(dirfd, name, o.fresh)
 		if err != nil {
 			continue
 		}
@@ -117,7 +132,7 @@ func scanDir(dirfd int, rel string, t tree, stop <-chan struct{}) error {
 		if err != nil {
 			continue
 		}
-		if err := scanDir(sub, p, t, stop); err != nil {
+		if err := scanDir(sub, p, t, o); err != nil {
 			return err
 		}
 	}

@@ -23,6 +23,10 @@ func statEntryAt(dirfd int, name string) (entry, error) {
 	return entryOfStat(&st), nil
 }
 
+// statEntryFresh is statEntryAt: these systems have no way to ask past
+// a network filesystem's attribute cache.
+func statEntryFresh(dirfd int, name string, _ bool) (entry, error) { return statEntryAt(dirfd, name) }
+
 // entryOfStat is what a scan records of a stat.
 func entryOfStat(st *unix.Stat_t) entry {
 	return entry{

@@ -7,9 +7,16 @@ func statEntry(p string) (entry, error) { return statEntryAt(unix.AT_FDCWD, p) }
 
 // statEntryAt stats name in the directory dirfd, not following a symlink
 // ("": dirfd itself).
-func statEntryAt(dirfd int, name string) (entry, error) {
+func statEntryAt(dirfd int, name string) (entry, error) { return statEntryFresh(dirfd, name, false) }
+
+// statEntryFresh is statEntryAt that, with fresh, bypasses a network
+// filesystem's attribute cache (see scanFresh).
+func statEntryFresh(dirfd int, name string, fresh bool) (entry, error) {
 	var x unix.Statx_t
 	flags := unix.AT_SYMLINK_NOFOLLOW
+	if fresh {
+		flags |= unix.AT_STATX_FORCE_SYNC
+	}
 	if name == "" {
 		flags |= unix.AT_EMPTY_PATH
 	}

@@ -53,9 +53,11 @@ type Daemon struct {
 // the filesystem, the socket, then the mount itself. It returns once the
 // mount is ready, or the error that kept it from being ready with
 // everything it had started undone.
-func Start(cfg Config) (d *Daemon, err error) {
+func Start(cfg Config) (_ *Daemon, err error) {
 	cfg.setDefaults()
-	d = &Daemon{cfg: cfg, ready: make(chan struct{}), unmounted: make(chan struct{}), done: make(chan struct{})}
+	// d is not the named result: "return nil, err" must not nil it
+	// before the deferred shutdown runs.
+	d := &Daemon{cfg: cfg, ready: make(chan struct{}), unmounted: make(chan struct{}), done: make(chan struct{})}
 	defer func() {
 		if err != nil {
 			d.shutdown() // whatever was started, in the usual order
@@ -80,6 +82,10 @@ func Start(cfg Config) (d *Daemon, err error) {
 	if d.fsys, err = fusefs.New(d.cfg.Source, d.bus, d.cfg.FS); err != nil {
 		return nil, err
 	}
+	// Where no kernel note tells of SOURCE's changes, nothing invalidates
+	// the mount's caches promptly: opens revalidate instead (fusefs
+	// coherence.go).
+	d.fsys.SetCloseToOpen(d.under == nil || d.under.Backend() == "poll" || kqshim.NetworkFS(d.cfg.Source) != "")
 	if d.under != nil {
 		f := d.fsys.Invalidate
 		invalidate.Store(&f)
