@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -138,7 +139,7 @@ func TestSSHFSNetworkSource(t *testing.T) {
 		if !strings.Contains(err.Error(), "--force") || !strings.Contains(err.Error(), "fuse") {
 			t.Errorf("error does not say why and what to do: %v", err)
 		}
-		var logged bytes.Buffer
+		var logged lockedBuffer
 		forced := func(c *daemon.Config) {
 			c.Underneath.Force = true
 			c.Logger = log.New(&logged, "", 0)
@@ -148,6 +149,25 @@ func TestSSHFSNetworkSource(t *testing.T) {
 			t.Errorf("--force: no warning logged: %s", logged.String())
 		}
 	})
+}
+
+// lockedBuffer is a log destination the test may read while the
+// daemon's goroutines write to it.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 func contains(list []string, s string) bool {
