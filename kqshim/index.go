@@ -14,7 +14,6 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/notifyfs/notifyfs/eventbus"
-	"github.com/notifyfs/notifyfs/internal/beneath"
 )
 
 // IndexConfig configures the offline index (see doc.go, "Offline
@@ -333,7 +332,7 @@ func (ix *Index) refresh() {
 		}
 	}
 	for p, whole := range ix.dirty {
-		e, err := ix.statRel(p)
+		e, err := statBeneath(ix.rootfd, p)
 		if err != nil {
 			delete(ix.cur, p)
 			continue
@@ -355,21 +354,6 @@ func parentOf(p string) string {
 		return p[:i]
 	}
 	return ""
-}
-
-// statRel stats the object at rel beneath SOURCE, not following a
-// symlink anywhere.
-func (ix *Index) statRel(rel string) (entry, error) {
-	if rel == "" {
-		return statEntryAt(ix.rootfd, "")
-	}
-	dir, name := beneath.Split(rel)
-	fd, err := beneath.OpenDir(ix.rootfd, dir)
-	if err != nil {
-		return entry{}, err
-	}
-	defer unix.Close(fd)
-	return statEntryAt(fd, name)
 }
 
 // Stats describes the index for status output.

@@ -151,19 +151,12 @@ func (r *indexReader) byte() byte {
 	return v
 }
 
-func (r *indexReader) uvarint() uint64 {
-	v, n := binary.Uvarint(r.b)
-	if n <= 0 {
-		r.err = ErrIndex
-		r.b = nil
-		return 0
-	}
-	r.b = r.b[n:]
-	return v
-}
+func (r *indexReader) uvarint() uint64 { return readNum(r, binary.Uvarint) }
+func (r *indexReader) varint() int64   { return readNum(r, binary.Varint) }
 
-func (r *indexReader) varint() int64 {
-	v, n := binary.Varint(r.b)
+// readNum reads one varint with decode, keeping the first error.
+func readNum[T uint64 | int64](r *indexReader, decode func([]byte) (T, int)) T {
+	v, n := decode(r.b)
 	if n <= 0 {
 		r.err = ErrIndex
 		r.b = nil

@@ -13,7 +13,6 @@ import (
 
 	"github.com/notifyfs/notifyfs/eventbus"
 	"github.com/notifyfs/notifyfs/kqshim"
-	"github.com/notifyfs/notifyfs/subscribers/client"
 )
 
 // mountCursor is the mount's latest position, after a sync.
@@ -28,28 +27,6 @@ func mountCursor(t *testing.T, mnt string) eventbus.Cursor {
 		t.Fatal(err)
 	}
 	return eventbus.Cursor{Epoch: st.Epoch, Seq: st.Seq}
-}
-
-// resumeAll subscribes from cursor to every default type and returns
-// what the daemon holds up to a sync.
-func resumeAll(t *testing.T, mnt string, cursor eventbus.Cursor) []eventbus.Event {
-	t.Helper()
-	c := dialMount(t, mnt)
-	if _, err := c.Subscribe(ctx(t), client.SubscribeRequest{Since: &cursor}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := c.Sync(ctx(t)); err != nil {
-		t.Fatal(err)
-	}
-	var out []eventbus.Event
-	for {
-		select {
-		case e := <-c.Events():
-			out = append(out, e)
-		default:
-			return out
-		}
-	}
 }
 
 // Changes of every type made on SOURCE while no daemon ran — after a
@@ -101,7 +78,7 @@ func TestBinaryOfflineChanges(t *testing.T) {
 
 			var got []string
 			sawNew := false
-			for _, e := range resumeAll(t, mnt, cursor) {
+			for _, e := range resumeUpToSync(t, mnt, cursor) {
 				if e.Path == "after" {
 					sawNew = true
 					continue
@@ -151,7 +128,7 @@ func TestBinaryOfflineIndexDamaged(t *testing.T) {
 	must(t, os.WriteFile(filepath.Join(src, "x"), nil, 0o644))
 
 	mustRun(t, "mount", "--journal", journal, src, mnt)
-	evs := resumeAll(t, mnt, cursor)
+	evs := resumeUpToSync(t, mnt, cursor)
 	if len(evs) != 1 || evs[0].Type != eventbus.Rescan || evs[0].Path != "" || !evs[0].Offline {
 		t.Errorf("want one offline rescan of the root, got %+v", evs)
 	}
