@@ -100,18 +100,22 @@ func (n *Node) Setattr(ctx context.Context, f fs.FileHandle, in *fuse.SetAttrIn,
 		var err error
 		t.obj, err = o.objectOf(n)
 		t.named = err == nil
-		if err == syscall.ENOENT {
+		switch {
+		case err == nil:
+		case h != nil:
+			// ftruncate: the caller's own open file is the object, as
+			// natively, whatever its name (or search permission on its
+			// directories) is now.
+		case err == syscall.ENOENT:
 			// No name left (unlinked while open): act through an open
 			// handle. The kernel passes one only for truncate; fchmod
 			// and friends arrive without it.
-			if h == nil {
-				if h = n.fsys.handleOf(n); h == nil {
-					return err
-				}
-				defer h.unpin()
-				t.fd = h.fd
+			if h = n.fsys.handleOf(n); h == nil {
+				return err
 			}
-		} else if err != nil {
+			defer h.unpin()
+			t.fd = h.fd
+		default:
 			return err
 		}
 		// Whatever was carried out is reported, even if a later part of
