@@ -33,7 +33,7 @@ func newSSHFS(t *testing.T) *sshfsSource {
 	requireFuse(t)
 	for _, tool := range []string{"/usr/sbin/sshd", "sshfs", "ssh-keygen"} {
 		if _, err := exec.LookPath(tool); err != nil {
-			skipOrFail(t, tool+" not installed (scripts/test installs openssh-server and sshfs)")
+			cannotRun(t, tool+" not installed (scripts/test installs openssh-server and sshfs)")
 		}
 	}
 	dir := t.TempDir()
