@@ -32,6 +32,10 @@ const (
 	flagReplaced
 	flagExchange
 	flagHasAttr
+	// flagOffline took a bit that was always 0: journals written before
+	// it read as they did, and an older daemon reading a newer journal
+	// only misses the mark.
+	flagOffline
 )
 
 // ErrCodec is wrapped by every binary decoding error.
@@ -40,7 +44,7 @@ var ErrCodec = errors.New("event: bad event encoding")
 // AppendBinary appends the binary form of e (Seq left out).
 func (e *Event) AppendBinary(b []byte) []byte {
 	var flags byte
-	for i, on := range []bool{e.IsDir, e.LastLink, e.Replaced, e.Exchange, e.HasAttr} {
+	for i, on := range []bool{e.IsDir, e.LastLink, e.Replaced, e.Exchange, e.HasAttr, e.Offline} {
 		if on {
 			flags |= 1 << i
 		}
@@ -115,6 +119,7 @@ func (e *Event) DecodeBinary(seq uint64, b []byte) error {
 		IsDir: flags&flagIsDir != 0, LastLink: flags&flagLastLink != 0,
 		Replaced: flags&flagReplaced != 0, Exchange: flags&flagExchange != 0,
 		HasAttr: flags&flagHasAttr != 0,
+		Offline: flags&flagOffline != 0,
 		Ino:     nums[0], Mode: uint32(nums[1]), Size: unzigzag(nums[2]),
 		Pid: uint32(nums[3]), Uid: uint32(nums[4]), Gid: uint32(nums[5]),
 		Count: uint32(nums[6]), FromSeq: nums[7], ToSeq: nums[8],

@@ -71,6 +71,10 @@ type Event struct {
 	LastLink bool // remove: the inode's last name went
 	Replaced bool // rename: the destination existed and was replaced
 	Exchange bool // rename: RENAME_EXCHANGE swapped two names
+	// Offline: a change made while no daemon ran, found at mount by
+	// comparing SOURCE with the index kept at the last run (origin
+	// backing, time = when it was found).
+	Offline bool
 
 	// HasAttr says Ino, Mode and Size were read from the object after the
 	// change; without it they are left out of the encoding.

@@ -36,6 +36,7 @@ func (e *Event) AppendJSON(b []byte) []byte {
 	b = appendOptBool(b, `,"last_link":true`, e.LastLink)
 	b = appendOptBool(b, `,"replaced":true`, e.Replaced)
 	b = appendOptBool(b, `,"exchange":true`, e.Exchange)
+	b = appendOptBool(b, `,"offline":true`, e.Offline)
 	if e.HasAttr {
 		b = append(b, `,"ino":`...)
 		b = strconv.AppendUint(b, e.Ino, 10)

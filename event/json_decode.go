@@ -54,6 +54,7 @@ const (
 	fLastLink
 	fReplaced
 	fExchange
+	fOffline
 	fIno
 	fMode
 	fSize
@@ -94,6 +95,8 @@ func fieldOf(key []byte) int {
 		return fReplaced
 	case "exchange":
 		return fExchange
+	case "offline":
+		return fOffline
 	case "ino":
 		return fIno
 	case "mode":
@@ -243,6 +246,10 @@ func decodeFast(e *Event, data []byte) error {
 		case fExchange:
 			if flag, isNull, i, err = parseBool(data, i); err == nil && !isNull {
 				w.Exchange = flag
+			}
+		case fOffline:
+			if flag, isNull, i, err = parseBool(data, i); err == nil && !isNull {
+				w.Offline = flag
 			}
 		case fPath:
 			if str, isNull, i, err = parseString(data, i); err == nil && !isNull {

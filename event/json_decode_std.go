@@ -22,6 +22,7 @@ type wireEvent struct {
 	LastLink bool      `json:"last_link"`
 	Replaced bool      `json:"replaced"`
 	Exchange bool      `json:"exchange"`
+	Offline  bool      `json:"offline"`
 	Ino      *uint64   `json:"ino"`
 	Mode     uint32    `json:"mode"`
 	Size     int64     `json:"size"`
@@ -61,7 +62,7 @@ func decodeEventStd(e *Event, data []byte) error {
 		Unknown: unknown, originName: originName,
 		Seq: w.Seq, Time: w.Time, Type: t, Path: w.Path, From: w.From,
 		Target: w.Target, Xattr: w.Xattr, IsDir: w.IsDir, LastLink: w.LastLink,
-		Replaced: w.Replaced, Exchange: w.Exchange, Mode: w.Mode, Size: w.Size,
+		Replaced: w.Replaced, Exchange: w.Exchange, Offline: w.Offline, Mode: w.Mode, Size: w.Size,
 		Pid: w.Pid, Uid: w.Uid, Gid: w.Gid, Comm: w.Comm, Origin: o,
 		Count: w.Count, FromSeq: w.FromSeq, ToSeq: w.ToSeq, Epoch: w.Epoch, Host: w.Host,
 	}

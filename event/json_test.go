@@ -60,7 +60,7 @@ func fullEvent() Event {
 	return Event{
 		Seq: 42, Time: time.Date(2024, 5, 6, 7, 8, 9, 123456789, time.UTC), Type: Rename,
 		Path: "new/name", From: "old/name", Target: "t", Xattr: "user.x",
-		IsDir: true, LastLink: true, Replaced: true, Exchange: true,
+		IsDir: true, LastLink: true, Replaced: true, Exchange: true, Offline: true,
 		HasAttr: true, Ino: 1 << 40, Mode: 0o100644, Size: 1 << 33,
 		Pid: 123, Uid: 1000, Gid: 100, Comm: "vim", Origin: OriginBacking, Count: 3,
 		FromSeq: 5, ToSeq: 9, Epoch: "ep",
@@ -116,13 +116,13 @@ func TestJSONFieldNames(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, k := range []string{"seq", "time", "type", "path", "from", "target", "xattr", "is_dir", "last_link",
-		"replaced", "exchange", "ino", "mode", "size", "pid", "uid", "gid", "comm", "origin", "count",
+		"replaced", "exchange", "offline", "ino", "mode", "size", "pid", "uid", "gid", "comm", "origin", "count",
 		"from_seq", "to_seq", "epoch"} {
 		if _, ok := m[k]; !ok {
 			t.Errorf("no %q in %v", k, m)
 		}
 	}
-	if len(m) != 23 {
+	if len(m) != 24 {
 		t.Errorf("%d keys: %v", len(m), m)
 	}
 	if m["time"] != "2024-05-06T07:08:09.123456789Z" || m["type"] != "rename" || m["origin"] != "backing" {

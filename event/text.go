@@ -49,7 +49,7 @@ func (e *Event) AppendText(b []byte) []byte {
 	for _, f := range []struct {
 		on   bool
 		name string
-	}{{e.IsDir, " dir"}, {e.LastLink, " last_link"}, {e.Replaced, " replaced"}, {e.Exchange, " exchange"}} {
+	}{{e.IsDir, " dir"}, {e.LastLink, " last_link"}, {e.Replaced, " replaced"}, {e.Exchange, " exchange"}, {e.Offline, " offline"}} {
 		if f.on {
 			b = append(b, f.name...)
 		}

@@ -43,6 +43,8 @@ type FS struct {
 	underneath Underneath
 	// mounted: the kernel is connected, so its caches can be invalidated.
 	mounted atomic.Bool
+	// closeToOpen: every open revalidates attributes (coherence.go).
+	closeToOpen atomic.Bool
 
 	// passthrough is what the kernel granted at mount: passthroughUnknown
 	// until SetKernelPassthrough says.

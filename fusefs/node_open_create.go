@@ -59,7 +59,8 @@ func (n *Node) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint32, s
 			fd = -1
 			return err
 		}
-		if trunc {
+		n.fsys.freshenOnOpen(fd) // a network SOURCE's own cached attributes
+		if _, err = statAt(fd, "", &st); err == nil && trunc {
 			if err = unix.Ftruncate(fd, 0); err == nil {
 				_, err = statAt(fd, "", &st)
 			}
@@ -83,6 +84,7 @@ func (n *Node) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint32, s
 		n.fsys.publishAbout(n, h.currentPath(), withAttr(newEvent(eventbus.Truncate, "", h.opener), &st))
 	}
 	n.fsys.publishOpen(h, &st)
+	n.revalidateOnOpen()
 	return h.forKernel(!mustNotPassthrough(&o.c, h.writable, &st)), 0, 0
 }
 

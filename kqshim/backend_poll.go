@@ -16,17 +16,23 @@ type pollBackend struct {
 	s        *sink
 	interval time.Duration
 	last     tree
-	objects  atomic.Int64 // len(last), for status
-	stop     chan struct{}
-	poked    chan struct{}
+	first    tree // the scan taken at open, never changed: the offline index compares with it
+	// pathInodes: SOURCE's inode numbers may follow paths (diffOf).
+	pathInodes bool
+	// fresh: SOURCE is on a network filesystem; scans ask its server.
+	fresh   bool
+	objects atomic.Int64 // len(last), for status
+	stop    chan struct{}
+	poked   chan struct{}
 }
 
 func openPoll(s *sink, opts Options) (backend, error) {
-	t, err := scanWithRoot(s.rootfd, nil)
+	fresh := NetworkFS(s.cfg.Source) != ""
+	t, err := scanWithRoot(s.rootfd, nil, fresh)
 	if err != nil {
 		return nil, err
 	}
-	p := &pollBackend{s: s, interval: opts.PollInterval, last: t, stop: make(chan struct{}), poked: make(chan struct{}, 1)}
+	p := &pollBackend{s: s, interval: opts.PollInterval, last: t, first: t, pathInodes: inodesFollowPaths(s.cfg.Source), fresh: fresh, stop: make(chan struct{}), poked: make(chan struct{}, 1)}
 	p.objects.Store(int64(len(t)))
 	return p, nil
 }
@@ -59,7 +65,7 @@ func (p *pollBackend) run() {
 // backend is closing.
 func (p *pollBackend) poll() bool {
 	mark := p.s.ledger.mark()
-	t, err := scanWithRoot(p.s.rootfd, p.stop)
+	t, err := scanWithRoot(p.s.rootfd, p.stop, p.fresh)
 	if errors.Is(err, errScanStopped) {
 		return false
 	}
@@ -68,7 +74,7 @@ func (p *pollBackend) poll() bool {
 		p.s.ledger.retire(mark)
 		return true
 	}
-	for _, ev := range diff(p.last, t) {
+	for _, ev := range diffOf(p.last, t, p.pathInodes) {
 		if !p.s.inferredEcho(ev) {
 			p.s.emit(ev)
 		}
@@ -81,12 +87,12 @@ func (p *pollBackend) poll() bool {
 
 // scanWithRoot is a scan that holds SOURCE itself too (as ""), so that a
 // change to the root's own attributes is seen.
-func scanWithRoot(root int, stop <-chan struct{}) (tree, error) {
-	t, err := scanUntil(root, "", stop)
+func scanWithRoot(root int, stop <-chan struct{}, fresh bool) (tree, error) {
+	t, err := scanFresh(root, "", stop, fresh)
 	if err != nil {
 		return nil, err
 	}
-	e, err := statEntryAt(root, "")
+	e, err := statEntryFresh(root, "", fresh)
 	if err != nil {
 		return nil, err
 	}

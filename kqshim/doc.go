@@ -47,6 +47,22 @@
 // the note is read, and does not report a second write that shows no
 // change since the last one reported.
 //
+// # Offline index
+//
+// The package also owns the offline index (index*.go): a compact record
+// of SOURCE (path → inode, device, birth time, type and mode, size,
+// times, owner, links) kept in the journal's directory, so that a mount
+// can publish what changed while no daemon ran. OpenIndex compares
+// SOURCE (a poll watcher's first scan, or a scan of its own) with the
+// index and returns the changes as offline events, which the daemon
+// publishes before letting any watcher event through; without a usable
+// index, one rescan of the root. The index then follows the event stream
+// (a bus subscription): each event marks its paths, which are stat'ed
+// again and the index rewritten whole (atomically) at most
+// IndexConfig.Interval later, and a last time at Close. After a crash
+// the journal's events after the index's last write are applied to it
+// before comparing (index_replay.go), so nothing is reported twice.
+//
 // # Ordering and flushing
 //
 // Events of one backend are published in the order of the kernel's
@@ -67,6 +83,12 @@
 //     the tree, or the directory that could not be watched); the
 //     watches are rebuilt after an overflow, and a directory beyond the
 //     limit is polled from then on.
+//   - Without birth times (sshfs, NFS over the wire, SMB without them)
+//     an object is its inode number, device and type; a file removed and
+//     another created with the recycled number between two scans reads
+//     as one object. On FUSE sources inode numbers may follow the path
+//     (sshfs): a scan then pairs renames by the attributes a rename
+//     keeps (diffOf).
 //   - A change underneath to a file the mount has open for writing
 //     under passthrough is absorbed by that handle's announcement and
 //     reported by the mount's own size/mtime check instead (origin

@@ -24,6 +24,15 @@ type Options struct {
 	// A directory beyond the cap is reported with a rescan event and
 	// then polled every PollInterval.
 	MaxWatches int
+	// IndexInterval is how long a change may wait before the offline
+	// index on disk includes it (IndexConfig.Interval): what a crash of
+	// the daemon can cost. Default 1s.
+	IndexInterval time.Duration
+	// Force accepts a kernel backend (fanotify, inotify, kqueue) named
+	// for a SOURCE on a network or FUSE filesystem, of whose changes by
+	// other machines (or the server) it hears nothing; without it, that
+	// choice is an error. Either way it is logged.
+	Force bool
 }
 
 // Backends lists the names Options.Backend accepts.
@@ -48,5 +57,7 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	o.setDefaults()
 	fs.StringVar(&o.Backend, "underneath", o.Backend, "how changes made directly on SOURCE are seen: auto, fanotify, inotify, kqueue, poll or off")
 	fs.DurationVar(&o.PollInterval, "poll-interval", o.PollInterval, "how often the poll backend scans SOURCE")
+	fs.DurationVar(&o.IndexInterval, "index-interval", o.IndexInterval, "how long a change may wait before the offline index beside the journal includes it (0 = 1s)")
+	fs.BoolVar(&o.Force, "force", o.Force, "use the --underneath backend named even where it cannot see every change (a kernel backend on a network SOURCE)")
 	fs.IntVar(&o.MaxWatches, "max-watches", o.MaxWatches, "most kernel watches (inotify) or descriptors (kqueue) to hold; 0 = system limit")
 }

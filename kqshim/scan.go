@@ -17,7 +17,8 @@ import (
 // comparing two scans, what happened to it.
 type entry struct {
 	ino   uint64
-	birth int64 // birth time (ns) where the OS has it: tells a reused inode number apart
+	dev   uint64 // the device: objects of filesystems mounted beneath SOURCE may share a number
+	birth int64  // birth time (ns) where the OS has it: tells a reused inode number apart
 	mode  uint32
 	size  int64
 	mtime int64
@@ -29,19 +30,30 @@ type entry struct {
 
 func (e entry) isDir() bool { return e.mode&syscall.S_IFMT == syscall.S_IFDIR }
 
-// sameObject: file systems hand a freed inode number to the next new
-// file at once, so the number alone would make "remove a, create b" look
-// like "rename a to b". The birth time tells them apart; without one, a
-// file that kept its mtime is taken to be the same (a rename keeps it, a
-// new file has a fresh one).
+// sameObject tells whether two stats are of one object: same inode
+// number, device and type, and — since file systems hand a freed inode
+// number to the next new file at once — the same birth time where both
+// have one.
+//
+// Without birth times (sshfs, NFSv3, SMB without them) the object is
+// taken to be the same unless there is evidence of a replacement (the
+// type changed). It is never told by its mtime: an in-place write
+// changes the mtime of the very same object, and reading it as a
+// replacement turned every edit on a network share into remove, create
+// and write. The cost is documented (doc.go, Limits): with no birth
+// time, a file removed and another created with its recycled inode
+// number between two scans reads as one object.
 func sameObject(a, b entry) bool {
-	if a.ino != b.ino || a.isDir() != b.isDir() {
+	if a.ino != b.ino || a.mode&syscall.S_IFMT != b.mode&syscall.S_IFMT {
 		return false
 	}
-	if a.birth != 0 || b.birth != 0 {
+	if a.dev != 0 && b.dev != 0 && a.dev != b.dev {
+		return false
+	}
+	if a.birth != 0 && b.birth != 0 {
 		return a.birth == b.birth
 	}
-	return a.isDir() || a.mtime == b.mtime
+	return true
 }
 
 // tree is a scan of SOURCE: relative path → entry (the root is not in
@@ -65,18 +77,33 @@ var errScanStopped = errors.New("kqshim: scan stopped")
 // descriptor, never following a symlink (O_NOFOLLOW), so a directory
 // swapped for a symlink while the scan runs cannot take it outside.
 func scanUntil(root int, rel string, stop <-chan struct{}) (tree, error) {
+	return scanFresh(root, rel, stop, false)
+}
+
+// scanFresh is scanUntil that, with fresh, has every stat bypass the
+// attribute cache of a network filesystem (AT_STATX_FORCE_SYNC: NFS,
+// SMB and FUSE ask the server). A scan of SOURCE on NFS otherwise sees
+// the client's cached attributes, up to actimeo old, and misses what
+// changed on the server meanwhile.
+func scanFresh(root int, rel string, stop <-chan struct{}, fresh bool) (tree, error) {
 	fd, err := beneath.Open(root, rel, unix.O_RDONLY|unix.O_DIRECTORY)
 	if err != nil {
 		return nil, &os.PathError{Op: "open", Path: rel, Err: err}
 	}
 	t := tree{}
-	err = scanDir(fd, "", t, stop)
+	err = scanDir(fd, "", t, scanOpts{stop: stop, fresh: fresh})
 	return t, err
+}
+
+// scanOpts are what every level of a scan is told.
+type scanOpts struct {
+	stop  <-chan struct{}
+	fresh bool // see scanFresh
 }
 
 // scanDir records the entries of the directory dirfd (whose path is rel)
 // and everything below them; it closes dirfd.
-func scanDir(dirfd int, rel string, t tree, stop <-chan struct{}) error {
+func scanDir(dirfd int, rel string, t tree, o scanOpts) error {
 	f := os.NewFile(uintptr(dirfd), rel)
 	defer f.Close()
 	names, err := f.Readdirnames(-1)
@@ -85,11 +112,11 @@ func scanDir(dirfd int, rel string, t tree, stop <-chan struct{}) error {
 	}
 	for _, name := range names {
 		select {
-		case <-stop:
+		case <-o.stop:
 			return errScanStopped
 		default:
 		}
-		e, err := statEntryAt(dirfd, name)
+		e, err := statEntryFresh(dirfd, name, o.fresh)
 		if err != nil {
 			continue
 		}
@@ -105,7 +132,7 @@ func scanDir(dirfd int, rel string, t tree, stop <-chan struct{}) error {
 		if err != nil {
 			continue
 		}
-		if err := scanDir(sub, p, t, stop); err != nil {
+		if err := scanDir(sub, p, t, o); err != nil {
 			return err
 		}
 	}
@@ -127,8 +154,27 @@ func scanDir(dirfd int, rel string, t tree, stop <-chan struct{}) error {
 //   - The same object with another size or mtime: write (a scan cannot
 //     tell a truncate from a rewrite); another mode: chmod; another
 //     owner: chown.
-func diff(old, new tree) []*eventbus.Event {
+func diff(old, new tree) []*eventbus.Event { return diffOf(old, new, false) }
+
+// diffOf is diff for a SOURCE whose inode numbers may follow the path
+// rather than the object (pathInodes: sshfs, whose protocol carries no
+// inode numbers, numbers objects by path). There a rename shows as a
+// removed and a created name with different numbers; such a pair is
+// taken for a rename when everything else a rename keeps (type, size,
+// mtime, mode, owner) matches and no other removed or created name
+// matches it too.
+func diffOf(fullOld, fullNew tree, pathInodes bool) []*eventbus.Event {
+	// Everything below looks only at names whose entry differs between
+	// the scans: at mount, the offline diff of a 100k tree is mostly
+	// identical entries, and each pass over it costs a map lookup per
+	// name. (A rename's both names, a moved directory's contents, a
+	// replaced name all differ.) Only a new hard link's existing name is
+	// looked up in the full scans.
+	old, new := differing(fullOld, fullNew)
 	moves := findMoves(old, new)
+	if pathInodes {
+		pairByAttributes(old, new, moves)
+	}
 	var evs []*eventbus.Event
 	for _, to := range sortedKeys(moves) {
 		ev := event(eventbus.Rename, to, moves[to], new[to])
@@ -170,7 +216,7 @@ func diff(old, new tree) []*eventbus.Event {
 	}
 	for _, p := range created {
 		n := new[p]
-		if from, ok := otherName(old, new, p, n); ok {
+		if from, ok := otherName(fullOld, fullNew, p, n); ok {
 			evs = append(evs, event(eventbus.Link, p, from, n))
 			continue
 		}
@@ -184,7 +230,7 @@ func diff(old, new tree) []*eventbus.Event {
 			was = p
 		}
 		o, ok := old[was]
-		if !ok || o.ino != n.ino || (o.birth != n.birth) {
+		if !ok || !sameObject(o, n) {
 			continue
 		}
 		if !n.isDir() && (n.size != o.size || n.mtime != o.mtime) {
@@ -203,6 +249,23 @@ func diff(old, new tree) []*eventbus.Event {
 		}
 	}
 	return evs
+}
+
+// differing returns the parts of old and new whose names are not in
+// both with identical entries.
+func differing(old, new tree) (tree, tree) {
+	od, nd := tree{}, tree{}
+	for p, n := range new {
+		if o, ok := old[p]; !ok || o != n {
+			nd[p] = n
+		}
+	}
+	for p, o := range old {
+		if n, ok := new[p]; !ok || o != n {
+			od[p] = o
+		}
+	}
+	return od, nd
 }
 
 // dataChange types a change of size or mtime. A write sets mtime and
@@ -266,6 +329,49 @@ func findMoves(old, new tree) moveSet {
 		}
 	}
 	return top
+}
+
+// pairByAttributes adds to moves the renames that inode numbers cannot
+// show (see diffOf): a removed and a created name alike in every
+// attribute a rename keeps, each the only one of its side so alike.
+func pairByAttributes(old, new tree, moves moveSet) {
+	type print struct {
+		mode, uid, gid uint32
+		size, mtime    int64
+	}
+	fp := func(e entry) print { return print{e.mode, e.uid, e.gid, e.size, e.mtime} }
+	removed := map[print][]string{}
+	for p, o := range old {
+		if _, ok := new[p]; ok || p == "" {
+			continue
+		}
+		if _, moved := moves.newName(p); !moved {
+			removed[fp(o)] = append(removed[fp(o)], p)
+		}
+	}
+	created := map[print][]string{}
+	for p, n := range new {
+		if _, ok := old[p]; ok {
+			continue
+		}
+		if _, moved := moves.oldName(p); !moved {
+			created[fp(n)] = append(created[fp(n)], p)
+		}
+	}
+	var pairs [][2]string
+	for k, to := range created {
+		if from := removed[k]; len(from) == 1 && len(to) == 1 {
+			pairs = append(pairs, [2]string{to[0], from[0]})
+		}
+	}
+	// Shallowest first: a moved directory's contents pair too, and are
+	// then carried by it rather than reported.
+	sort.Slice(pairs, func(i, j int) bool { return shallowerFirst(pairs[i][0], pairs[j][0]) })
+	for _, pr := range pairs {
+		if _, carried := moves.oldName(pr[0]); !carried {
+			moves[pr[0]] = pr[1]
+		}
+	}
 }
 
 // impliedByParent: some moved directory carried (from → to) along.

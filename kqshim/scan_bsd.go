@@ -23,10 +23,14 @@ func statEntryAt(dirfd int, name string) (entry, error) {
 	return entryOfStat(&st), nil
 }
 
+// statEntryFresh is statEntryAt: these systems have no way to ask past
+// a network filesystem's attribute cache.
+func statEntryFresh(dirfd int, name string, _ bool) (entry, error) { return statEntryAt(dirfd, name) }
+
 // entryOfStat is what a scan records of a stat.
 func entryOfStat(st *unix.Stat_t) entry {
 	return entry{
-		ino: uint64(st.Ino), birth: st.Btim.Nano(), mode: uint32(st.Mode), size: st.Size,
+		ino: uint64(st.Ino), dev: uint64(st.Dev), birth: st.Btim.Nano(), mode: uint32(st.Mode), size: st.Size,
 		mtime: st.Mtim.Nano(), ctime: st.Ctim.Nano(), uid: st.Uid, gid: st.Gid,
 		nlink: uint32(st.Nlink),
 	}

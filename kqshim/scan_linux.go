@@ -7,9 +7,16 @@ func statEntry(p string) (entry, error) { return statEntryAt(unix.AT_FDCWD, p) }
 
 // statEntryAt stats name in the directory dirfd, not following a symlink
 // ("": dirfd itself).
-func statEntryAt(dirfd int, name string) (entry, error) {
+func statEntryAt(dirfd int, name string) (entry, error) { return statEntryFresh(dirfd, name, false) }
+
+// statEntryFresh is statEntryAt that, with fresh, bypasses a network
+// filesystem's attribute cache (see scanFresh).
+func statEntryFresh(dirfd int, name string, fresh bool) (entry, error) {
 	var x unix.Statx_t
 	flags := unix.AT_SYMLINK_NOFOLLOW
+	if fresh {
+		flags |= unix.AT_STATX_FORCE_SYNC
+	}
 	if name == "" {
 		flags |= unix.AT_EMPTY_PATH
 	}
@@ -17,7 +24,7 @@ func statEntryAt(dirfd int, name string) (entry, error) {
 		return entry{}, err
 	}
 	e := entry{
-		ino: x.Ino, mode: uint32(x.Mode), size: int64(x.Size),
+		ino: x.Ino, dev: unix.Mkdev(x.Dev_major, x.Dev_minor), mode: uint32(x.Mode), size: int64(x.Size),
 		mtime: x.Mtime.Sec*1e9 + int64(x.Mtime.Nsec), ctime: x.Ctime.Sec*1e9 + int64(x.Ctime.Nsec),
 		uid: x.Uid, gid: x.Gid, nlink: x.Nlink,
 	}

@@ -89,12 +89,15 @@ func (s *sink) stat(rel string) (cur, prev entry, known, ok bool) {
 // statRel stats rel (not following a final symlink) through its
 // directory opened beneath SOURCE's descriptor, so that a symlink swapped
 // into the path cannot make an event describe an object outside.
-func (s *sink) statRel(rel string) (entry, error) {
+func (s *sink) statRel(rel string) (entry, error) { return statBeneath(s.rootfd, rel) }
+
+// statBeneath stats rel beneath the descriptor root that way.
+func statBeneath(root int, rel string) (entry, error) {
 	if rel == "" {
-		return statEntryAt(s.rootfd, "")
+		return statEntryAt(root, "")
 	}
 	dir, name := beneath.Split(rel)
-	dfd, err := beneath.OpenDir(s.rootfd, dir)
+	dfd, err := beneath.OpenDir(root, dir)
 	if err != nil {
 		return entry{}, err
 	}

@@ -51,6 +51,9 @@ func New(opts Options, cfg Config) (*Watcher, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := checkCoverage(opts, cfg); err != nil {
+		return nil, err
+	}
 	s := newSink(cfg.Source, cfg)
 	if s.rootfd < 0 {
 		return nil, fmt.Errorf("%w: cannot open %s", ErrBackend, cfg.Source)

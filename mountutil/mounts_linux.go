@@ -33,6 +33,10 @@ type MountInfo struct {
 	Point  string
 	FSType string
 	Source string
+	// Dev is the mounted filesystem's device, "major:minor" (Linux; ""
+	// elsewhere): the same in every mount of one filesystem, in any
+	// mount namespace. For FUSE the minor is the connection's number.
+	Dev string
 }
 
 // Lookup returns the mount table entry whose mount point is p (the last
@@ -62,7 +66,7 @@ func Lookup(p string) (mi MountInfo, ok bool, err error) {
 			continue
 		}
 		if unescapeMount(fields[4]) == p {
-			mi = MountInfo{Point: p, FSType: fields[sep+1], Source: unescapeMount(fields[sep+2])}
+			mi = MountInfo{Point: p, FSType: fields[sep+1], Source: unescapeMount(fields[sep+2]), Dev: fields[2]}
 			ok = true
 		}
 	}

@@ -28,6 +28,10 @@ type MountInfo struct {
 	Point  string
 	FSType string
 	Source string
+	// Dev is the mounted filesystem's device, "major:minor" (Linux; ""
+	// elsewhere): the same in every mount of one filesystem, in any
+	// mount namespace. For FUSE the minor is the connection's number.
+	Dev string
 }
 
 // Lookup recognises a mount point by its device differing from its

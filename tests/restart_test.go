@@ -77,7 +77,7 @@ func TestBinaryResumeAfterKill(t *testing.T) {
 				// Some may be missing (those not yet handed to the kernel
 				// when the daemon died): read what the journal has, up to
 				// a sync, and require that anything missing is told.
-				resumed = resumeUpToSync(t, mnt, cursor)
+				resumed = resumeUpToSync(t, mnt, cursor, "create")
 			}
 			var lost uint64
 			for _, e := range resumed {
@@ -151,12 +151,12 @@ func TestBinaryFollowAcrossRestart(t *testing.T) {
 	}
 }
 
-// resumeUpToSync subscribes from cursor and returns every event up to
-// the daemon's current seq.
-func resumeUpToSync(t *testing.T, mnt string, cursor eventbus.Cursor) []eventbus.Event {
+// resumeUpToSync subscribes from cursor (to types, or the default
+// types) and returns every event up to the daemon's current seq.
+func resumeUpToSync(t *testing.T, mnt string, cursor eventbus.Cursor, types ...string) []eventbus.Event {
 	t.Helper()
 	c := dialMount(t, mnt)
-	if _, err := c.Subscribe(ctx(t), client.SubscribeRequest{Since: &cursor, Types: []string{"create"}}); err != nil {
+	if _, err := c.Subscribe(ctx(t), client.SubscribeRequest{Since: &cursor, Types: types}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := c.Sync(ctx(t)); err != nil {

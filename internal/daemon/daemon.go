@@ -26,10 +26,15 @@ type Daemon struct {
 	bus  *eventbus.Bus
 	fsys *fusefs.FS
 	// under is nil when Config.Underneath.Backend is "off".
-	under  *kqshim.Watcher
-	srv    *subscribers.Server
-	server *fuse.Server
-	socket string
+	under *kqshim.Watcher
+	// index is nil without a journal; gate holds the watcher's events
+	// until the offline ones are published (offline.go).
+	index    *kqshim.Index
+	gate     chan struct{}
+	gateOnce sync.Once
+	srv      *subscribers.Server
+	server   *fuse.Server
+	socket   string
 
 	unadvertise func()
 	printed     chan struct{} // closed when --print has written the last event; nil without Print
@@ -48,9 +53,11 @@ type Daemon struct {
 // the filesystem, the socket, then the mount itself. It returns once the
 // mount is ready, or the error that kept it from being ready with
 // everything it had started undone.
-func Start(cfg Config) (d *Daemon, err error) {
+func Start(cfg Config) (_ *Daemon, err error) {
 	cfg.setDefaults()
-	d = &Daemon{cfg: cfg, ready: make(chan struct{}), unmounted: make(chan struct{}), done: make(chan struct{})}
+	// d is not the named result: "return nil, err" must not nil it
+	// before the deferred shutdown runs.
+	d := &Daemon{cfg: cfg, ready: make(chan struct{}), unmounted: make(chan struct{}), done: make(chan struct{})}
 	defer func() {
 		if err != nil {
 			d.shutdown() // whatever was started, in the usual order
@@ -65,13 +72,20 @@ func Start(cfg Config) (d *Daemon, err error) {
 	if d.bus, err = eventbus.OpenBus(d.cfg.Bus); err != nil {
 		return nil, err
 	}
+	d.gate = make(chan struct{})
 	invalidate, err := d.watchUnderneath()
 	if err != nil {
 		return nil, err
 	}
+	d.openIndex()
+	d.openGate()
 	if d.fsys, err = fusefs.New(d.cfg.Source, d.bus, d.cfg.FS); err != nil {
 		return nil, err
 	}
+	// Where no kernel note tells of SOURCE's changes, nothing invalidates
+	// the mount's caches promptly: opens revalidate instead (fusefs
+	// coherence.go).
+	d.fsys.SetCloseToOpen(d.under == nil || d.under.Backend() == "poll" || kqshim.NetworkFS(d.cfg.Source) != "")
 	if d.under != nil {
 		f := d.fsys.Invalidate
 		invalidate.Store(&f)
@@ -171,8 +185,11 @@ func (d *Daemon) watchUnderneath() (*atomic.Pointer[func(*eventbus.Event)], erro
 		return &invalidate, nil
 	}
 	w, err := kqshim.New(d.cfg.Underneath, kqshim.Config{
-		Source:  d.cfg.Source,
-		Publish: func(ev *eventbus.Event) { d.bus.Publish(ev) },
+		Source: d.cfg.Source,
+		Publish: func(ev *eventbus.Event) {
+			<-d.gate // offline changes are published first
+			d.bus.Publish(ev)
+		},
 		Invalidate: func(ev *eventbus.Event) {
 			if f := invalidate.Load(); f != nil {
 				(*f)(ev)
@@ -244,10 +261,17 @@ func (d *Daemon) shutdown() error {
 		d.unadvertise()
 	}
 	if d.under != nil {
+		d.openGate()    // a Start that failed before opening it
 		d.under.Close() // nothing to bridge into a bus that is closing
 	}
 	if d.fsys != nil {
 		d.fsys.Close() // reports what handles still open had written
+	}
+	if d.index != nil {
+		// Last: it must cover every event, and before the bus closes.
+		if err := d.index.Close(); err != nil {
+			d.cfg.Logger.Printf("%v", err)
+		}
 	}
 	if d.bus != nil {
 		d.bus.Close() // publishes unmount to every subscriber, closes the journal
@@ -285,7 +309,12 @@ func (d *Daemon) Close() error {
 			return
 		default:
 		}
-		if err := mountutil.Unmount(d.cfg.MountPoint, d.cfg.UnmountWait, true); err != nil {
+		mi, _, _ := mountutil.Lookup(d.cfg.MountPoint)
+		err := mountutil.Unmount(d.cfg.MountPoint, d.cfg.UnmountWait, true)
+		if d.abortIfHeldElsewhere(mi.Dev) {
+			return
+		}
+		if err != nil {
 			d.cfg.Logger.Printf("%v: serving its remaining users until they leave", err)
 		}
 	})

@@ -16,6 +16,8 @@ type Status struct {
 	FSStatus
 	// Underneath is nil when no watcher runs (--underneath off).
 	Underneath *kqshim.Stats `json:"underneath,omitempty"`
+	// Index is nil without a journal (--journal none): no offline index.
+	Index *kqshim.IndexStats `json:"index,omitempty"`
 }
 
 // FSStatus is the filesystem's part of the status.
@@ -31,6 +33,9 @@ func (d *Daemon) statusOf(srv *subscribers.Status) Status {
 	st := Status{Status: srv, FSStatus: d.fsys.Stats()}
 	if d.under != nil {
 		st.Underneath = d.under.Stats()
+	}
+	if d.index != nil {
+		st.Index = d.index.Stats()
 	}
 	return st
 }
