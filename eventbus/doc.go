@@ -16,12 +16,15 @@
 //
 // # Never blocking the writer
 //
-// Each subscription has a bounded live queue. When it is full, Publish
-// does not wait and does not drop: the subscription is switched to reading
-// the ring from the first event it missed, and rejoins the live queue once
-// it has caught up, with no gap and no duplicate at the seam. Only events
-// that have already left the ring are lost, and the subscriber is told
-// exactly which (an overflow event with from_seq..to_seq). Stats counts
+// A subscription is a position in the ring, not a queue: Publish only
+// wakes the subscriptions that have something to take, and steps a
+// caught-up subscription over an event its filter rejects. A subscriber
+// that stops reading therefore costs no memory however far it falls
+// behind; once the events it has not taken leave the ring it reads them
+// from the journal, with no gap and no duplicate at the seam. Without a
+// journal, only events that have already left the ring are lost, and the
+// subscriber is told exactly which (an overflow event with
+// from_seq..to_seq). Stats counts
 // such losses per subscription (lost) and for the whole bus (dropped,
 // which keeps what departed subscriptions lost).
 //
@@ -42,7 +45,10 @@
 //
 // # Limits
 //
-// The ring holds the most recent RingSize events in memory. Without a
+// The ring holds the most recent events in memory within a budget in
+// bytes (RingBytes; every event is weighed with its strings) and at most
+// RingSize of them. The daemon's memory is therefore the budget plus a
+// constant, whatever the mix of events and subscribers. Without a
 // journal (New, or OpenBus with no directory) a cursor survives
 // subscriber reconnects but not a daemon restart, and a cursor older
 // than the ring gets a reset event. With a journal (OpenBus) the epoch
