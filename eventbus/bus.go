@@ -6,6 +6,7 @@ import (
 	"errors"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -66,7 +67,8 @@ type Bus struct {
 	closed  bool
 	dropped uint64 // events lost to subscribers, summed over overflow events
 
-	j *journal // nil: memory only
+	j    *journal     // nil: memory only
+	jerr *JournalStats // the journal could not be opened: why, for status
 
 	published atomic.Uint64 // == seq, readable without mu
 	wants     atomic.Uint32 // TypeMask of types anybody wants
@@ -83,7 +85,19 @@ func OpenBus(opts Options) (*Bus, error) {
 	}
 	j, next, err := openJournal(opts.Journal)
 	if err != nil {
-		return nil, err
+		if !journalUnwritable(err) || opts.Journal.Sync == SyncAlways {
+			return nil, err
+		}
+		// A full or read-only journal directory does not stop the mount:
+		// it runs memory-only, in a new epoch (the journal's sequence
+		// cannot be continued without writing), and says so in the log
+		// and in status. SyncAlways promised durability, so it refuses.
+		if opts.Journal.Logf != nil {
+			opts.Journal.Logf("journal: %v; WARNING: running without a journal (events are kept in memory only, cursors do not survive a restart); free space or fix the directory and restart to record again", err)
+		}
+		b := New(opts)
+		b.jerr = &JournalStats{Dir: opts.Journal.Dir, Sync: opts.Journal.Sync.String(), Error: err.Error()}
+		return b, nil
 	}
 	opts.Epoch = j.epoch
 	b := New(opts)
@@ -91,9 +105,22 @@ func OpenBus(opts Options) (*Bus, error) {
 	if opts.Journal.Sync == SyncAlways {
 		j.onDurable = b.wakeAll
 	}
+	j.onNotice = b.publishNotice
 	b.seq = next - 1
 	b.published.Store(b.seq)
 	return b, nil
+}
+
+// journalUnwritable reports an error that means the journal directory
+// cannot be written now (full, read-only, no permission), as opposed to
+// one that must stop the daemon (in use, untrusted, malformed).
+func journalUnwritable(err error) bool {
+	for _, e := range []error{syscall.ENOSPC, syscall.EDQUOT, syscall.EROFS, syscall.EACCES, syscall.EPERM, syscall.EIO} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
 }
 
 // New returns a memory-only bus with the given options (Journal is
@@ -160,7 +187,27 @@ func (b *Bus) publishLocked(e *Event) uint64 {
 		s.offer(e)
 	}
 	b.published.Store(b.seq)
+	if b.j != nil && b.j.notice.Load() != noticeNone {
+		// The journal stopped or started recording with e: tell every
+		// subscriber, in the stream, right after it.
+		if n := b.j.takeNotice(); n != nil {
+			b.publishLocked(n)
+		}
+	}
 	return e.Seq
+}
+
+// publishNotice publishes the journal's durability notice, if it still
+// has one (the syncer found a failure no append saw).
+func (b *Bus) publishNotice() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return
+	}
+	if n := b.j.takeNotice(); n != nil {
+		b.publishLocked(n)
+	}
 }
 
 // Close publishes an unmount event, tells every subscription that the
@@ -197,9 +244,11 @@ func (b *Bus) wakeAll() {
 // SyncAlways only what is on disk, so that a crash can never take back
 // an event somebody saw.
 func (b *Bus) deliverableLocked() uint64 {
-	if b.j != nil && b.j.opts.Sync == SyncAlways {
+	if b.j != nil && b.j.opts.Sync == SyncAlways && !b.j.failing.Load() {
 		return min(b.seq, b.j.durable.Load())
 	}
+	// A failed journal delivers from memory: durability is lost (and
+	// subscribers are told so), but the stream and sync go on.
 	return b.seq
 }
 
@@ -274,6 +323,8 @@ func (b *Bus) Stats() Stats {
 	b.mu.Unlock()
 	if b.j != nil {
 		st.Journal = b.j.stats()
+	} else if b.jerr != nil {
+		st.Journal = new(*b.jerr)
 	}
 	for i := range subs {
 		subs[i].Lag = st.Seq - subs[i].Position

@@ -84,6 +84,12 @@ func (r *journalReader) read(from, upto uint64, f *Filter, out []*Event, max int
 			break
 		}
 		if err != nil {
+			if _, ok := r.sc.resync(r.f); ok {
+				// The next record says how many seqs the damage took;
+				// they are reported as lost when it is read.
+				r.j.opts.Logf("journal: %s: %v; resuming at the next intact record", r.f.Name(), err)
+				continue
+			}
 			end := upto
 			if r.end != 0 {
 				end = min(r.end-1, upto)
@@ -147,7 +153,7 @@ func (r *journalReader) position(from uint64) error {
 		off = x.off
 	}
 	r.j.mu.Unlock()
-	f, err := os.Open(s.path)
+	f, err := openNoFollow(s.path, os.O_RDONLY)
 	if err != nil {
 		return err
 	}
