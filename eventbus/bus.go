@@ -67,7 +67,7 @@ type Bus struct {
 	closed  bool
 	dropped uint64 // events lost to subscribers, summed over overflow events
 
-	j    *journal     // nil: memory only
+	j    *journal      // nil: memory only
 	jerr *JournalStats // the journal could not be opened: why, for status
 
 	published atomic.Uint64 // == seq, readable without mu

@@ -11,7 +11,7 @@ import (
 // retryEvery is how often a failed journal tries to record again (on
 // the next event after it), so that it resumes by itself once space
 // returns, without a write attempt per event meanwhile.
-const retryEvery = time.Second
+var retryEvery = time.Second // a variable so that tests need not wait
 
 // Notices the journal leaves for the bus to publish (journal.notice).
 const (
