@@ -96,7 +96,8 @@ func (sc *scanner) next() (seq uint64, payload []byte, err error) {
 // offset holding a record whose length is sane, whose seq fits (beyond
 // the last good one and, since a segment's seqs are consecutive, no
 // further ahead than the records the rest of the file could hold) and
-// whose checksum matches. On success the scanner is positioned there and
+// whose checksum matches. A damaged segment header is resynchronised
+// past the same way (sc.off is then 0). On success the scanner is positioned there and
 // the next call to next returns that record; the caller reports the seqs
 // in between as lost. The rest of the file is read into memory: damage
 // is rare, and a segment is bounded (JournalOptions.SegmentBytes).
@@ -116,7 +117,10 @@ func (sc *scanner) resync(f *os.File) (off int64, ok bool) {
 	for o := 0; o+recHeader <= len(buf); o++ {
 		length := binary.LittleEndian.Uint32(buf[o:])
 		seq := binary.LittleEndian.Uint64(buf[o+8:])
-		if length > maxRecord || seq < base || seq > maxSeq || seq-base > uint64(len(buf)-o)/recHeader ||
+		// The records base..seq-1 must fit between the damage and here,
+		// and seq.. between here and the end.
+		before := uint64(start+int64(o)-sc.off) / recHeader
+		if length > maxRecord || seq < base || seq > maxSeq || seq-base > before ||
 			(sc.end != 0 && seq >= sc.end) || o+recHeader+int(length) > len(buf) {
 			continue
 		}

@@ -160,8 +160,12 @@ func (r *journalReader) position(from uint64) error {
 	sc := newScanner(f, s.first)
 	sc.end = r.end
 	if err := sc.header(); err != nil {
-		f.Close()
-		return fmt.Errorf("%s: %w", s.path, err)
+		sc.off = 0 // resynchronise past a damaged header
+		if _, ok := sc.resync(f); !ok {
+			f.Close()
+			return fmt.Errorf("%s: %w", s.path, err)
+		}
+		off = 0
 	}
 	if off > 0 {
 		if err := sc.seekTo(f, off); err != nil {

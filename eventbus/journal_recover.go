@@ -136,7 +136,12 @@ func (j *journal) repairTail(s *segment) (last uint64, ok bool, err error) {
 	defer f.Close()
 	sc := newScanner(f, s.first)
 	if err := sc.header(); err != nil {
-		return 0, false, nil
+		// A damaged header does not make the records after it worthless.
+		sc.off = 0
+		if _, ok := sc.resync(f); !ok {
+			return 0, false, nil
+		}
+		j.opts.Logf("journal: %s: %v; reading its intact records", s.path, err)
 	}
 	count := 0
 	for {
