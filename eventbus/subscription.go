@@ -28,7 +28,9 @@ type Subscription struct {
 	// jr is the journal position of a subscription behind the ring;
 	// used only by Take's goroutine.
 	jr      *journalReader
-	reading bool // Take is reading the journal without bus.mu
+	reading bool // Take is reading the journal or filtering without bus.mu
+	// scratch holds the ring entries one Take examines.
+	scratch []*Event
 	// coalesce is the folding window (see coalesce.go).
 	coalesce time.Duration
 }
@@ -52,17 +54,10 @@ func (s *Subscription) wake() {
 }
 
 // offer is called by Publish with bus.mu held, after e joined the ring.
-// A subscription that has examined everything before e steps over an
-// event its filter rejects right here, so that its position (and a sync
-// waiting on it) moves without a Take; one that has events to take is
-// woken.
-func (s *Subscription) offer(e *Event) {
-	if s.next == e.Seq && !s.filter.Match(e) {
-		s.next++
-		return
-	}
-	s.wake()
-}
+// It only wakes the subscription: its filter runs in Take, on the
+// subscriber's goroutine and without the bus lock, so that an expensive
+// filter costs its own subscriber time, never the filesystem's.
+func (s *Subscription) offer(e *Event) { s.wake() }
 
 // positionLocked: every event with seq <= position has been handed out
 // by Take or filtered away.
@@ -106,7 +101,10 @@ func (s *Subscription) Take(dst []*Event, max int) (out []*Event, pos uint64, do
 				return out, s.closePos, true
 			}
 		} else {
-			out = s.readRingLocked(out, max, limit)
+			out = s.readRing(out, max, limit)
+			if s.detached {
+				return out, s.closePos, true
+			}
 		}
 	}
 	out = coalesceTail(out, len(dst), s.coalesce)
@@ -123,25 +121,39 @@ func (s *Subscription) Take(dst []*Event, max int) (out []*Event, pos uint64, do
 // bus lock (and so Publish) for a scan of the whole ring.
 const ringScanLimit = 4096
 
-// readRingLocked serves the subscriber from the ring.
-func (s *Subscription) readRingLocked(out []*Event, max int, limit uint64) []*Event {
+// readRing serves the subscriber from the ring. It copies up to
+// ringScanLimit event pointers under bus.mu and runs the filter on them
+// with the lock released (events are immutable, and nothing but Take
+// moves s.next), so that neither a long scan nor an expensive filter
+// holds up Publish.
+func (s *Subscription) readRing(out []*Event, max int, limit uint64) []*Event {
 	b := s.bus
-	var bytes int64
-	for scanned := 0; s.next <= limit && scanned < ringScanLimit; scanned++ {
-		e := b.ring.get(s.next)
-		if e == nil {
-			// Gone from the ring: say exactly which seqs were lost and
-			// go on from the oldest one still held.
-			oldest := b.ring.oldest(b.seq + 1)
-			if oldest <= s.next {
-				break // cannot happen with a sane sequence; never spin
-			}
-			out = append(out, &Event{Type: Overflow, FromSeq: s.next, ToSeq: oldest - 1, Time: b.opts.Now()})
-			s.lost += oldest - s.next
-			b.dropped += oldest - s.next
-			s.next = oldest
-			continue
+	if b.ring.get(s.next) == nil {
+		// Gone from the ring: say exactly which seqs were lost and go
+		// on from the oldest one still held.
+		oldest := b.ring.oldest(b.seq + 1)
+		if oldest <= s.next {
+			return out // cannot happen with a sane sequence; never spin
 		}
+		out = append(out, &Event{Type: Overflow, FromSeq: s.next, ToSeq: oldest - 1, Time: b.opts.Now()})
+		s.lost += oldest - s.next
+		b.dropped += oldest - s.next
+		s.next = oldest
+		if s.next > limit {
+			return out
+		}
+	}
+	from := s.next
+	n := int(min(limit-from+1, ringScanLimit))
+	cand := s.scratch[:0]
+	for i := range n {
+		cand = append(cand, b.ring.get(from+uint64(i)))
+	}
+	s.reading = true
+	b.mu.Unlock()
+	var bytes int64
+	k := 0
+	for _, e := range cand {
 		if s.filter.Match(e) {
 			if len(out) >= max || bytes >= takeBytes {
 				break // the position stops just before it
@@ -149,7 +161,14 @@ func (s *Subscription) readRingLocked(out []*Event, max int, limit uint64) []*Ev
 			out = append(out, e)
 			bytes += eventBytes(e)
 		}
-		s.next++
+		k++
+	}
+	clear(cand) // do not keep events alive past the ring
+	s.scratch = cand[:0]
+	b.mu.Lock()
+	s.reading = false
+	if !s.detached {
+		s.next = from + uint64(k)
 	}
 	return out
 }
