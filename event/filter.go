@@ -3,8 +3,8 @@ package event
 import (
 	"errors"
 	"fmt"
-	"slices"
 	"path"
+	"slices"
 	"strings"
 
 	"github.com/notifyfs/notifyfs/internal/relpath"

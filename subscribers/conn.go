@@ -179,7 +179,7 @@ type writer struct {
 	sub     *eventbus.Subscription
 	vis     *visibility // nil: the peer sees everything
 	pos     uint64      // from the last Take
-	subDone bool   // bus closed and everything handed out
+	subDone bool        // bus closed and everything handed out
 	syncs   []pendingSync
 
 	eof         bool // the client will send nothing more
