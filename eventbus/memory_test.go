@@ -86,3 +86,29 @@ func TestStuckSubscribersCostLittle(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkRingBudget publishes the heaviest events there are (renames
+// with two ~3.5 KB paths) to a bus with the default ring budget and 64
+// subscribers that never read, and reports the live heap against the
+// budget: heap-MiB stays under budget-MiB plus a small constant however
+// many events are published.
+func BenchmarkRingBudget(b *testing.B) {
+	bus := New(Options{})
+	defer bus.Close()
+	for range 64 {
+		s, _ := bus.Subscribe("stuck", Filter{}, nil)
+		defer s.Close()
+	}
+	from, to := deepPath(0, 3500), deepPath(1, 3500)
+	base := heapInUse()
+	b.ResetTimer()
+	for i := range b.N {
+		// New strings per event, as events from the filesystem have.
+		bus.Publish(&Event{Type: Rename, Path: to[:len(to)-1] + strconv.Itoa(i%10), From: from[:len(from)-1] + strconv.Itoa(i%10), Origin: OriginMount})
+	}
+	b.StopTimer()
+	st := bus.Stats()
+	b.ReportMetric(float64(heapInUse()-base)/(1<<20), "heap-MiB")
+	b.ReportMetric(float64(st.RingBytesMax)/(1<<20), "budget-MiB")
+	b.ReportMetric(float64(st.RingHeld), "events-held")
+}

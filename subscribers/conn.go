@@ -18,7 +18,7 @@ import (
 const (
 	takeBatch   = 512      // events per Subscription.Take
 	flushAt     = 64 << 10 // write out before the buffer grows past this
-	readBufSize = 64 << 10 // bufio.Reader size; lines may be longer
+	readBufSize = 4 << 10  // bufio.Reader size; lines may be longer (kept small: one per connection)
 	reqQueue    = 16       // parsed requests waiting for the writer
 )
 
