@@ -51,6 +51,21 @@ func (o *Options) setDefaults() {
 // DefaultRingBytes is the ring's default memory budget.
 const DefaultRingBytes = 64 << 20
 
+// MemoryHeadroom is what a daemon needs besides the ring: the Go runtime,
+// FUSE request buffers, the journal's write buffer, the kernel-note
+// reader, a few connections. It is the constant of "RSS under the budget
+// plus a constant" (docs/operations.md, "Limits and budgets").
+const MemoryHeadroom = 48 << 20
+
+// MemoryLimit is the soft limit a daemon process should give the Go
+// runtime (debug.SetMemoryLimit): the ring's budget plus MemoryHeadroom.
+// Without one the collector lets the heap grow to twice what is live
+// before it runs, so a full ring would cost twice its budget.
+func (o Options) MemoryLimit() int64 {
+	o.setDefaults()
+	return o.RingBytes + MemoryHeadroom
+}
+
 // ErrClosed is returned by operations on a closed bus.
 var ErrClosed = errors.New("eventbus: closed")
 
