@@ -237,6 +237,7 @@ func (b *Bus) Close() error {
 	b.publishLocked(&Event{Type: Unmount})
 	b.closed = true
 	for _, s := range b.subs {
+		s.woken = false // the end of the stream is news to everyone
 		s.wake()
 	}
 	b.mu.Unlock()

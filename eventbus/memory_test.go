@@ -112,3 +112,21 @@ func BenchmarkRingBudget(b *testing.B) {
 	b.ReportMetric(float64(st.RingBytesMax)/(1<<20), "budget-MiB")
 	b.ReportMetric(float64(st.RingHeld), "events-held")
 }
+
+// BenchmarkPublishStuckSubscribers is what one Publish costs with 1,024
+// subscribers (the default connection cap) that never read: it must not
+// grow with how far behind they are.
+func BenchmarkPublishStuckSubscribers(b *testing.B) {
+	bus := New(Options{RingBytes: 16 << 20})
+	defer bus.Close()
+	for range 1024 {
+		s, _ := bus.Subscribe("stuck", Filter{}, nil)
+		defer s.Close()
+	}
+	e := Event{Type: Write, Path: "dir/file", Origin: OriginMount}
+	b.ResetTimer()
+	for range b.N {
+		x := e
+		bus.Publish(&x)
+	}
+}

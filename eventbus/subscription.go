@@ -20,6 +20,7 @@ type Subscription struct {
 	startSeq uint64
 
 	// Guarded by bus.mu.
+	woken    bool     // Ready signalled since the last Take
 	next     uint64   // the next seq to examine
 	pending  []*Event // control events made for this subscription (reset)
 	lost     uint64
@@ -46,7 +47,15 @@ func (s *Subscription) StartSeq() uint64 { return s.startSeq }
 // Ready is signalled when Take may return something new.
 func (s *Subscription) Ready() <-chan struct{} { return s.notify }
 
+// wake signals Ready, once until the next Take: a subscriber that is
+// not reading is then skipped by Publish at the cost of one bool, not a
+// channel operation. Called with bus.mu held, as is Take, which clears
+// woken, so no wake-up is lost.
 func (s *Subscription) wake() {
+	if s.woken {
+		return
+	}
+	s.woken = true
 	select {
 	case s.notify <- struct{}{}:
 	default:
@@ -85,6 +94,7 @@ func (s *Subscription) Take(dst []*Event, max int) (out []*Event, pos uint64, do
 	b := s.bus
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	s.woken = false
 	out = dst
 	if s.detached {
 		return out, s.closePos, true
@@ -222,5 +232,6 @@ func (s *Subscription) Close() {
 	b.subs = slices.DeleteFunc(b.subs, func(x *Subscription) bool { return x == s })
 	b.nsubs.Store(int32(len(b.subs)))
 	b.recomputeWants()
+	s.woken = false // a goroutine waiting on Ready must notice, whatever it did
 	s.wake()
 }
