@@ -55,4 +55,19 @@
 // and sequence continue across restarts, a cursor is served from disk
 // back to the journal's retention (JournalOptions.MaxBytes, MaxAge), and
 // only older cursors, or another epoch's, get a reset.
+//
+// # Journal failures and damage
+//
+// A write error does not stop the stream: delivery and sync go on from
+// memory (also under SyncAlways), a durability_lost event tells every
+// subscriber from which seq the journal no longer holds events, Stats
+// names the error, and the journal starts a new segment by itself (at
+// most once a second, on the next event) once it can write again, then
+// says durability_restored. A journal directory that cannot be written
+// at OpenBus gives a memory-only bus with the reason in Stats (SyncAlways
+// refuses instead). Recovery and readers resynchronise after a damaged
+// record on the next one whose length, seq and checksum hold, so only
+// the damaged seqs are reported lost; a lost reservation starts a new
+// epoch. The directory must be the daemon's user's and not writable by
+// others, and files are created O_EXCL|O_NOFOLLOW through its descriptor.
 package eventbus
