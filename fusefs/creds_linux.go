@@ -3,8 +3,10 @@ package fusefs
 import (
 	"context"
 	"fmt"
+	"log"
 	"os"
 	"runtime"
+	"sync"
 	"syscall"
 
 	"github.com/hanwen/go-fuse/v2/fuse"
@@ -23,6 +25,8 @@ type identities struct {
 	eff, perm uint64
 	inh       [2]uint32
 	status    procfs.Statuses
+	// warnHidden logs once that callers without a pid are refused.
+	warnHidden sync.Once
 }
 
 func newIdentities() (*identities, error) {
@@ -63,11 +67,14 @@ func (id *identities) of(ctx context.Context) (creds, syscall.Errno) {
 	}
 	c := creds{uid: caller.Uid, gid: caller.Gid, switched: true}
 	if caller.Pid == 0 {
-		// Made by the kernel on no process's behalf, or by a process
-		// outside the daemon's pid namespace: the ids alone, no groups,
-		// no capabilities.
-		c.switched = caller.Uid != uint32(id.uid) || caller.Gid != uint32(id.gid)
-		return c, 0
+		// A process outside the daemon's pid namespace: its groups and
+		// capabilities cannot be read, and acting with its ids alone
+		// would drop the groups that deny it access (a mode like 0604).
+		// Refused; run the daemon in the pid namespace of its users.
+		id.warnHidden.Do(func() {
+			log.Printf("notifyfs: refusing requests from processes outside the daemon's pid namespace (their groups cannot be read); run the daemon in its users' pid namespace")
+		})
+		return creds{}, syscall.EACCES
 	}
 	if caller.Uid == 0 && caller.Gid == uint32(id.gid) {
 		hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3, Pid: int32(caller.Pid)}
@@ -81,9 +88,9 @@ func (id *identities) of(ctx context.Context) (creds, syscall.Errno) {
 	}
 	st, err := id.status.Of(caller.Pid)
 	if err != nil || st.Uid[procfs.FS] != caller.Uid || st.Gid[procfs.FS] != caller.Gid {
-		// The task is gone or its ids changed since the request: act with
-		// the ids the kernel sent and nothing more.
-		return c, 0
+		// The task is gone or changed its ids since the request: who it
+		// is now cannot be known, so nothing is done for it.
+		return creds{}, syscall.EACCES
 	}
 	c.groups = make([]int, len(st.Groups))
 	for i, g := range st.Groups {

@@ -110,13 +110,14 @@ func asHandle(f fs.FileHandle) (*fileHandle, bool) {
 	return nil, false
 }
 
-// mustNotPassthrough: a caller acting as herself writing a set-id file.
+// mustNotPassthrough: a caller acting as herself opening for writing.
 // The kernel's passthrough writes run with the credentials the backing
-// file was registered with — the daemon's, which may keep set-id bits —
-// while SOURCE must clear them as it would for her own write; her writes
+// file was registered with — the daemon's, which keep set-id bits (root
+// has CAP_FSETID) — while SOURCE must clear them as it would for her own
+// write, also on a file made set-id after she opened it; her writes
 // therefore go through the daemon, which writes as her.
 func mustNotPassthrough(c *creds, writable bool, st *syscall.Stat_t) bool {
-	return c.switched && writable && st.Mode&(syscall.S_ISUID|syscall.S_ISGID) != 0
+	return c.switched && writable
 }
 
 // newHandle wraps an fd just opened for node at rel by the caller of ctx.

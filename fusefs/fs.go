@@ -155,6 +155,11 @@ func (f *FS) MountOptions() *fs.Options {
 	}
 	if f.opts.DefaultPermissions {
 		o.MountOptions.Options = append(o.MountOptions.Options, "default_permissions")
+		// The kernel's check then knows SOURCE's POSIX ACLs too (so an
+		// ACL grants through the mount what it grants natively), and it
+		// caches them per inode: `ls -l` asks for system.posix_acl_access
+		// once per file, not at every listing.
+		o.MountOptions.EnableAcl = true
 	}
 	return o
 }

@@ -261,6 +261,9 @@ func (n *Node) OpendirHandle(ctx context.Context, flags uint32) (fs.FileHandle, 
 		return nil, 0, errno
 	}
 	defer o.done()
+	if !n.fsys.budget.take(o.uid) {
+		return nil, 0, syscall.EMFILE
+	}
 	fd := -1
 	errno = o.run(func() error {
 		dirfd, err := o.dirOf(n)
@@ -271,12 +274,21 @@ func (n *Node) OpendirHandle(ctx context.Context, flags uint32) (fs.FileHandle, 
 		return err
 	})
 	if errno != 0 {
+		n.fsys.budget.give(o.uid)
 		return nil, 0, errno
 	}
 	ds, errno := fs.NewLoopbackDirStreamFd(fd)
-	if errno != 0 {
+	stream, ok := ds.(interface {
+		fs.FileReaddirenter
+		fs.FileSeekdirer
+		fs.FileFsyncdirer
+		fs.FileReleasedirer
+	})
+	if errno != 0 || !ok {
 		unix.Close(fd)
-		return nil, 0, errno
+		n.fsys.budget.give(o.uid)
+		return nil, 0, syscall.EIO
 	}
-	return ds, 0, 0
+	uid := o.uid
+	return &dirHandle{stream: stream, release: func() { n.fsys.budget.give(uid) }}, 0, 0
 }

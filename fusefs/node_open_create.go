@@ -52,14 +52,14 @@ func (n *Node) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint32, s
 		if trunc {
 			fl &^= unix.O_TRUNC
 		}
-		if fd, err = unix.Openat(dirfd, name, fl, 0); err != nil {
+		fd, err = openChecked(dirfd, name, fl, &st, func(st *syscall.Stat_t, gen uint64) error {
+			return n.fsys.sameObject(n, st, gen)
+		})
+		if err != nil {
+			fd = -1
 			return err
 		}
-		gen, err := statAt(fd, "", &st)
-		if err == nil {
-			err = n.fsys.sameObject(n, &st, gen)
-		}
-		if err == nil && trunc {
+		if trunc {
 			if err = unix.Ftruncate(fd, 0); err == nil {
 				_, err = statAt(fd, "", &st)
 			}
@@ -139,8 +139,11 @@ func (n *Node) Create(ctx context.Context, name string, flags, mode uint32, out 
 		}
 		fd, err = unix.Openat(dirfd, name, openFlags(flags)|unix.O_CREAT|unix.O_EXCL, mode)
 		if err == unix.EEXIST && flags&syscall.O_EXCL == 0 {
+			// Made meanwhile (the kernel looked it up missing): open what
+			// is there, if it is a regular file.
 			created = false
-			fd, err = unix.Openat(dirfd, name, openFlags(flags)&^unix.O_CREAT, 0)
+			var est syscall.Stat_t
+			fd, err = openChecked(dirfd, name, openFlags(flags), &est, func(*syscall.Stat_t, uint64) error { return nil })
 		}
 		if err != nil {
 			return err

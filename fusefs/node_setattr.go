@@ -18,6 +18,9 @@ type setattrTarget struct {
 	obj   target
 	named bool
 	fd    int // -1: no handle
+	// borrowed: fd is another open handle of the file, not one the
+	// caller passed; it names the object, but its open mode is not hers.
+	borrowed bool
 }
 
 func (t setattrTarget) chmod(mode uint32) error {
@@ -35,10 +38,17 @@ func (t setattrTarget) chown(uid, gid int) error {
 }
 
 func (t setattrTarget) truncate(size int64) error {
-	if t.fd >= 0 {
-		return unix.Ftruncate(t.fd, size)
+	switch {
+	case t.fd >= 0 && !t.borrowed:
+		return unix.Ftruncate(t.fd, size) // her own descriptor: as natively
+	case t.named:
+		return t.obj.truncate(size)
+	default:
+		// Through a handle someone else opened: ftruncate would only ask
+		// whether that descriptor is writable, so truncate the object it
+		// names by path instead, which checks her own write permission.
+		return truncateObject(t.fd, size)
 	}
-	return t.obj.truncate(size)
 }
 
 func (t setattrTarget) utimes(ts []unix.Timespec) error {
@@ -100,18 +110,28 @@ func (n *Node) Setattr(ctx context.Context, f fs.FileHandle, in *fuse.SetAttrIn,
 		var err error
 		t.obj, err = o.objectOf(n)
 		t.named = err == nil
-		if err == syscall.ENOENT {
+		switch {
+		case err == nil:
+		case h != nil:
+			// ftruncate: the caller's own open file is the object, as
+			// natively, whatever its name (or search permission on its
+			// directories) is now.
+		case err == syscall.ENOENT:
 			// No name left (unlinked while open): act through an open
-			// handle. The kernel passes one only for truncate; fchmod
-			// and friends arrive without it.
-			if h == nil {
-				if h = n.fsys.handleOf(n); h == nil {
-					return err
-				}
-				defer h.unpin()
-				t.fd = h.fd
+			// handle, which names the object. The kernel passes one only
+			// for truncate; fchmod and friends arrive without it. Only a
+			// file that really has no name is reached this way: a name
+			// the mount has not caught up with is looked up again.
+			if h = n.fsys.handleOf(n); h == nil {
+				return err
 			}
-		} else if err != nil {
+			defer h.unpin()
+			var hst syscall.Stat_t
+			if _, serr := statAt(h.fd, "", &hst); serr != nil || hst.Nlink > 0 {
+				return syscall.ESTALE
+			}
+			t.fd, t.borrowed = h.fd, true
+		default:
 			return err
 		}
 		// Whatever was carried out is reported, even if a later part of

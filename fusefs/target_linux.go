@@ -110,3 +110,10 @@ func fchmodat2(dirfd int, path string, mode uint32, flags int) error {
 	}
 	return nil
 }
+
+// truncateObject truncates the file the descriptor fd names, checking the
+// caller's write permission on it (truncate(2) through the magic link),
+// not the descriptor's open mode.
+func truncateObject(fd int, size int64) error {
+	return unix.Truncate("/proc/self/fd/"+strconv.Itoa(fd), size)
+}

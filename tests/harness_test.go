@@ -6,8 +6,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"log"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -35,9 +33,15 @@ func requireFuse(t testing.TB) {
 	} else if err := mountutil.CheckFuse(); err != nil {
 		why = err.Error()
 	}
-	if why == "" {
-		return
+	if why != "" {
+		cannotRun(t, why)
 	}
+}
+
+// cannotRun skips a test that a missing capability of this machine stops,
+// or fails it when CI said that nothing may be skipped.
+func cannotRun(t testing.TB, why string) {
+	t.Helper()
 	if os.Getenv("NOTIFYFS_TEST_DISALLOW_SKIP") != "" {
 		t.Fatalf("cannot run: %s (NOTIFYFS_TEST_DISALLOW_SKIP is set)", why)
 	}
@@ -85,7 +89,6 @@ func newMount(t testing.TB, opts ...mountOption) *mount {
 		FS:         fusefs.DefaultOptions(true),
 		Socket:     subscribers.Options{SocketPath: m.sock},
 		Underneath: kqshim.Options{Backend: "off"},
-		Logger:     log.New(io.Discard, "", 0),
 	}
 	for _, f := range opts {
 		f(&cfg)

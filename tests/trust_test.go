@@ -4,10 +4,14 @@ package tests
 
 import (
 	"bufio"
+	acl "encoding/binary"
+	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"syscall"
 	"testing"
@@ -333,12 +337,14 @@ func TestTrustDeepTree(t *testing.T) {
 	u := newTestUser(t)
 	m := newMount(t)
 	openParents(t, m.src)
-	if err := deepTreeAt(m.mnt, "dd", 2500); err != nil {
+	// 1500 levels of "dd/" name 4500 bytes: more than PATH_MAX, where the
+	// mount used to stop (at depth 1366).
+	if err := deepTreeAt(m.mnt, "dd", 1500); err != nil {
 		t.Fatalf("as root: %v", err)
 	}
 	os.Mkdir(m.srcPath("hers"), 0o755)
 	u.own(t, m.srcPath("hers"))
-	r := runAs(t, u, trustJob{Action: "script", Steps: []trustOp{{Op: "deep", Path: m.path("hers"), Data: "dd", Mode: 2500}}})
+	r := runAs(t, u, trustJob{Action: "script", Steps: []trustOp{{Op: "deep", Path: m.path("hers"), Data: "dd", Mode: 1500}}})
 	if r.Steps[0].Err != "" {
 		t.Fatalf("as a user: %s", r.Steps[0].Err)
 	}
@@ -354,7 +360,7 @@ func TestTrustWhiteoutReported(t *testing.T) {
 	r.until(isType(eventbus.CloseWrite, "a"))
 	err := unix.Renameat2(unix.AT_FDCWD, m.path("a"), unix.AT_FDCWD, m.path("b"), unix.RENAME_WHITEOUT)
 	if err == unix.EINVAL {
-		t.Skip("SOURCE's filesystem has no whiteouts")
+		cannotRun(t, "SOURCE's filesystem has no whiteouts")
 	}
 	if err != nil {
 		t.Fatal(err)
@@ -513,4 +519,227 @@ func TestTrustWriteClearsSetID(t *testing.T) {
 			}
 		})
 	}
+}
+
+// posixACL encodes a system.posix_acl_access value: owner, group and
+// other from mode, plus read access for the user uid (and the mask).
+func posixACL(mode uint32, uid int) []byte {
+	const (
+		tagUserObj, tagUser, tagGroupObj, tagMask, tagOther = 0x01, 0x02, 0x04, 0x10, 0x20
+		undefinedID                                         = 0xffffffff
+	)
+	b := acl.LittleEndian.AppendUint32(nil, 2) // version
+	entry := func(tag, perm uint16, id uint32) {
+		b = acl.LittleEndian.AppendUint16(b, tag)
+		b = acl.LittleEndian.AppendUint16(b, perm)
+		b = acl.LittleEndian.AppendUint32(b, id)
+	}
+	entry(tagUserObj, uint16(mode>>6&7), undefinedID)
+	entry(tagUser, 4, uint32(uid))
+	entry(tagGroupObj, uint16(mode>>3&7), undefinedID)
+	entry(tagMask, 4|uint16(mode>>3&7), undefinedID)
+	entry(tagOther, uint16(mode&7), undefinedID)
+	return b
+}
+
+// A POSIX ACL on SOURCE grants through the mount what it grants
+// natively, and denies what it denies, with the kernel's check on.
+func TestTrustACLGrants(t *testing.T) {
+	u := newTestUser(t)
+	m := newMount(t)
+	openParents(t, m.src)
+	must(t, os.WriteFile(m.srcPath("granted"), []byte("by acl"), 0o600))
+	must(t, os.WriteFile(m.srcPath("closed"), []byte("closed"), 0o600))
+	if err := unix.Setxattr(m.srcPath("granted"), "system.posix_acl_access", posixACL(0o600, u.uid), 0); err != nil {
+		cannotRun(t, "SOURCE has no POSIX ACLs: "+err.Error())
+	}
+	native := runAs(t, u, trustJob{Action: "script", Steps: []trustOp{
+		{Op: "read", Path: m.srcPath("granted")}, {Op: "read", Path: m.srcPath("closed")}}})
+	mount := runAs(t, u, trustJob{Action: "script", Steps: []trustOp{
+		{Op: "read", Path: m.path("granted")}, {Op: "read", Path: m.path("closed")}}})
+	for i, name := range []string{"granted", "closed"} {
+		if native.Steps[i] != mount.Steps[i] {
+			t.Errorf("read of %s: natively %+v, through the mount %+v", name, native.Steps[i], mount.Steps[i])
+		}
+	}
+	if native.Steps[0].Err != "" {
+		t.Fatalf("the ACL did not grant natively: %s", native.Steps[0].Err)
+	}
+}
+
+// interactive starts job as u and returns a way to wait for its next line
+// of output, its standard input, and its result once the input closes.
+func interactive(t *testing.T, u testUser, job trustJob) (next func() string, stdin io.WriteCloser, result func() trustResult) {
+	t.Helper()
+	cmd := workerCmd(t, u, job)
+	stdin, _ = cmd.StdinPipe()
+	out, _ := cmd.StdoutPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { stdin.Close(); cmd.Process.Kill(); cmd.Wait() })
+	lines := bufio.NewReader(out)
+	next = func() string {
+		l, err := lines.ReadString('\n')
+		if err != nil {
+			t.Fatalf("worker %s: %v", job.Action, err)
+		}
+		return strings.TrimSpace(l)
+	}
+	result = func() trustResult {
+		var r trustResult
+		if err := json.Unmarshal([]byte(next()), &r); err != nil {
+			t.Fatalf("worker %s: %v", job.Action, err)
+		}
+		return r
+	}
+	return next, stdin, result
+}
+
+// A user cannot truncate another user's file through that user's open
+// handle: once the file has no name left, a truncate of it (by its
+// /proc/self/fd link) is checked against her own rights, not against
+// the other handle's open mode (found by review: it truncated the
+// victim's data).
+func TestTrustNoTruncateThroughOthersHandle(t *testing.T) {
+	a, b := newTestUser(t), newTestUser(t)
+	for _, kernelChecks := range []bool{true, false} {
+		t.Run(fmt.Sprintf("default_permissions=%v", kernelChecks), func(t *testing.T) {
+			m := newMount(t, func(c *daemon.Config) { c.FS.DefaultPermissions = kernelChecks })
+			openParents(t, m.src)
+			must(t, os.Mkdir(m.srcPath("shared"), 0o777))
+			must(t, os.WriteFile(m.srcPath("shared/db"), nil, 0o644))
+			b.own(t, m.srcPath("shared/db"))
+			holdNext, holdIn, holdResult := interactive(t, b, trustJob{Action: "holdwrite", Args: []string{m.path("shared/db"), "victim's data"}})
+			if l := holdNext(); l != "held" {
+				t.Fatalf("holder: %q", l)
+			}
+			atkNext, atkIn, atkResult := interactive(t, a, trustJob{Action: "pathtruncate", Args: []string{m.path("shared/db")}})
+			if l := atkNext(); l != "held" {
+				t.Fatalf("attacker: %q", l)
+			}
+			must(t, os.Remove(m.path("shared/db"))) // the file has no name left
+			atkIn.Write([]byte("go\n"))
+			r := atkResult()
+			holdIn.Close()
+			if size := holdResult().Count; size != len("victim's data") {
+				t.Fatalf("the victim's file has %d bytes left (truncate by another user: %q)", size, r.Err)
+			}
+			if r.Err == "" {
+				t.Fatal("the truncate succeeded")
+			}
+		})
+	}
+}
+
+// Directories held open count against their user's handle budget too
+// (found by review: a user could take every descriptor of the daemon by
+// holding directories open).
+func TestTrustDirectoryHandlesBudgeted(t *testing.T) {
+	u := newTestUser(t)
+	m := newMount(t, func(c *daemon.Config) { c.FS.MaxHandlesPerUser = 32 })
+	openParents(t, m.src)
+	must(t, os.Mkdir(m.srcPath("d"), 0o755))
+	next, stdin, _ := interactive(t, u, trustJob{Action: "openmany", Args: []string{m.path("d")}})
+	got := next()
+	stdin.Close()
+	if !strings.Contains(got, `"count":32`) || !strings.Contains(got, `"err":"EMFILE"`) {
+		t.Fatalf("worker: %s, want 32 directory handles then EMFILE", got)
+	}
+}
+
+// A user's write through a handle opened before the file became set-id
+// still clears the bits, as natively (found by review: under passthrough
+// the backing file's credentials kept them).
+func TestTrustSetIDAfterOpenCleared(t *testing.T) {
+	a, b := newTestUser(t), newTestUser(t)
+	for _, mode := range dataModes {
+		t.Run(mode.name, func(t *testing.T) {
+			m := newMount(t, mode.opts...)
+			openParents(t, m.src)
+			must(t, os.WriteFile(m.srcPath("tool"), []byte("#!/bin/sh\n"), 0o777))
+			b.own(t, m.srcPath("tool"))
+			next, stdin, result := interactive(t, a, trustJob{Action: "writelater", Args: []string{m.path("tool"), "#"}})
+			if l := next(); l != "held" {
+				t.Fatalf("writer: %q", l)
+			}
+			must(t, syscall.Chmod(m.srcPath("tool"), 0o4777)) // the owner, meanwhile
+			stdin.Write([]byte("go\n"))
+			if r := result(); r.Err != "" {
+				t.Fatalf("write: %s", r.Err)
+			}
+			var st syscall.Stat_t
+			must(t, syscall.Stat(m.srcPath("tool"), &st))
+			if st.Mode&syscall.S_ISUID != 0 {
+				t.Fatalf("another user's write left the file set-uid: mode %o", st.Mode&0o7777)
+			}
+		})
+	}
+}
+
+// A fifo swapped in on SOURCE under the name of a file the mount knows
+// is never opened by the daemon (found by review: the open waited for a
+// partner on a daemon thread for as long as the caller liked, a thread
+// per attempt).
+func TestTrustFifoSwapHoldsNoDaemonThread(t *testing.T) {
+	src, mnt := binMount(t, "--underneath", "off")
+	var st struct {
+		Pid int `json:"pid"`
+	}
+	must(t, json.Unmarshal([]byte(mustRun(t, "status", "--format", "json", mnt)), &st))
+	if st.Pid == 0 {
+		t.Fatal("status has no daemon pid")
+	}
+	var openers []*exec.Cmd
+	defer func() {
+		// A writer on SOURCE gives every waiting open its partner, in the
+		// kernel or (before the fix) in the daemon, where SIGKILL alone
+		// could not end it.
+		for i := range openers {
+			if fd, err := unix.Open(filepath.Join(src, fmt.Sprintf("f%d", i)), unix.O_WRONLY|unix.O_NONBLOCK, 0); err == nil {
+				unix.Close(fd)
+			}
+		}
+		for _, c := range openers {
+			c.Process.Kill()
+			c.Wait()
+		}
+	}()
+	for i := 0; i < 5; i++ {
+		name := fmt.Sprintf("f%d", i)
+		must(t, os.WriteFile(filepath.Join(src, name), nil, 0o644))
+		if _, err := os.Stat(filepath.Join(mnt, name)); err != nil { // the mount knows a regular file
+			t.Fatal(err)
+		}
+		tmp := filepath.Join(src, name+".fifo")
+		must(t, syscall.Mkfifo(tmp, 0o644))
+		must(t, os.Rename(tmp, filepath.Join(src, name)))
+		c := exec.Command("cat", filepath.Join(mnt, name))
+		must(t, c.Start())
+		openers = append(openers, c)
+		// Wait (bounded) until the opener waits somewhere: on the fifo in
+		// its own kernel call, or on the daemon.
+		deadline := time.Now().Add(waitLimit)
+		for !strings.Contains(kernelStacks(c.Process.Pid), "wait_for_partner") &&
+			!strings.Contains(kernelStacks(c.Process.Pid), "request_wait_answer") {
+			if time.Now().After(deadline) {
+				t.Fatalf("the opener of %s never waited", name)
+			}
+			runtime.Gosched()
+		}
+	}
+	if s := kernelStacks(st.Pid); strings.Contains(s, "wait_for_partner") {
+		t.Fatalf("daemon threads wait on fifos:\n%s", s)
+	}
+}
+
+// kernelStacks is what /proc says every thread of pid waits in.
+func kernelStacks(pid int) string {
+	var b strings.Builder
+	tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/stack", pid))
+	for _, p := range tasks {
+		s, _ := os.ReadFile(p)
+		b.Write(s)
+	}
+	return b.String()
 }

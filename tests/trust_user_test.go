@@ -260,11 +260,10 @@ func trustWork(job trustJob) trustResult {
 				}
 			}
 		})
-	case "chmodloop":
+	case "chmodloop": // Count: attempts (most fail with ESTALE while names swap)
 		for_(func(int) {
-			if os.Chmod(job.Args[0], os.FileMode(job.Mode&0o777)|modeBits(job.Mode)) == nil {
-				r.Count++
-			}
+			os.Chmod(job.Args[0], os.FileMode(job.Mode&0o777)|modeBits(job.Mode))
+			r.Count++
 		})
 	case "renameloop":
 		for_(func(int) {
@@ -299,6 +298,40 @@ func trustWork(job trustJob) trustResult {
 		json.NewEncoder(os.Stdout).Encode(r)
 		io.Copy(io.Discard, os.Stdin)
 		os.Exit(0)
+	case "pathtruncate": // holds Args[0] with O_PATH; after a line on stdin, truncates it through /proc/self/fd
+		fd, err := unix.Open(job.Args[0], unix.O_PATH, 0)
+		if err != nil {
+			r.Err = errName(err)
+			return r
+		}
+		fmt.Println("held")
+		bufio.NewReader(os.Stdin).ReadString('\n')
+		r.Err = errName(unix.Truncate(fmt.Sprintf("/proc/self/fd/%d", fd), 0))
+	case "writelater": // opens Args[0] for writing, says "held", writes Args[1] after a line on stdin
+		fd, err := unix.Open(job.Args[0], unix.O_WRONLY, 0)
+		if err != nil {
+			r.Err = errName(err)
+			return r
+		}
+		fmt.Println("held")
+		bufio.NewReader(os.Stdin).ReadString('\n')
+		_, err = unix.Pwrite(fd, []byte(job.Args[1]), 0)
+		r.Err = errName(err)
+		unix.Close(fd)
+	case "holdwrite": // opens Args[0] read-write, writes Args[1], says "held", keeps it open until stdin closes, reports its size
+		fd, err := unix.Open(job.Args[0], unix.O_RDWR, 0)
+		if err == nil {
+			_, err = unix.Write(fd, []byte(job.Args[1]))
+		}
+		if err != nil {
+			r.Err = errName(err)
+			return r
+		}
+		fmt.Println("held")
+		io.Copy(io.Discard, os.Stdin)
+		var st unix.Stat_t
+		unix.Fstat(fd, &st)
+		r.Count = int(st.Size)
 	case "lease": // takes a write lease on Args[0]; says "leased", then "broken"
 		sigs := make(chan os.Signal, 1)
 		signal.Notify(sigs, syscall.SIGIO)
