@@ -1,6 +1,7 @@
 package event
 
 import (
+	"strings"
 	"testing"
 	"time"
 )
@@ -55,5 +56,40 @@ func BenchmarkFilterMatch(b *testing.B) {
 				f.Match(e)
 			}
 		})
+	}
+}
+
+// hostileGlob is the costliest glob shape for the matcher: a run of
+// one-letter components between two "**" that matches almost everywhere
+// in a path of the same letter and fails only at its end, so that every
+// restart of the first "**" goes through most of the run.
+func hostileGlob(n int) string {
+	var sb strings.Builder
+	sb.WriteString("**/")
+	for range n - 4 {
+		sb.WriteString("a/")
+	}
+	sb.WriteString("b/**/c")
+	return sb.String()
+}
+
+// BenchmarkFilterHostile is the worst per-event filter cost a client can
+// ask for within the limits (MaxGlobComponents of globs), against a
+// 4 KiB path of one-letter components: what one event costs that
+// subscriber's goroutine (never the publisher's, which does not filter).
+func BenchmarkFilterHostile(b *testing.B) {
+	f := Filter{}
+	for used := 0; used+MaxPatternComponents <= MaxGlobComponents; used += MaxPatternComponents {
+		f.Globs = append(f.Globs, hostileGlob(MaxPatternComponents))
+	}
+	if err := f.Validate(); err != nil {
+		b.Fatal(err)
+	}
+	e := &Event{Type: Create, Path: strings.Repeat("a/", 2047) + "c"}
+	b.ResetTimer()
+	for range b.N {
+		if f.Match(e) {
+			b.Fatal("matched")
+		}
 	}
 }

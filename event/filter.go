@@ -1,8 +1,10 @@
 package event
 
 import (
+	"errors"
 	"fmt"
 	"path"
+	"slices"
 	"strings"
 
 	"github.com/notifyfs/notifyfs/internal/relpath"
@@ -28,10 +30,43 @@ type Filter struct {
 	Excludes []string
 }
 
+// Limits on a filter's patterns. Glob matching takes O(pattern
+// components × path components) steps (globMatch), so bounding the
+// patterns' components bounds what one event can cost a subscription;
+// the figures are in docs/operations.md.
+const (
+	// MaxPatternBytes bounds one glob, exclude or prefix.
+	MaxPatternBytes = 4096
+	// MaxPatternComponents bounds the components of one glob or exclude.
+	MaxPatternComponents = 32
+	// MaxGlobComponents bounds the components of all the globs and
+	// excludes of one filter together.
+	MaxGlobComponents = 128
+)
+
+// ErrFilterLimit is wrapped by Validate's errors about the limits.
+var ErrFilterLimit = errors.New("event: filter over its limits")
+
 // Validate normalises the filter and reports malformed patterns. It
 // replaces the slices with normalised copies rather than rewriting them
 // in place, so a caller's slices are never modified.
 func (f *Filter) Validate() error {
+	total := 0
+	for _, p := range slices.Concat(f.Prefixes, f.Globs, f.Excludes) {
+		if len(p) > MaxPatternBytes {
+			return fmt.Errorf("%w: a pattern of %d bytes; at most %d are allowed", ErrFilterLimit, len(p), MaxPatternBytes)
+		}
+	}
+	for _, g := range slices.Concat(f.Globs, f.Excludes) {
+		n := 1 + strings.Count(g, "/")
+		if n > MaxPatternComponents {
+			return fmt.Errorf("%w: pattern %.40q... has %d components; at most %d are allowed", ErrFilterLimit, g, n, MaxPatternComponents)
+		}
+		total += n
+	}
+	if total > MaxGlobComponents {
+		return fmt.Errorf("%w: the globs and excludes have %d components together; at most %d are allowed", ErrFilterLimit, total, MaxGlobComponents)
+	}
 	if f.Prefixes != nil {
 		ps := make([]string, len(f.Prefixes))
 		for i, p := range f.Prefixes {

@@ -25,6 +25,10 @@ func (e *Event) AppendText(b []byte) []byte {
 		b = append(b, ".."...)
 		b = strconv.AppendUint(b, e.ToSeq, 10)
 		return b
+	case DurabilityLost, DurabilityRestored:
+		b = append(b, " from "...)
+		b = strconv.AppendUint(b, e.FromSeq, 10)
+		return b
 	case Reset:
 		b = append(b, " epoch="...)
 		b = append(b, e.Epoch...)

@@ -38,6 +38,10 @@ const (
 	Rescan
 	Reset
 	Unmount
+	// The journal stopped recording (from_seq is the first event that
+	// is not on disk), and started again (from_seq is the first that is).
+	DurabilityLost
+	DurabilityRestored
 
 	numTypes
 )
@@ -49,6 +53,7 @@ var typeNames = [numTypes]string{
 	Utimes: "utimes", Setxattr: "setxattr", Removexattr: "removexattr",
 	CloseWrite: "close_write", Open: "open", Close: "close",
 	Overflow: "overflow", Rescan: "rescan", Reset: "reset", Unmount: "unmount",
+	DurabilityLost: "durability_lost", DurabilityRestored: "durability_restored",
 }
 
 // ErrUnknownName is returned when a type or origin name is not known.
@@ -102,7 +107,7 @@ var OptInTypes = MaskOf(Open, Close)
 
 // ControlTypes are stream-control notices; every subscription gets them
 // whatever its type filter says, because they concern the stream itself.
-var ControlTypes = MaskOf(Overflow, Rescan, Reset, Unmount)
+var ControlTypes = MaskOf(Overflow, Rescan, Reset, Unmount, DurabilityLost, DurabilityRestored)
 
 // DefaultTypes is what a subscription without a type filter receives:
 // every change type and stream control, none of the opt-in types.

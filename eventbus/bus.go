@@ -4,21 +4,26 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
-	"slices"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
 // Options configures a Bus. The zero value is usable.
 type Options struct {
-	// RingSize is how many recent events are held in memory for
-	// subscribers that fall behind or resume from a cursor.
+	// RingBytes is the memory budget of the ring of recent events, which
+	// every subscriber reads from (subscriptions are positions in it, not
+	// copies): beyond it the oldest events leave memory, and a subscriber
+	// still behind them reads the journal, or is told overflow when there
+	// is none. Default 64 MiB.
+	RingBytes int64
+	// RingSize additionally caps how many events the ring holds.
 	// Default 262144.
 	RingSize int
-	// QueueSize bounds each subscriber's live queue. A subscriber whose
-	// queue is full is moved to reading the ring, so publishing never
-	// waits for it. Default 8192.
+	// QueueSize is accepted for compatibility and ignored: subscriptions
+	// no longer have queues of their own (they cost memory per
+	// subscriber, unbounded by the ring's budget).
 	QueueSize int
 	// Epoch names this sequence; empty = a fresh random id.
 	Epoch string
@@ -35,12 +40,30 @@ func (o *Options) setDefaults() {
 	if o.RingSize <= 0 {
 		o.RingSize = 1 << 18
 	}
-	if o.QueueSize <= 0 {
-		o.QueueSize = 8192
+	if o.RingBytes <= 0 {
+		o.RingBytes = DefaultRingBytes
 	}
 	if o.Now == nil {
 		o.Now = time.Now
 	}
+}
+
+// DefaultRingBytes is the ring's default memory budget.
+const DefaultRingBytes = 64 << 20
+
+// MemoryHeadroom is what a daemon needs besides the ring: the Go runtime,
+// FUSE request buffers, the journal's write buffer, the kernel-note
+// reader, a few connections. It is the constant of "RSS under the budget
+// plus a constant" (docs/operations.md, "Limits and budgets").
+const MemoryHeadroom = 48 << 20
+
+// MemoryLimit is the soft limit a daemon process should give the Go
+// runtime (debug.SetMemoryLimit): the ring's budget plus MemoryHeadroom.
+// Without one the collector lets the heap grow to twice what is live
+// before it runs, so a full ring would cost twice its budget.
+func (o Options) MemoryLimit() int64 {
+	o.setDefaults()
+	return o.RingBytes + MemoryHeadroom
 }
 
 // ErrClosed is returned by operations on a closed bus.
@@ -59,7 +82,8 @@ type Bus struct {
 	closed  bool
 	dropped uint64 // events lost to subscribers, summed over overflow events
 
-	j *journal // nil: memory only
+	j    *journal      // nil: memory only
+	jerr *JournalStats // the journal could not be opened: why, for status
 
 	published atomic.Uint64 // == seq, readable without mu
 	wants     atomic.Uint32 // TypeMask of types anybody wants
@@ -76,7 +100,19 @@ func OpenBus(opts Options) (*Bus, error) {
 	}
 	j, next, err := openJournal(opts.Journal)
 	if err != nil {
-		return nil, err
+		if !journalUnwritable(err) || opts.Journal.Sync == SyncAlways {
+			return nil, err
+		}
+		// A full or read-only journal directory does not stop the mount:
+		// it runs memory-only, in a new epoch (the journal's sequence
+		// cannot be continued without writing), and says so in the log
+		// and in status. SyncAlways promised durability, so it refuses.
+		if opts.Journal.Logf != nil {
+			opts.Journal.Logf("journal: %v; WARNING: running without a journal (events are kept in memory only, cursors do not survive a restart); free space or fix the directory and restart to record again", err)
+		}
+		b := New(opts)
+		b.jerr = &JournalStats{Dir: opts.Journal.Dir, Sync: opts.Journal.Sync.String(), Error: err.Error()}
+		return b, nil
 	}
 	opts.Epoch = j.epoch
 	b := New(opts)
@@ -84,16 +120,29 @@ func OpenBus(opts Options) (*Bus, error) {
 	if opts.Journal.Sync == SyncAlways {
 		j.onDurable = b.wakeAll
 	}
+	j.onNotice = b.publishNotice
 	b.seq = next - 1
 	b.published.Store(b.seq)
 	return b, nil
+}
+
+// journalUnwritable reports an error that means the journal directory
+// cannot be written now (full, read-only, no permission), as opposed to
+// one that must stop the daemon (in use, untrusted, malformed).
+func journalUnwritable(err error) bool {
+	for _, e := range []error{syscall.ENOSPC, syscall.EDQUOT, syscall.EROFS, syscall.EACCES, syscall.EPERM, syscall.EIO} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
 }
 
 // New returns a memory-only bus with the given options (Journal is
 // ignored; see OpenBus).
 func New(opts Options) *Bus {
 	opts.setDefaults()
-	b := &Bus{opts: opts, epoch: opts.Epoch, ring: newRing(opts.RingSize)}
+	b := &Bus{opts: opts, epoch: opts.Epoch, ring: newRing(opts.RingSize, opts.RingBytes)}
 	if b.epoch == "" {
 		b.epoch = NewEpoch()
 	}
@@ -153,7 +202,27 @@ func (b *Bus) publishLocked(e *Event) uint64 {
 		s.offer(e)
 	}
 	b.published.Store(b.seq)
+	if b.j != nil && b.j.notice.Load() != noticeNone {
+		// The journal stopped or started recording with e: tell every
+		// subscriber, in the stream, right after it.
+		if n := b.j.takeNotice(); n != nil {
+			b.publishLocked(n)
+		}
+	}
 	return e.Seq
+}
+
+// publishNotice publishes the journal's durability notice, if it still
+// has one (the syncer found a failure no append saw).
+func (b *Bus) publishNotice() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return
+	}
+	if n := b.j.takeNotice(); n != nil {
+		b.publishLocked(n)
+	}
 }
 
 // Close publishes an unmount event, tells every subscription that the
@@ -168,6 +237,7 @@ func (b *Bus) Close() error {
 	b.publishLocked(&Event{Type: Unmount})
 	b.closed = true
 	for _, s := range b.subs {
+		s.woken = false // the end of the stream is news to everyone
 		s.wake()
 	}
 	b.mu.Unlock()
@@ -190,9 +260,11 @@ func (b *Bus) wakeAll() {
 // SyncAlways only what is on disk, so that a crash can never take back
 // an event somebody saw.
 func (b *Bus) deliverableLocked() uint64 {
-	if b.j != nil && b.j.opts.Sync == SyncAlways {
+	if b.j != nil && b.j.opts.Sync == SyncAlways && !b.j.failing.Load() {
 		return min(b.seq, b.j.durable.Load())
 	}
+	// A failed journal delivers from memory: durability is lost (and
+	// subscribers are told so), but the stream and sync go on.
 	return b.seq
 }
 
@@ -218,7 +290,11 @@ type SubscriberStats struct {
 	Name     string `json:"name,omitempty"`
 	Position uint64 `json:"position"`
 	Lag      uint64 `json:"lag"`
-	Queued   int    `json:"queued"`
+	// Queued is how many events published after Position are still in
+	// memory for it (they are shared with every other subscriber).
+	Queued int `json:"queued"`
+	// Catching is true while it reads the journal: it fell behind what
+	// memory holds.
 	Catching bool   `json:"catching_up"`
 	Lost     uint64 `json:"lost"`
 }
@@ -228,7 +304,12 @@ type Stats struct {
 	Epoch     string `json:"epoch"`
 	Seq       uint64 `json:"seq"`
 	OldestSeq uint64 `json:"oldest_seq"`
-	RingSize  int    `json:"ring_size"`
+	RingSize  int    `json:"ring_size"` // the cap on events held
+	// RingHeld and RingBytes are what the ring holds now, RingBytesMax
+	// its memory budget (--ring-bytes).
+	RingHeld     int   `json:"ring_held"`
+	RingBytes    int64 `json:"ring_bytes"`
+	RingBytesMax int64 `json:"ring_bytes_max"`
 	// Dropped is how many events subscribers have lost (the sum of the
 	// ranges of every overflow event handed out), since the bus started;
 	// it keeps counting what departed subscribers lost.
@@ -245,16 +326,21 @@ func (b *Bus) Stats() Stats {
 	// just grows the slice.
 	subs := make([]SubscriberStats, 0, b.nsubs.Load()+2)
 	b.mu.Lock()
-	st := Stats{Epoch: b.epoch, Seq: b.seq, OldestSeq: b.oldestLocked(), RingSize: len(b.ring.buf), Dropped: b.dropped}
+	st := Stats{Epoch: b.epoch, Seq: b.seq, OldestSeq: b.oldestLocked(), RingSize: b.ring.maxCount,
+		RingHeld: b.ring.n, RingBytes: b.ring.bytes, RingBytesMax: b.ring.maxBytes, Dropped: b.dropped}
+	oldest := b.ring.oldest(b.seq + 1)
 	for _, s := range b.subs {
+		pos := s.positionLocked()
 		subs = append(subs, SubscriberStats{
-			ID: s.id, Name: s.name, Position: s.positionLocked(),
-			Queued: s.qlen, Catching: s.lagging, Lost: s.lost,
+			ID: s.id, Name: s.name, Position: pos,
+			Queued: int(min(b.seq-pos, uint64(b.ring.n))), Catching: s.next < oldest, Lost: s.lost,
 		})
 	}
 	b.mu.Unlock()
 	if b.j != nil {
 		st.Journal = b.j.stats()
+	} else if b.jerr != nil {
+		st.Journal = new(*b.jerr)
 	}
 	for i := range subs {
 		subs[i].Lag = st.Seq - subs[i].Position
@@ -276,7 +362,6 @@ func (b *Bus) Subscribe(name string, f Filter, since *Cursor) (*Subscription, er
 	}
 	s := &Subscription{
 		bus: b, id: subIDs.Add(1), name: name, filter: f,
-		queue:  make([]*Event, b.opts.QueueSize),
 		notify: make(chan struct{}, 1),
 	}
 	b.mu.Lock()
@@ -285,6 +370,7 @@ func (b *Bus) Subscribe(name string, f Filter, since *Cursor) (*Subscription, er
 		return nil, ErrClosed
 	}
 	s.startSeq = b.seq
+	s.next = b.seq + 1
 	if since != nil {
 		switch {
 		case since.Epoch != "" && since.Epoch != b.epoch,
@@ -292,9 +378,7 @@ func (b *Bus) Subscribe(name string, f Filter, since *Cursor) (*Subscription, er
 			since.Seq+1 < b.oldestLocked():
 			s.pending = append(s.pending, &Event{Type: Reset, Epoch: b.epoch, ToSeq: b.seq, Time: b.opts.Now()})
 		default:
-			if since.Seq < b.seq {
-				s.lagging, s.next = true, since.Seq+1
-			}
+			s.next = since.Seq + 1
 		}
 	}
 	b.subs = append(b.subs, s)
@@ -302,219 +386,4 @@ func (b *Bus) Subscribe(name string, f Filter, since *Cursor) (*Subscription, er
 	b.recomputeWants()
 	s.wake()
 	return s, nil
-}
-
-// Subscription is one subscriber's view of the stream. Take is meant to
-// be called from one goroutine.
-type Subscription struct {
-	bus      *Bus
-	id       uint64
-	name     string
-	filter   Filter
-	notify   chan struct{}
-	startSeq uint64
-
-	// Guarded by bus.mu.
-	queue    []*Event // circular, fixed capacity
-	qhead    int
-	qlen     int
-	lagging  bool   // reading the ring; live events are not queued
-	next     uint64 // while lagging: next seq to read from the ring
-	pending  []*Event
-	lost     uint64
-	detached bool
-	closePos uint64 // once detached: the position at Close
-	// jr is the journal position of a lagging subscription; used only
-	// by Take's goroutine.
-	jr      *journalReader
-	reading bool // Take is reading the journal without bus.mu
-	// coalesce is the folding window (see coalesce.go).
-	coalesce time.Duration
-}
-
-// ID is unique within the process.
-func (s *Subscription) ID() uint64 { return s.id }
-
-// StartSeq is the bus's seq when the subscription was made. A
-// subscription without a cursor receives exactly the matching events
-// with a higher seq; with a cursor, it is where a reset continues.
-func (s *Subscription) StartSeq() uint64 { return s.startSeq }
-
-// Ready is signalled when Take may return something new.
-func (s *Subscription) Ready() <-chan struct{} { return s.notify }
-
-func (s *Subscription) wake() {
-	select {
-	case s.notify <- struct{}{}:
-	default:
-	}
-}
-
-// offer is called by Publish with bus.mu held.
-func (s *Subscription) offer(e *Event) {
-	if s.lagging {
-		return // it will find e in the ring
-	}
-	if !s.filter.Match(e) {
-		return
-	}
-	if s.qlen == len(s.queue) {
-		// Full: stop queueing and let the subscriber read the ring from
-		// here once it has drained the queue. The filesystem goes on.
-		s.lagging, s.next = true, e.Seq
-		s.wake()
-		return
-	}
-	s.queue[(s.qhead+s.qlen)%len(s.queue)] = e
-	s.qlen++
-	s.wake()
-}
-
-// positionLocked: every event with seq <= position has been handed out
-// by Take or filtered away.
-func (s *Subscription) positionLocked() uint64 {
-	if s.detached {
-		return s.closePos
-	}
-	if s.qlen > 0 {
-		return s.queue[s.qhead].Seq - 1
-	}
-	if s.lagging {
-		return s.next - 1
-	}
-	return s.bus.deliverableLocked()
-}
-
-// Take appends up to max waiting events to dst and returns it, together
-// with pos: every event with seq <= pos that matches the filter is in dst
-// or was returned by an earlier Take (pos also moves past events the
-// filter rejected). done is true once the bus is closed and everything
-// has been handed out, or once the subscription is closed. Take never
-// blocks; wait on Ready. It may return no events while there is more to
-// come (a subscription reading the ring examines a bounded number of
-// events per call); Ready is then already signalled.
-func (s *Subscription) Take(dst []*Event, max int) (out []*Event, pos uint64, done bool) {
-	b := s.bus
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	out = dst
-	if s.detached {
-		return out, s.closePos, true
-	}
-	if len(s.pending) > 0 {
-		out = append(out, s.pending...)
-		s.pending = s.pending[:0]
-	}
-	limit := b.deliverableLocked()
-	for s.qlen > 0 && len(out) < max && s.queue[s.qhead].Seq <= limit {
-		out = append(out, s.queue[s.qhead])
-		s.queue[s.qhead] = nil
-		s.qhead = (s.qhead + 1) % len(s.queue)
-		s.qlen--
-	}
-	if s.qlen == 0 && s.lagging {
-		if b.j != nil && s.next < b.ring.oldest(b.seq+1) {
-			out = s.readJournal(out, max, limit)
-			if s.detached {
-				return out, s.closePos, true
-			}
-		} else {
-			out = s.readRingLocked(out, max, limit)
-		}
-	}
-	out = coalesceTail(out, len(dst), s.coalesce)
-	pos = s.positionLocked()
-	if (s.qlen > 0 && s.queue[s.qhead].Seq <= limit) || (s.lagging && s.next <= limit) {
-		s.wake() // more to take right away
-	}
-	done = b.closed && s.qlen == 0 && !s.lagging && len(s.pending) == 0
-	return out, pos, done
-}
-
-// ringScanLimit bounds how many ring entries one Take examines, so that a
-// lagging subscription whose filter rejects almost everything does not
-// hold the bus lock (and so Publish) for a scan of the whole ring.
-const ringScanLimit = 4096
-
-// readRingLocked serves a lagging subscriber from the ring, and rejoins
-// the live queue once it has caught up.
-func (s *Subscription) readRingLocked(out []*Event, max int, limit uint64) []*Event {
-	b := s.bus
-	for scanned := 0; s.next <= limit && len(out) < max && scanned < ringScanLimit; scanned++ {
-		e := b.ring.get(s.next)
-		if e == nil {
-			// Gone from the ring: say exactly which seqs were lost and
-			// go on from the oldest one still held.
-			oldest := b.ring.oldest(b.seq + 1)
-			if oldest <= s.next {
-				break // cannot happen with a sane sequence; never spin
-			}
-			out = append(out, &Event{Type: Overflow, FromSeq: s.next, ToSeq: oldest - 1, Time: b.opts.Now()})
-			s.lost += oldest - s.next
-			b.dropped += oldest - s.next
-			s.next = oldest
-			continue
-		}
-		if s.filter.Match(e) {
-			out = append(out, e)
-		}
-		s.next++
-	}
-	if s.next > b.seq {
-		s.lagging = false
-	}
-	return out
-}
-
-// readJournal serves a lagging subscriber the events that have left the
-// ring. It drops bus.mu while it reads the disk, so publishing goes on;
-// nothing else moves s.next while s is lagging, and events newer than the
-// ring's oldest are left for the ring.
-func (s *Subscription) readJournal(out []*Event, max int, limit uint64) []*Event {
-	b := s.bus
-	from, upto := s.next, min(b.ring.oldest(b.seq+1)-1, limit)
-	if s.jr == nil {
-		s.jr = &journalReader{j: b.j}
-	}
-	now := b.opts.Now()
-	s.reading = true // Close leaves jr to us meanwhile
-	b.mu.Unlock()
-	out, next, lost := s.jr.read(from, upto, &s.filter, out, max, now)
-	b.mu.Lock()
-	s.reading = false
-	if s.detached {
-		s.jr.close()
-		return out
-	}
-	s.next = next
-	s.lost += lost
-	b.dropped += lost
-	if s.next > b.seq {
-		s.lagging = false
-	}
-	return out
-}
-
-// Close detaches the subscription from the bus and discards what it had
-// not taken. Take afterwards returns nothing and done; Ready is
-// signalled so that a goroutine waiting on it notices.
-func (s *Subscription) Close() {
-	b := s.bus
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if s.detached {
-		return
-	}
-	s.closePos = s.positionLocked()
-	s.detached = true
-	clear(s.queue)
-	s.queue, s.qhead, s.qlen = nil, 0, 0
-	if s.jr != nil && !s.reading {
-		s.jr.close()
-	}
-	s.lagging, s.pending = false, nil
-	b.subs = slices.DeleteFunc(b.subs, func(x *Subscription) bool { return x == s })
-	b.nsubs.Store(int32(len(b.subs)))
-	b.recomputeWants()
-	s.wake()
 }

@@ -41,6 +41,9 @@ const (
 	Rescan      = event.Rescan
 	Reset       = event.Reset
 	Unmount     = event.Unmount
+
+	DurabilityLost     = event.DurabilityLost
+	DurabilityRestored = event.DurabilityRestored
 )
 
 // Origins (see package event).

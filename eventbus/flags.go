@@ -12,8 +12,10 @@ import (
 // directory itself (--journal) is registered by the command, whose
 // default depends on the mount.
 func (o *Options) AddFlags(fs *pflag.FlagSet) {
-	fs.IntVar(&o.RingSize, "ring-size", o.RingSize, "recent events held in memory for subscribers that fall behind (0 = 262144)")
-	fs.IntVar(&o.QueueSize, "queue-size", o.QueueSize, "live queue length per subscriber before it is moved to reading the ring or journal (0 = 8192)")
+	fs.Var((*byteSize)(&o.RingBytes), "ring-bytes", "memory budget of the recent events shared by every subscriber; beyond it they read the journal (e.g. 256MiB; 0 = 64MiB)")
+	fs.IntVar(&o.RingSize, "ring-size", o.RingSize, "at most this many recent events held in memory, whatever --ring-bytes allows (0 = 262144)")
+	fs.IntVar(&o.QueueSize, "queue-size", o.QueueSize, "ignored: subscribers share the ring and have no queue of their own")
+	_ = fs.MarkHidden("queue-size")
 	o.Journal.AddFlags(fs)
 }
 

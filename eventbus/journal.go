@@ -2,10 +2,10 @@ package eventbus
 
 import (
 	"bufio"
-	"fmt"
 	"os"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // journal is the append-only store behind a Bus, split the way etcd's
@@ -34,6 +34,7 @@ import (
 type journal struct {
 	opts  JournalOptions
 	dir   string
+	dirf  *os.File // the checked directory: files are created through it
 	epoch string
 	lock  *os.File
 
@@ -51,6 +52,19 @@ type journal struct {
 	hdr      [recHeader]byte
 	failed   error // a write error: the journal stopped recording
 	closed   bool
+	// While failed, lostFrom is the first seq that may not be on disk;
+	// once recording again, restoredFrom is the first that is. lastTry
+	// paces the attempts to resume.
+	lostFrom, restoredFrom uint64
+	lastTry                time.Time
+	// failing mirrors failed != nil for the bus, which reads it without
+	// mu (deliverableLocked): a failed SyncAlways journal must not hold
+	// delivery back.
+	failing atomic.Bool
+	// notice is a durability notice for the bus to publish (notice*);
+	// onNotice asks it to, from the syncer.
+	notice   atomic.Int32
+	onNotice func()
 
 	// durable is the last seq on disk; read without mu by the bus (an
 	// atomic), changed by syncNow. Waiters for it sleep on dcond, whose
@@ -71,21 +85,29 @@ type journal struct {
 // tail. It returns the next seq to assign.
 func openJournal(o JournalOptions) (*journal, uint64, error) {
 	o.setDefaults()
-	if err := os.MkdirAll(o.Dir, 0o700); err != nil {
-		return nil, 0, fmt.Errorf("%w: %w", ErrJournal, err)
+	dirf, err := openJournalDir(o.Dir)
+	if err != nil {
+		return nil, 0, err
 	}
-	j := &journal{opts: o, dir: o.Dir, kick: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
+	j := &journal{opts: o, dir: o.Dir, dirf: dirf, kick: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
 	j.dcond.L = &j.mu
 	if err := j.takeLock(); err != nil {
+		dirf.Close()
 		return nil, 0, err
 	}
 	next, err := j.recover()
+	if err == nil && o.Sync == SyncAlways {
+		// SyncAlways reserves nothing ahead (nobody sees a seq before it
+		// is on disk), but the file must exist: its absence is how a
+		// restart learns that the journal's state was lost.
+		err = j.reserve(max(j.reserved, next-1))
+	}
+	if err == nil {
+		err = j.startSegment(next)
+	}
 	if err != nil {
 		j.lock.Close()
-		return nil, 0, err
-	}
-	if err := j.startSegment(next); err != nil {
-		j.lock.Close()
+		dirf.Close()
 		return nil, 0, err
 	}
 	j.appended, j.written = next-1, next-1
@@ -110,7 +132,10 @@ type JournalStats struct {
 	OldestSeq uint64 `json:"oldest_seq"`
 	Durable   uint64 `json:"durable_seq"`
 	Sync      string `json:"sync"`
-	Error     string `json:"error,omitempty"`
+	// Error is why the journal is not recording (empty while it is);
+	// DurabilityLostFrom is then the first seq that may not be on disk.
+	Error              string `json:"error,omitempty"`
+	DurabilityLostFrom uint64 `json:"durability_lost_from,omitempty"`
 }
 
 func (j *journal) stats() *JournalStats {
@@ -119,6 +144,7 @@ func (j *journal) stats() *JournalStats {
 	st := &JournalStats{Dir: j.dir, Bytes: j.total, Segments: len(j.segs), OldestSeq: j.segs[0].first, Durable: j.durable.Load(), Sync: j.opts.Sync.String()}
 	if j.failed != nil {
 		st.Error = j.failed.Error()
+		st.DurabilityLostFrom = j.lostFrom
 	}
 	return st
 }
@@ -148,6 +174,7 @@ func (j *journal) close() error {
 		j.f.Close()
 	}
 	j.lock.Close()
+	j.dirf.Close()
 	j.dcond.Broadcast() // waiters give up on a closed journal
 	return err
 }

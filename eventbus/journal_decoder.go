@@ -89,3 +89,49 @@ func (sc *scanner) next() (seq uint64, payload []byte, err error) {
 	sc.last = seq
 	return seq, payload, nil
 }
+
+// resync looks for the next intact record after a damaged one, so that
+// one bad record costs only itself and not everything after it. It scans
+// the file from just past sc.off (the start of the damaged record) for an
+// offset holding a record whose length is sane, whose seq fits (beyond
+// the last good one and, since a segment's seqs are consecutive, no
+// further ahead than the records the rest of the file could hold) and
+// whose checksum matches. A damaged segment header is resynchronised
+// past the same way (sc.off is then 0). On success the scanner is positioned there and
+// the next call to next returns that record; the caller reports the seqs
+// in between as lost. The rest of the file is read into memory: damage
+// is rare, and a segment is bounded (JournalOptions.SegmentBytes).
+func (sc *scanner) resync(f *os.File) (off int64, ok bool) {
+	fi, err := f.Stat()
+	if err != nil || fi.Size() <= sc.off+recHeader {
+		return 0, false
+	}
+	start := sc.off + 1
+	buf := make([]byte, fi.Size()-start)
+	n, _ := f.ReadAt(buf, start)
+	buf = buf[:n]
+	base := sc.first
+	if sc.last != 0 {
+		base = sc.last + 1
+	}
+	for o := 0; o+recHeader <= len(buf); o++ {
+		length := binary.LittleEndian.Uint32(buf[o:])
+		seq := binary.LittleEndian.Uint64(buf[o+8:])
+		// The records base..seq-1 must fit between the damage and here,
+		// and seq.. between here and the end.
+		before := uint64(start+int64(o)-sc.off) / recHeader
+		if length > maxRecord || seq < base || seq > maxSeq || seq-base > before ||
+			(sc.end != 0 && seq >= sc.end) || o+recHeader+int(length) > len(buf) {
+			continue
+		}
+		if recordCRC(buf[o+8:o+16], buf[o+recHeader:o+recHeader+int(length)]) != binary.LittleEndian.Uint32(buf[o+4:]) {
+			continue
+		}
+		off = start + int64(o)
+		if sc.seekTo(f, off) != nil {
+			return 0, false
+		}
+		return off, true
+	}
+	return 0, false
+}

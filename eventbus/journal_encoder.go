@@ -5,10 +5,7 @@ package eventbus
 
 import (
 	"encoding/binary"
-	"fmt"
 	"hash/crc32"
-	"os"
-	"path/filepath"
 )
 
 // append writes e (whose Seq is set) to the journal. It is called with
@@ -16,7 +13,7 @@ import (
 func (j *journal) append(e *Event) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	if j.failed != nil || j.closed {
+	if j.closed || (j.failed != nil && !j.resume(e.Seq)) {
 		return
 	}
 	// Under SyncAlways subscribers only see durable events, so a crash
@@ -71,10 +68,10 @@ func (j *journal) reserve(r uint64) error {
 	binary.LittleEndian.PutUint64(b[:], r)
 	binary.LittleEndian.PutUint32(b[8:], crc32.Checksum(b[:8], castagnoli))
 	if j.opts.Sync == SyncNever {
-		if err := os.WriteFile(filepath.Join(j.dir, reserveFile), b[:], 0o600); err != nil {
-			return fmt.Errorf("%w: %w", ErrJournal, err)
+		if err := j.writeFile(reserveFile, b[:]); err != nil {
+			return err
 		}
-	} else if err := writeFileSync(j.dir, reserveFile, b[:]); err != nil {
+	} else if err := j.writeFileSync(reserveFile, b[:]); err != nil {
 		return err
 	}
 	j.reserved = r

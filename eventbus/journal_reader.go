@@ -84,6 +84,12 @@ func (r *journalReader) read(from, upto uint64, f *Filter, out []*Event, max int
 			break
 		}
 		if err != nil {
+			if _, ok := r.sc.resync(r.f); ok {
+				// The next record says how many seqs the damage took;
+				// they are reported as lost when it is read.
+				r.j.opts.Logf("journal: %s: %v; resuming at the next intact record", r.f.Name(), err)
+				continue
+			}
 			end := upto
 			if r.end != 0 {
 				end = min(r.end-1, upto)
@@ -147,15 +153,19 @@ func (r *journalReader) position(from uint64) error {
 		off = x.off
 	}
 	r.j.mu.Unlock()
-	f, err := os.Open(s.path)
+	f, err := openNoFollow(s.path, os.O_RDONLY)
 	if err != nil {
 		return err
 	}
 	sc := newScanner(f, s.first)
 	sc.end = r.end
 	if err := sc.header(); err != nil {
-		f.Close()
-		return fmt.Errorf("%s: %w", s.path, err)
+		sc.off = 0 // resynchronise past a damaged header
+		if _, ok := sc.resync(f); !ok {
+			f.Close()
+			return fmt.Errorf("%s: %w", s.path, err)
+		}
+		off = 0
 	}
 	if off > 0 {
 		if err := sc.seekTo(f, off); err != nil {

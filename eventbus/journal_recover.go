@@ -20,7 +20,7 @@ import (
 
 // takeLock makes sure one daemon at a time writes a journal.
 func (j *journal) takeLock() error {
-	f, err := os.OpenFile(filepath.Join(j.dir, lockFile), os.O_CREATE|os.O_RDWR, 0o600)
+	f, err := os.OpenFile(filepath.Join(j.dir, lockFile), os.O_CREATE|os.O_RDWR|syscall.O_NOFOLLOW|syscall.O_CLOEXEC, 0o600)
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrJournal, err)
 	}
@@ -38,27 +38,39 @@ func (j *journal) recover() (uint64, error) {
 	epoch, err := os.ReadFile(filepath.Join(j.dir, epochFile))
 	switch {
 	case errors.Is(err, os.ErrNotExist):
-		j.epoch = NewEpoch()
-		if err := writeFileSync(j.dir, epochFile, []byte(j.epoch+"\n")); err != nil {
+		if err := j.newEpoch(); err != nil {
 			return 0, err
 		}
 	case err != nil:
 		return 0, fmt.Errorf("%w: %w", ErrJournal, err)
 	default:
 		j.epoch = strings.TrimSpace(string(epoch))
-		if len(j.epoch) == 0 || len(j.epoch) > 64 || strings.ContainsAny(j.epoch, " \t\n\"\\") {
+		if len(j.epoch) == 0 || len(j.epoch) > 64 || strings.ContainsAny(j.epoch, " \t\n\"\\/") {
 			return 0, fmt.Errorf("%w: %s: malformed epoch %q; move the journal directory away to start a new one", ErrJournal, filepath.Join(j.dir, epochFile), epoch)
 		}
-	}
-	if b, err := os.ReadFile(filepath.Join(j.dir, reserveFile)); err == nil {
-		if len(b) != 12 || crc32.Checksum(b[:8], castagnoli) != binary.LittleEndian.Uint32(b[8:]) || binary.LittleEndian.Uint64(b) > maxSeq {
-			// Without it we cannot know which seqs were handed out;
-			// jump far enough ahead that none is reused.
-			j.opts.Logf("journal: %s is corrupt; skipping ahead %d seqs so none is reused", reserveFile, reserveAhead)
-			j.reserved = ^uint64(0) >> 1 // resolved against the segments below
-		} else {
+		b, err := os.ReadFile(filepath.Join(j.dir, reserveFile))
+		if err == nil && len(b) == 12 && crc32.Checksum(b[:8], castagnoli) == binary.LittleEndian.Uint32(b[8:]) && binary.LittleEndian.Uint64(b) <= maxSeq {
 			j.reserved = binary.LittleEndian.Uint64(b)
+			break
 		}
+		// Without the reservation nothing says which seqs were handed
+		// out: a segment truncated meanwhile would make the sequence
+		// move back, and an old cursor resume into different events.
+		// Start a new epoch, so that every old cursor gets a reset, and
+		// keep the old epoch's segments aside (never delete data).
+		why := "is missing"
+		if err == nil {
+			why = "is corrupt"
+		}
+		old := j.epoch
+		if err := j.newEpoch(); err != nil {
+			return 0, err
+		}
+		aside, err := j.setAsideEpoch(old)
+		if err != nil {
+			return 0, err
+		}
+		j.opts.Logf("journal: %s %s, so the seqs handed out before the last stop are unknown; starting a new epoch %s (cursors of epoch %s get a reset); its segments were moved to %s", reserveFile, why, j.epoch, old, aside)
 	}
 
 	entries, err := os.ReadDir(j.dir)
@@ -103,9 +115,6 @@ func (j *journal) recover() (uint64, error) {
 			j.total += fi.Size()
 		}
 	}
-	if j.reserved == ^uint64(0)>>1 {
-		j.reserved = last + reserveAhead
-	}
 	next := max(last, j.reserved) + 1
 	if j.reserved > last {
 		j.opts.Logf("journal: seqs %d..%d were handed out but not written before the last stop; readers resuming there are told", last+1, j.reserved)
@@ -117,14 +126,22 @@ func (j *journal) recover() (uint64, error) {
 // It returns the seq of the last good record; ok=false when the segment
 // holds none.
 func (j *journal) repairTail(s *segment) (last uint64, ok bool, err error) {
-	f, err := os.OpenFile(s.path, os.O_RDWR, 0)
+	f, err := openNoFollow(s.path, os.O_RDWR)
 	if err != nil {
+		if errors.Is(err, syscall.ELOOP) {
+			return 0, false, nil // a symlink is no segment of ours: set it aside
+		}
 		return 0, false, fmt.Errorf("%w: %w", ErrJournal, err)
 	}
 	defer f.Close()
 	sc := newScanner(f, s.first)
 	if err := sc.header(); err != nil {
-		return 0, false, nil
+		// A damaged header does not make the records after it worthless.
+		sc.off = 0
+		if _, ok := sc.resync(f); !ok {
+			return 0, false, nil
+		}
+		j.opts.Logf("journal: %s: %v; reading its intact records", s.path, err)
 	}
 	count := 0
 	for {
@@ -133,6 +150,14 @@ func (j *journal) repairTail(s *segment) (last uint64, ok bool, err error) {
 			break
 		}
 		if err != nil {
+			// A damaged record in the middle costs only itself: carry on
+			// from the next intact one (readers report the seqs between
+			// as lost). Only a tail with no intact record is truncated.
+			bad := sc.off
+			if off, ok := sc.resync(f); ok {
+				j.opts.Logf("journal: %s: %v at offset %d; skipped %d damaged bytes to the next intact record", s.path, err, bad, off-bad)
+				continue
+			}
 			fi, _ := f.Stat()
 			j.opts.Logf("journal: %s: %v at offset %d; truncated %d bytes of torn tail", s.path, err, sc.off, fi.Size()-sc.off)
 			if err := f.Truncate(sc.off); err != nil {
@@ -149,4 +174,32 @@ func (j *journal) repairTail(s *segment) (last uint64, ok bool, err error) {
 	}
 	s.full = true
 	return last, ok, nil
+}
+
+// newEpoch starts a fresh epoch in the journal directory.
+func (j *journal) newEpoch() error {
+	j.epoch = NewEpoch()
+	return j.writeFileSync(epochFile, []byte(j.epoch+"\n"))
+}
+
+// setAsideEpoch moves the segments of a past epoch into a subdirectory,
+// where no reader of the new epoch serves them, and returns its path.
+func (j *journal) setAsideEpoch(old string) (string, error) {
+	sub := "epoch-" + old
+	aside := filepath.Join(j.dir, sub)
+	if err := os.Mkdir(aside, 0o700); err != nil && !errors.Is(err, os.ErrExist) {
+		return "", fmt.Errorf("%w: %w", ErrJournal, err)
+	}
+	entries, err := os.ReadDir(j.dir)
+	if err != nil {
+		return "", fmt.Errorf("%w: %w", ErrJournal, err)
+	}
+	for _, e := range entries {
+		if strings.HasSuffix(e.Name(), ".seg") || strings.HasSuffix(e.Name(), ".seg.corrupt") {
+			if err := os.Rename(filepath.Join(j.dir, e.Name()), filepath.Join(aside, e.Name())); err != nil {
+				return "", fmt.Errorf("%w: %w", ErrJournal, err)
+			}
+		}
+	}
+	return aside, nil
 }

@@ -57,50 +57,21 @@ type indexEntry struct {
 	off int64
 }
 
-// writeFileSync writes a small file atomically and durably.
-func writeFileSync(dir, name string, data []byte) error {
-	tmp := filepath.Join(dir, name+".tmp")
-	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
-	if err != nil {
-		return fmt.Errorf("%w: %w", ErrJournal, err)
-	}
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, filepath.Join(dir, name))
-	}
-	if err != nil {
-		return fmt.Errorf("%w: %w", ErrJournal, err)
-	}
-	syncDir(dir)
-	return nil
-}
-
-func syncDir(dir string) {
-	if d, err := os.Open(dir); err == nil {
-		d.Sync()
-		d.Close()
-	}
-}
-
 // startSegment opens a new active segment whose first record is first.
 // Called with j.mu held (or before the journal is shared).
 func (j *journal) startSegment(first uint64) error {
-	path := filepath.Join(j.dir, fmt.Sprintf("%020d.seg", first))
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
+	name := fmt.Sprintf("%020d.seg", first)
+	path := filepath.Join(j.dir, name)
+	f, err := j.createExcl(name)
 	if err != nil {
-		return fmt.Errorf("%w: %w", ErrJournal, err)
+		return fmt.Errorf("%w: new segment: %w", ErrJournal, err)
 	}
 	if _, err := f.Write([]byte(segMagic)); err != nil {
 		f.Close()
+		os.Remove(path) // ours, and empty: a later resume starts it again
 		return fmt.Errorf("%w: %w", ErrJournal, err)
 	}
-	syncDir(j.dir)
+	j.dirf.Sync()
 	if j.f != nil {
 		j.retired = append(j.retired, j.f)
 		if len(j.segs) > 0 {

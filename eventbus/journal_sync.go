@@ -3,15 +3,99 @@ package eventbus
 // When records reach the kernel and the disk: the write-behind and sync
 // schedule, group commit under SyncAlways, and the wait for durability.
 
-import "time"
+import (
+	"os"
+	"time"
+)
 
-// fail records the first write error: the journal stops recording, and
-// publishers waiting for durability are let go. Called with mu held.
+// retryEvery is how often a failed journal tries to record again (on
+// the next event after it), so that it resumes by itself once space
+// returns, without a write attempt per event meanwhile.
+var retryEvery = time.Second // a variable so that tests need not wait
+
+// Notices the journal leaves for the bus to publish (journal.notice).
+const (
+	noticeNone int32 = iota
+	noticeLost
+	noticeRestored
+)
+
+// fail records a write error: the journal stops recording until it
+// manages to start a new segment (resume), publishers waiting for
+// durability are let go, and the bus is asked to tell subscribers that
+// durability is lost from the first seq that may not be on disk. Called
+// with mu held.
 func (j *journal) fail(err error) {
-	if j.failed == nil {
-		j.failed = err
-		j.opts.Logf("journal: %v; events are no longer recorded on disk", err)
-		j.dcond.Broadcast() // nothing more becomes durable: waiters give up
+	if j.failed != nil {
+		return
+	}
+	j.failed = err
+	j.failing.Store(true)
+	j.lostFrom = j.durable.Load() + 1
+	j.lastTry = time.Now()
+	j.notice.Store(noticeLost)
+	j.opts.Logf("journal: %v; events from seq %d on are delivered from memory only, not recorded on disk, until it can write again", err, j.lostFrom)
+	j.dcond.Broadcast() // nothing more becomes durable: waiters give up
+}
+
+// resume tries to record again from seq on, in a new segment: what the
+// failed one holds stays readable, and the seqs it lacks are reported to
+// readers as lost. Called with mu held, on a failed journal.
+func (j *journal) resume(seq uint64) bool {
+	if time.Since(j.lastTry) < retryEvery {
+		return false
+	}
+	j.lastTry = time.Now()
+	// The buffered bytes belong to the failed segment, which the writer
+	// can no longer complete: drop them with it.
+	if j.f != nil {
+		j.w.Reset(j.f)
+		j.retired = append(j.retired, j.f)
+		j.f = nil
+		j.segs[len(j.segs)-1].full = true
+	}
+	if err := j.startSegment(seq); err != nil {
+		j.failed = err // the latest reason, for status
+		return false
+	}
+	if j.opts.Sync != SyncAlways {
+		if err := j.reserve(seq + reserveAhead); err != nil {
+			j.failed = err
+			return false
+		}
+	}
+	j.opts.Logf("journal: recording again from seq %d (events %d..%d are not on disk)", seq, j.lostFrom, seq-1)
+	j.failed = nil
+	j.failing.Store(false)
+	j.restoredFrom = seq
+	j.appended, j.written = seq-1, seq-1
+	// What was delivered from memory meanwhile stays delivered.
+	if j.durable.Load() < seq-1 {
+		j.durable.Store(seq - 1)
+	}
+	j.notice.Store(noticeRestored)
+	return true
+}
+
+// takeNotice returns the durability notice to publish, if any.
+func (j *journal) takeNotice() *Event {
+	switch j.notice.Swap(noticeNone) {
+	case noticeLost:
+		j.mu.Lock()
+		defer j.mu.Unlock()
+		return &Event{Type: DurabilityLost, FromSeq: j.lostFrom}
+	case noticeRestored:
+		j.mu.Lock()
+		defer j.mu.Unlock()
+		return &Event{Type: DurabilityRestored, FromSeq: j.restoredFrom}
+	}
+	return nil
+}
+
+// closeQuietly closes a file whose errors no longer matter.
+func closeQuietly(f *os.File) {
+	if f != nil {
+		f.Close()
 	}
 }
 
@@ -59,6 +143,9 @@ func (j *journal) syncLoop() {
 			}
 		}
 		j.syncNow()
+		if j.notice.Load() != noticeNone && j.onNotice != nil {
+			j.onNotice()
+		}
 	}
 }
 
@@ -83,13 +170,23 @@ func (j *journal) syncNow() {
 			continue
 		}
 		if policy != SyncNever {
-			f.Sync()
+			if err := f.Sync(); err != nil && i == len(files)-1 {
+				// The active segment's data may be lost (ENOSPC and EIO
+				// surface here on some filesystems): say so.
+				j.mu.Lock()
+				j.fail(err)
+				target = min(target, j.durable.Load())
+				j.mu.Unlock()
+			}
 		}
 		if i < len(files)-1 {
 			f.Close()
 		}
 	}
-	if j.durable.Load() < target {
+	j.mu.Lock()
+	failing := j.failed != nil
+	j.mu.Unlock()
+	if !failing && j.durable.Load() < target {
 		j.durable.Store(target)
 		if j.onDurable != nil {
 			j.onDurable()

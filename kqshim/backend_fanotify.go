@@ -49,12 +49,20 @@ type fanotifyBackend struct {
 	dirs  map[string]string  // directory handle → absolute path
 	links map[string]dirLink // directory handle → parent handle and name, learnt from notes
 
+	// Kept across batches (see "Unrelated activity" and "Notes that
+	// cannot be placed" in fanotify_place.go): directories known to lie
+	// outside SOURCE, and the last path in SOURCE of those inside.
+	outside   map[string]bool
+	inside    map[string]string
+	rescanned map[string]bool // rescans made for unplaced notes, this batch
+
 	buf    []byte
 	notes  []fanNote
 	places []notePlace
 
-	overflows atomic.Int64
-	foreign   atomic.Int64 // notes from outside SOURCE
+	overflows   atomic.Int64
+	foreign     atomic.Int64 // notes from outside SOURCE
+	unplaceable atomic.Int64 // notes whose directory could not be placed: rescanned
 }
 
 type dirLink struct {
@@ -77,8 +85,13 @@ const fanMask = unix.FAN_CREATE | unix.FAN_DELETE | unix.FAN_RENAME | unix.FAN_A
 	unix.FAN_MODIFY | unix.FAN_CLOSE_WRITE | unix.FAN_ONDIR
 
 func openFanotify(s *sink, opts Options) (backend, error) {
+	// The kernel's queue keeps its default bound (16384 notes,
+	// fs.fanotify.max_queued_events): with an unlimited one, notes piled
+	// up in kernel memory without end while the daemon was stopped or
+	// slow. Beyond the bound the kernel queues one overflow note, which
+	// becomes a rescan of SOURCE.
 	fd, err := unix.FanotifyInit(unix.FAN_CLASS_NOTIF|unix.FAN_CLOEXEC|unix.FAN_NONBLOCK|
-		unix.FAN_UNLIMITED_QUEUE|unix.FAN_REPORT_DFID_NAME_TARGET, unix.O_RDONLY|unix.O_LARGEFILE|unix.O_CLOEXEC)
+		unix.FAN_REPORT_DFID_NAME_TARGET, unix.O_RDONLY|unix.O_LARGEFILE|unix.O_CLOEXEC)
 	if err != nil {
 		return nil, fmt.Errorf("fanotify_init: %w", err)
 	}
@@ -118,6 +131,7 @@ func openFanotify(s *sink, opts Options) (backend, error) {
 	return &fanotifyBackend{
 		s: s, kernelQueue: kernelQueue{fd: fd, root: root, wake: wake}, self: int32(os.Getpid()),
 		dirs: map[string]string{}, links: map[string]dirLink{}, buf: make([]byte, 256<<10),
+		outside: map[string]bool{}, inside: map[string]string{},
 	}, nil
 }
 
@@ -145,18 +159,23 @@ func (b *fanotifyBackend) run() {
 		}
 		b.learn()
 		b.deleteLast()
+		b.forgetOutsideOnDirRename()
 		b.place()
 		for i := range b.notes {
 			b.translate(&b.notes[i], b.places[i])
 		}
 		b.notes = b.notes[:0]
 		clear(b.links)
+		clear(b.rescanned)
 	}
 }
 
 // readAll reads every note available now (up to a bound, so a flood is
 // translated in slices). false: the instance failed.
 func (b *fanotifyBackend) readAll() bool {
+	if fanotifyTestHold != nil {
+		fanotifyTestHold()
+	}
 	for len(b.notes) < 1<<14 {
 		n, err := unix.Read(b.fd, b.buf)
 		switch {
@@ -279,6 +298,9 @@ func (b *fanotifyBackend) path(handle string, depth int) (string, bool) {
 	if p, ok := b.dirs[handle]; ok {
 		return p, true
 	}
+	if b.outside[handle] {
+		return outsidePath, true // no system call for unrelated activity
+	}
 	if len(handle) < 4 || depth > 64 {
 		return "", false
 	}
@@ -290,6 +312,7 @@ func (b *fanotifyBackend) path(handle string, depth int) (string, bool) {
 		// no path; the notes read with it may still place it.
 		if err == nil && p != "" && p[0] == '/' && !strings.HasSuffix(p, " (deleted)") {
 			b.dirs[handle] = p
+			b.classify(handle, p)
 			return p, true
 		}
 	}
@@ -388,6 +411,8 @@ func (b *fanotifyBackend) translate(n *fanNote, pl notePlace) {
 			b.s.noteCreated(to, false, true)
 		case fromIn:
 			b.s.removed(from, isDir, true)
+		case pl.from == "" || pl.to == "":
+			b.unplaced(n)
 		default:
 			b.foreign.Add(1)
 		}
@@ -395,8 +420,15 @@ func (b *fanotifyBackend) translate(n *fanNote, pl notePlace) {
 	}
 	rel, in := b.relOf(pl.from)
 	if !in {
-		b.foreign.Add(1)
+		if pl.from == "" {
+			b.unplaced(n)
+		} else {
+			b.foreign.Add(1)
+		}
 		return
+	}
+	if isDir && n.obj != "" && n.mask&unix.FAN_DELETE == 0 {
+		b.remember(n.obj, rel)
 	}
 	// The kernel merges notes about one object that are not read yet,
 	// so one note can say "created, written, closed, removed": reported
@@ -457,5 +489,5 @@ func (b *fanotifyBackend) ownByIdentity(n *fanNote, rel string) uint64 {
 }
 
 func (b *fanotifyBackend) stats() any {
-	return FanotifyStats{Mark: "filesystem", Overflows: b.overflows.Load(), NotesOutsideSource: b.foreign.Load()}
+	return FanotifyStats{Mark: "filesystem", Overflows: b.overflows.Load(), NotesOutsideSource: b.foreign.Load(), NotesUnplaceable: b.unplaceable.Load()}
 }

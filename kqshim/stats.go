@@ -27,6 +27,9 @@ type FanotifyStats struct {
 	Mark               string `json:"mark"` // what is marked: "filesystem"
 	Overflows          int64  `json:"overflows"`
 	NotesOutsideSource int64  `json:"notes_outside_source"`
+	// NotesUnplaceable are notes whose directory could not be placed;
+	// each became a rescan of the smallest ancestor known.
+	NotesUnplaceable int64 `json:"notes_unplaceable"`
 }
 
 // InotifyStats are the inotify backend's figures.

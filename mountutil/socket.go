@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"syscall"
 )
 
 // RuntimeDir is where notifyfs keeps sockets and logs of this user's
@@ -41,11 +42,38 @@ func LogPath(mnt string) string {
 	return filepath.Join(RuntimeDir(), mountKey(mnt)+".log")
 }
 
-// EnsureRuntimeDir creates the runtime directory, private to this user.
+// runtimeDirMode lets others pass through the runtime directory but not
+// list it: a socket opened to a group (--socket-mode 0660 --socket-group
+// G) must be reachable by the group's members, whose access the socket's
+// own mode and the daemon's peer check then decide; 0700 made the
+// documented example fail. Logs in it are created 0600.
+const runtimeDirMode = 0o711
+
+// EnsureRuntimeDir creates the runtime directory (0711), and refuses
+// one that another user owns or others can write, where anyone could
+// plant or replace a mount's socket.
 func EnsureRuntimeDir() error {
 	d := RuntimeDir()
-	if err := os.MkdirAll(d, 0o700); err != nil {
+	if err := os.MkdirAll(d, runtimeDirMode); err != nil {
 		return fmt.Errorf("runtime directory: %w", err)
+	}
+	fi, err := os.Lstat(d)
+	if err != nil {
+		return fmt.Errorf("runtime directory: %w", err)
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	switch {
+	case !fi.IsDir():
+		return fmt.Errorf("runtime directory %s is not a directory", d)
+	case ok && int(st.Uid) != os.Geteuid():
+		return fmt.Errorf("runtime directory %s is owned by uid %d, not by you (uid %d); remove it or set XDG_RUNTIME_DIR", d, st.Uid, os.Geteuid())
+	case fi.Mode().Perm()&0o022 != 0:
+		return fmt.Errorf("runtime directory %s is writable by others (mode %04o); run chmod go-w %s", d, fi.Mode().Perm(), d)
+	case fi.Mode().Perm() == 0o700:
+		// Made by an earlier version: open it for the socket-group case.
+		if err := os.Chmod(d, runtimeDirMode); err != nil {
+			return fmt.Errorf("runtime directory: %w", err)
+		}
 	}
 	return nil
 }

@@ -18,7 +18,7 @@ import (
 const (
 	takeBatch   = 512      // events per Subscription.Take
 	flushAt     = 64 << 10 // write out before the buffer grows past this
-	readBufSize = 64 << 10 // bufio.Reader size; lines may be longer
+	readBufSize = 4 << 10  // bufio.Reader size; lines may be longer (kept small: one per connection)
 	reqQueue    = 16       // parsed requests waiting for the writer
 )
 
@@ -36,6 +36,8 @@ type conn struct {
 	reqs  chan request  // closed by readLoop when input ends
 	done  chan struct{} // closed when the writer has finished
 	subID atomic.Uint64 // for status; 0 = not subscribed
+	// counted: admit counted it against its uid's cap (forget undoes it).
+	counted bool
 }
 
 func newConn(s *Server, id uint64, nc *net.UnixConn) *conn {
@@ -57,14 +59,29 @@ func (c *conn) run() {
 	if err == nil {
 		err = c.s.policy.check(p, peerGroups)
 	}
+	code := wire.CodePermissionDenied
+	if err == nil {
+		c.peer.Store(&p)
+		if err = c.s.admit(c, &p); err != nil {
+			code = wire.CodeTooManyConns
+		}
+	}
 	if err != nil {
-		w.enc.Encode(wire.HelloMsg{Op: "hello", Error: err.Error(), Code: wire.CodePermissionDenied})
+		w.enc.Encode(wire.HelloMsg{Op: "hello", Error: err.Error(), Code: code})
 		w.flush()
 		close(c.done)
 		c.nc.Close()
 		return
 	}
-	c.peer.Store(&p)
+	if !c.s.policy.privileged(p) && c.s.info.Source != "" {
+		// Neither root nor the daemon's user: events only for what it
+		// could look up itself (DESIGN §7).
+		gids := []uint32{p.gid}
+		if gs, err := peerGroups(p); err == nil {
+			gids = append(gids, gs...)
+		}
+		w.vis = newVisibility(c.s.info.Source, p.uid, gids)
+	}
 
 	readerDone := make(chan struct{})
 	go func() {
@@ -160,8 +177,9 @@ type writer struct {
 	evbuf []*eventbus.Event
 
 	sub     *eventbus.Subscription
-	pos     uint64 // from the last Take
-	subDone bool   // bus closed and everything handed out
+	vis     *visibility // nil: the peer sees everything
+	pos     uint64      // from the last Take
+	subDone bool        // bus closed and everything handed out
 	syncs   []pendingSync
 
 	eof         bool // the client will send nothing more
@@ -265,6 +283,11 @@ func (w *writer) flush() error {
 func (w *writer) take() {
 	evs, pos, done := w.sub.Take(w.evbuf[:0], takeBatch)
 	for _, e := range evs {
+		if w.vis != nil {
+			if e = w.vis.filter(e); e == nil {
+				continue
+			}
+		}
 		b := e.AppendJSON(w.out.AvailableBuffer())
 		w.out.Write(append(b, '\n'))
 	}
@@ -327,7 +350,7 @@ func (w *writer) handle(r request, ok bool) {
 		w.syncs = append(w.syncs, pendingSync{r.id, r.syncTarget})
 		w.take()
 	case "status":
-		w.enc.Encode(wire.StatusReply{ReplyHead: wire.ReplyHead{Op: "status", ID: r.id, OK: true}, Status: w.c.s.status()})
+		w.enc.Encode(wire.StatusReply{ReplyHead: wire.ReplyHead{Op: "status", ID: r.id, OK: true}, Status: w.c.s.status(w.c.peer.Load())})
 	}
 }
 

@@ -59,17 +59,27 @@
 // On other systems peers are not checked and the file mode is the only
 // guard.
 //
+// An admitted peer that is neither root nor the daemon's user receives
+// only the events whose paths it could look up itself (visibility.go:
+// search permission on every directory from SOURCE down, decided when
+// the event is delivered, cached per directory), and its status lists
+// only its own uid's clients.
+//
 // # Limits
 //
 // A request line is at most Options.MaxLine bytes (default 1 MiB); a
 // longer one is answered with line_too_long and the connection is
 // closed, without buffering the rest (the client may then see
 // ECONNRESET rather than EOF after the reply: its unread input is
-// discarded). A filter holds at most 256 paths,
-// globs and excludes, each glob at most two "**" components, because
-// filters run on the publishing path. A client that does not read never
-// slows the bus (its subscription falls back to the ring and then gets an
-// overflow event); its connection is dropped once one write has been
+// discarded). A filter holds at most 256 paths, globs and excludes,
+// each glob at most two "**" components, and within event.Filter's size
+// limits (code limit): filters run on the connection's goroutine, never
+// on the publishing path, but they still cost CPU per event. Connections
+// are capped in total and per user (Options.MaxConns, MaxConnsPerUser;
+// code too_many_connections in the hello). A client that does not read
+// never slows the bus and costs no memory there (its subscription is a
+// position in the shared ring; behind it, it reads the journal or gets
+// an overflow event); its connection is dropped once one write has been
 // blocked for Options.WriteTimeout. Close waits up to
 // Options.DrainTimeout for connections to deliver what they still have.
 package subscribers

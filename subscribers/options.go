@@ -38,6 +38,13 @@ type Options struct {
 	// DrainTimeout bounds how long Close lets connections deliver the
 	// events they still have before cutting them off. Default 2s.
 	DrainTimeout time.Duration
+	// MaxConns caps the open connections, MaxConnsPerUser those of one
+	// uid other than root and the daemon's user: each costs a goroutine
+	// pair and buffers, so that no client can exhaust memory or
+	// descriptors by connecting. A refused connection gets a hello with
+	// code too_many_connections. Defaults 1024 and 64.
+	MaxConns        int
+	MaxConnsPerUser int
 }
 
 const (
@@ -45,6 +52,8 @@ const (
 	defaultMaxLine      = 1 << 20
 	defaultWriteTimeout = 30 * time.Second
 	defaultDrainTimeout = 2 * time.Second
+	defaultMaxConns     = 1024
+	defaultMaxPerUser   = 64
 )
 
 // AddFlags registers --socket, --socket-mode and --socket-group on fs,
@@ -54,6 +63,8 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.SocketPath, "socket", o.SocketPath, "path of the subscriber socket")
 	fs.Var((*modeValue)(&o.Mode), "socket-mode", "permission of the subscriber socket, in octal; group/other write bits admit the socket group/everyone")
 	fs.StringVar(&o.Group, "socket-group", o.Group, "group (name or gid) owning the subscriber socket (default: the daemon's group)")
+	fs.IntVar(&o.MaxConns, "max-connections", o.MaxConns, "most subscriber connections open at once")
+	fs.IntVar(&o.MaxConnsPerUser, "max-connections-per-user", o.MaxConnsPerUser, "most subscriber connections of one user (other than root and the daemon's user)")
 }
 
 // setDefaults fills in the zero fields that have defaults.
@@ -69,6 +80,12 @@ func (o *Options) setDefaults() {
 	}
 	if o.DrainTimeout <= 0 {
 		o.DrainTimeout = defaultDrainTimeout
+	}
+	if o.MaxConns <= 0 {
+		o.MaxConns = defaultMaxConns
+	}
+	if o.MaxConnsPerUser <= 0 {
+		o.MaxConnsPerUser = defaultMaxPerUser
 	}
 }
 

@@ -175,7 +175,11 @@ func parseSubscribe(f map[string]json.RawMessage) (*subscribeParams, *protoError
 		p.filter.Types |= event.MaskOf(t)
 	}
 	if err := p.filter.Validate(); err != nil {
-		return nil, errorf(wire.CodeBadPattern, "%s", strings.TrimPrefix(err.Error(), "event: "))
+		code := wire.CodeBadPattern
+		if errors.Is(err, event.ErrFilterLimit) {
+			code = wire.CodeLimit
+		}
+		return nil, errorf(code, "%s", strings.TrimPrefix(err.Error(), "event: "))
 	}
 	return p, nil
 }

@@ -43,6 +43,7 @@ type Server struct {
 
 	mu      sync.Mutex
 	conns   map[*conn]struct{}
+	perUID  map[uint32]int // admitted connections by peer uid
 	nextID  uint64
 	closing bool
 
@@ -92,7 +93,7 @@ func Listen(bus *eventbus.Bus, info Info, opts Options) (*Server, error) {
 	return &Server{
 		bus: bus, info: info, opts: opts, policy: newPolicy(opts.Mode, gid),
 		ln: ln, absPath: abs, sockFI: fi,
-		conns: make(map[*conn]struct{}),
+		conns: make(map[*conn]struct{}), perUID: make(map[uint32]int),
 		drain: make(chan struct{}), kill: make(chan struct{}),
 	}, nil
 }
@@ -155,9 +156,32 @@ func transientAcceptError(err error) bool {
 	return false
 }
 
+// admit counts a connection whose peer passed the access check against
+// the caps, or says why it is refused.
+func (s *Server) admit(c *conn, p *peer) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.conns) > s.opts.MaxConns {
+		return fmt.Errorf("too many connections: the daemon serves at most %d at once", s.opts.MaxConns)
+	}
+	if p.known && !s.policy.privileged(*p) {
+		if s.perUID[p.uid] >= s.opts.MaxConnsPerUser {
+			return fmt.Errorf("too many connections: uid %d already has %d, the most one user may have", p.uid, s.opts.MaxConnsPerUser)
+		}
+		s.perUID[p.uid]++
+		c.counted = true
+	}
+	return nil
+}
+
 func (s *Server) forget(c *conn) {
 	s.mu.Lock()
 	delete(s.conns, c)
+	if p := c.peer.Load(); p != nil && c.counted {
+		if s.perUID[p.uid]--; s.perUID[p.uid] <= 0 {
+			delete(s.perUID, p.uid)
+		}
+	}
 	hook := s.testConnDone
 	s.mu.Unlock()
 	if hook != nil {

@@ -20,7 +20,7 @@ func TestClientThatNeverReads(t *testing.T) {
 	const n = 1_000_000
 	// The ring holds every event, so that the reading client cannot lose
 	// any even if the publisher outruns it: the point is the stuck one.
-	ts := startServer(t, eventbus.Options{RingSize: n + 1024}, Options{})
+	ts := startServer(t, eventbus.Options{RingSize: n + 1024, RingBytes: 1 << 30}, Options{})
 
 	stuck := dial(t, ts.path)
 	_, r := stuck.call("subscribe", `"name":"stuck"`)

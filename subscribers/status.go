@@ -107,9 +107,16 @@ func (s *Server) Status() *Status {
 	}
 }
 
-// status builds the object of a status reply.
-func (s *Server) status() any {
+// status builds the object of a status reply for the given peer. Other
+// clients (their pids, uids and commands) are shown only to root and the
+// daemon's user; anyone else sees its own uid's connections alone.
+func (s *Server) status(viewer *peer) any {
 	st := s.Status()
+	if viewer != nil && !s.policy.privileged(*viewer) {
+		own := func(p *PeerInfo) bool { return p != nil && p.Uid == viewer.uid }
+		st.Connections = slices.DeleteFunc(st.Connections, func(c ConnStatus) bool { return !own(c.Peer) })
+		st.Subscribers = slices.DeleteFunc(st.Subscribers, func(x SubscriberStatus) bool { return !own(x.Peer) })
+	}
 	if s.info.Status != nil {
 		return s.info.Status(st)
 	}

@@ -5,6 +5,7 @@ import (
 	"log"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 
 	"github.com/notifyfs/notifyfs/fusefs"
@@ -106,6 +107,11 @@ func serve(mf *mountFlags, source, mnt string) error {
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
 	defer signal.Stop(sigs)
 
+	if os.Getenv("GOMEMLIMIT") == "" {
+		// Keep the heap near what is live: the ring's budget plus the
+		// daemon's own needs, not twice that (see MemoryLimit).
+		debug.SetMemoryLimit(cfg.Bus.MemoryLimit())
+	}
 	d, err := daemon.Start(cfg)
 	if err != nil {
 		return err

@@ -8,16 +8,18 @@ const ProtocolVersion = 1
 
 // Error codes sent in the "code" field of error replies.
 const (
-	CodeBadJSON           = "bad_json"           // the line is not JSON
-	CodeBadRequest        = "bad_request"        // JSON, but not a valid request
-	CodeUnknownOp         = "unknown_op"         // "op" names no operation
-	CodeUnknownType       = "unknown_type"       // "types" names no event type
-	CodeBadPattern        = "bad_pattern"        // a glob or exclude is malformed
-	CodeAlreadySubscribed = "already_subscribed" // second subscribe on a connection
-	CodeNotSubscribed     = "not_subscribed"     // unsubscribe without a subscription
-	CodeLineTooLong       = "line_too_long"      // the connection is closed after it
-	CodeClosed            = "closed"             // the bus has shut down
-	CodePermissionDenied  = "permission_denied"  // sent in a refused hello
+	CodeBadJSON           = "bad_json"             // the line is not JSON
+	CodeBadRequest        = "bad_request"          // JSON, but not a valid request
+	CodeUnknownOp         = "unknown_op"           // "op" names no operation
+	CodeUnknownType       = "unknown_type"         // "types" names no event type
+	CodeBadPattern        = "bad_pattern"          // a glob or exclude is malformed
+	CodeAlreadySubscribed = "already_subscribed"   // second subscribe on a connection
+	CodeNotSubscribed     = "not_subscribed"       // unsubscribe without a subscription
+	CodeLineTooLong       = "line_too_long"        // the connection is closed after it
+	CodeClosed            = "closed"               // the bus has shut down
+	CodePermissionDenied  = "permission_denied"    // sent in a refused hello
+	CodeLimit             = "limit"                // a filter over its size limits
+	CodeTooManyConns      = "too_many_connections" // sent in a refused hello: total or per-user cap
 )
 
 // The messages below are marshalled with encoding/json, which keeps

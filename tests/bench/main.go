@@ -60,7 +60,7 @@ func main() {
 	flag.IntVar(&cfg.runs, "runs", 0, "rounds per workload (default 5, quick 3)")
 	flag.BoolVar(&cfg.gobench, "gobench", true, "run the Go benchmarks (go test -bench) of eventbus and tests and include them")
 	flag.BoolVar(&cfg.profile, "profile", true, "take a CPU profile of an in-process notifyfs under the small-file workload")
-	flag.StringVar(&cfg.only, "only", "", "run only these sections (fs,reqs,latency,rate,rss,underneath,gobench,profile), comma-separated; --only underneath and --only reqs (or both) replace just those sections of an existing report")
+	flag.StringVar(&cfg.only, "only", "", "run only these sections (fs,reqs,latency,rate,rss,budget,underneath,gobench,profile), comma-separated; --only underneath and --only reqs (or both) replace just those sections of an existing report")
 	flag.IntVar(&cfg.reqsN, "reqs-n", 0, "files per operation of the request counts (section reqs; default 2000, quick 400)")
 	flag.BoolVar(&cfg.keep, "keep", false, "keep the scratch directory (mounts are always removed)")
 	flag.BoolVar(&cfg.skipApt, "no-install", false, "do not apt-get install missing peers (bindfs, inotify-tools)")
@@ -269,6 +269,13 @@ func run(cfg *config) (code int) {
 		if err := runRSS(cfg, env, rep); err != nil {
 			logf("memory: %v", err)
 			rep.failures = append(rep.failures, "memory: "+err.Error())
+			code = 1
+		}
+	}
+	if cfg.want("budget") {
+		if err := runBudget(cfg, env, rep); err != nil {
+			logf("budget: %v", err)
+			rep.failures = append(rep.failures, "budget: "+err.Error())
 			code = 1
 		}
 	}

@@ -41,6 +41,7 @@ type report struct {
 
 	rssSystems []sysSpec
 	rss        []*rssResult
+	budget     []*budgetResult
 
 	und *undResults // changes underneath the mount (underneath.go)
 
@@ -308,11 +309,12 @@ func (r *report) markdown(b *strings.Builder, figs []string) {
 		r.mdReqs(p)
 		p("\n")
 	}
-	if len(r.lat) > 0 || len(r.rateSteps) > 0 || len(r.rss) > 0 {
+	if len(r.lat) > 0 || len(r.rateSteps) > 0 || len(r.rss) > 0 || len(r.budget) > 0 {
 		p("## Event delivery\n\n")
 		r.mdLatency(p, has)
 		r.mdRate(p, has)
 		r.mdRSS(p, has)
+		r.mdBudget(p)
 	}
 	if r.und != nil {
 		r.mdUnderneath(p, has)
