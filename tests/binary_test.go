@@ -58,9 +58,16 @@ type result struct {
 // run runs the binary to completion (bounded by waitLimit).
 func run(t testing.TB, args ...string) result {
 	t.Helper()
+	return runIn(t, "", args...)
+}
+
+// runIn is run with dir as the working directory ("" = the test's).
+func runIn(t testing.TB, dir string, args ...string) result {
+	t.Helper()
 	c, cancel := context.WithTimeout(context.Background(), waitLimit)
 	defer cancel()
 	cmd := exec.CommandContext(c, binary, args...)
+	cmd.Dir = dir
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()

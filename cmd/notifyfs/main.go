@@ -44,6 +44,7 @@ var commands = []command{
 	{"sync", "MOUNTPOINT", "wait until every completed operation has its event; print the latest seq", runSync},
 	{"status", "[--format json|text] MOUNTPOINT", "show the state of a mount's event stream (JSON)", runStatus},
 	{"umount", "[flags] MOUNTPOINT", "unmount cleanly, also a stale mount", runUmount},
+	{"fsmonitor", "2 TOKEN", "git's fsmonitor hook (git config core.fsmonitor \"notifyfs fsmonitor\")", runFsmonitor},
 }
 
 func usage() {

@@ -23,13 +23,17 @@ func socketFlag(set interface {
 
 // dial connects to the mount at mnt (or to socket).
 func dial(ctx context.Context, mnt, socket string) (*client.Client, error) {
+	if abs, err := absPath(mnt); err == nil {
+		mnt = abs
+	}
 	if socket == "" {
 		var err error
 		if socket, err = mountutil.FindSocket(mnt); err != nil {
-			return nil, err
+			return nil, daemonError(mnt, err)
 		}
 	}
-	return client.Dial(ctx, socket)
+	c, err := client.Dial(ctx, socket)
+	return c, daemonError(mnt, err)
 }
 
 // parseSince reads --since: "now" or a cursor, SEQ or EPOCH:SEQ
