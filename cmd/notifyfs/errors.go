@@ -22,6 +22,9 @@ func daemonError(mnt string, err error) error {
 	if mountutil.IsStale(mnt) {
 		return fmt.Errorf("the daemon of %s is not running; run notifyfs umount %s", mnt, mnt)
 	}
+	if nse != nil && nse.Expected == "" {
+		return err // already says it in the user's terms
+	}
 	if _, ok, _ := mountutil.Lookup(mnt); !ok {
 		return fmt.Errorf("%s is not a notifyfs mount (nothing is mounted there)", mnt)
 	}
