@@ -83,7 +83,11 @@ func (j *journal) syncNow() {
 			continue
 		}
 		if policy != SyncNever {
+			start := time.Now()
 			f.Sync()
+			if j.opts.OnSync != nil {
+				j.opts.OnSync(time.Since(start))
+			}
 		}
 		if i < len(files)-1 {
 			f.Close()

@@ -18,6 +18,7 @@ type mountFlags struct {
 	print      bool
 	format     string
 	readyFD    int
+	metrics    metricsFlag
 	daemon     daemon.Config
 }
 
@@ -36,6 +37,7 @@ func runMount(args []string) error {
 	cfg.FS.AddFlags(set)
 	cfg.Bus.AddFlags(set)
 	cfg.Underneath.AddFlags(set)
+	mf.metrics.addFlag(set)
 	pos, err := parse(set, args, "SOURCE", "MOUNTPOINT")
 	if err != nil {
 		return err
@@ -106,8 +108,16 @@ func serve(mf *mountFlags, source, mnt string) error {
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
 	defer signal.Stop(sigs)
 
+	if err := mf.metrics.prepare(&cfg); err != nil {
+		return err
+	}
+	defer mf.metrics.stop()
 	d, err := daemon.Start(cfg)
 	if err != nil {
+		return err
+	}
+	if err := mf.metrics.start(d); err != nil {
+		d.Close()
 		return err
 	}
 	signalReady(mf.readyFD, nil)
