@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/spf13/pflag"
 )
@@ -72,6 +73,10 @@ func run(args []string) int {
 			return report(c.run(args[1:]))
 		}
 	}
+	if len(args) >= 2 && !strings.HasPrefix(args[0], "-") && (strings.ContainsRune(args[0], '/') || isDir(args[0])) {
+		// `notifyfs SOURCE MOUNTPOINT -o OPTS`: mount(8) and fstab.
+		return report(runFstab(args))
+	}
 	fmt.Fprintf(os.Stderr, "notifyfs: unknown command %q\n", args[0])
 	usage()
 	return exitUsage
@@ -118,4 +123,9 @@ func parse(fs *pflag.FlagSet, args []string, want ...string) ([]string, error) {
 		return nil, usagef("%s: want %d argument(s) (%v), got %d", fs.Name(), len(want), want, fs.NArg())
 	}
 	return fs.Args(), nil
+}
+
+func isDir(p string) bool {
+	fi, err := os.Stat(p)
+	return err == nil && fi.IsDir()
 }

@@ -38,6 +38,7 @@ func runMount(args []string) error {
 	cfg.Bus.AddFlags(set)
 	cfg.Underneath.AddFlags(set)
 	mf.metrics.addFlag(set)
+	set.BoolVar(&cfg.ReadOnly, "read-only", false, "mount read-only (-o ro)")
 	pos, err := parse(set, args, "SOURCE", "MOUNTPOINT")
 	if err != nil {
 		return err

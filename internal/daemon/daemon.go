@@ -129,6 +129,10 @@ func (d *Daemon) leaveWhenSourceLost() {
 func (d *Daemon) mount() (*fuse.Server, error) {
 	opts := d.fsys.MountOptions()
 	opts.Logger = d.cfg.Logger
+	if d.cfg.ReadOnly {
+		// A superblock flag: direct mounts and fusermount both take it.
+		opts.MountOptions.Options = append(opts.MountOptions.Options, "ro")
+	}
 	raw := fs.NewNodeFS(d.fsys.Root(), opts)
 	if d.cfg.Instrument != nil {
 		raw = d.cfg.Instrument(raw)
