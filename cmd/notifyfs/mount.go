@@ -123,14 +123,17 @@ func serve(mf *mountFlags, source, mnt string) error {
 	}
 	signalReady(mf.readyFD, nil)
 	mf.readyFD = -1
+	notifyReady(source, mnt, d.Socket())
 
 	done := make(chan error, 1)
 	go func() { done <- d.Wait() }()
 	select {
 	case s := <-sigs:
 		cfg.Logger.Printf("%v: unmounting %s", s, mnt)
+		notifyStopping(fmt.Sprintf("%v: unmounting %s", s, mnt))
 		return d.Close()
 	case err := <-done:
+		notifyStopping(mnt + " was unmounted")
 		return err
 	}
 }
