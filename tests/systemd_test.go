@@ -85,4 +85,17 @@ func TestSystemdUnitShipped(t *testing.T) {
 			t.Errorf("unit lacks %q", strings.TrimSpace(want))
 		}
 	}
+	// Where systemd's own checker is installed, it must find nothing
+	// wrong with an instance; it runs with the binary under test at the
+	// unit's /usr/local/bin, in a private mount namespace.
+	if _, err := exec.LookPath("systemd-analyze"); err != nil {
+		return
+	}
+	inst := filepath.Join(t.TempDir(), "notifyfs@srv-build.service")
+	os.WriteFile(inst, b, 0o644)
+	out, err := exec.Command("unshare", "-m", "sh", "-c", `mount --bind "$1" /usr/local/bin && systemd-analyze verify --man=no "$2"`,
+		"sh", filepath.Dir(binary), inst).CombinedOutput()
+	if err != nil || len(out) != 0 {
+		t.Errorf("systemd-analyze verify: %v\n%s", err, out)
+	}
 }
