@@ -43,6 +43,9 @@ func runMount(args []string) error {
 	if err != nil {
 		return err
 	}
+	if err := checkMountValues(set, cfg); err != nil {
+		return err
+	}
 	if err := kqshim.CheckBackend(cfg.Underneath.Backend); err != nil {
 		return usagef("mount: --underneath: %v", err)
 	}

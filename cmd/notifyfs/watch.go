@@ -113,12 +113,14 @@ func runWatch(args []string) error {
 		return daemonError(at.mnt, err)
 	}
 	defer c.Close()
-	if _, err := c.Subscribe(ctx, client.SubscribeRequest{
+	reply, err := c.Subscribe(ctx, client.SubscribeRequest{
 		Since: cursor, Types: types, Paths: paths, Globs: globs, Excludes: expandExcludes(excl), Name: name,
 		Coalesce: coalesce,
-	}); err != nil {
+	})
+	if err != nil {
 		return err
 	}
+	fmtr.SetEpoch(reply.Epoch)
 
 	if output.exec != "" {
 		return output.runExec(ctx, c.Events(), at, count)

@@ -19,6 +19,10 @@
 //	    CLOSE_WRITE,CLOSE, ATTRIB, DELETE,ISDIR, ...)
 //	%T  the time, RFC 3339 with nanoseconds, UTC
 //	%s  seq   %o origin   %c comm   %i pid   %u uid   %g gid   %n size
+//	%C  the cursor to resume from once this event is handled, EPOCH:SEQ
+//	    (after a reset: its new epoch and to_seq; after an overflow: its
+//	    to_seq), for --since next time
+//	%j  the event as JSON (as --format json)
 //	%0  a NUL byte   %%  a percent sign
 //
 // Each event's output ends with a newline, or with a NUL under -0.

@@ -11,7 +11,7 @@ import (
 )
 
 // percentVerbs are the letters a %-template knows.
-const percentVerbs = "wfpFeETsocigun0%"
+const percentVerbs = "wfpFeETsocigunCj0%"
 
 func checkPercent(format string) error {
 	for i := 0; i < len(format); i++ {
@@ -19,7 +19,7 @@ func checkPercent(format string) error {
 			continue
 		}
 		if i+1 == len(format) || !strings.ContainsRune(percentVerbs, rune(format[i+1])) {
-			return fmt.Errorf("--format: unknown directive at %q (known: %%w %%f %%p %%F %%e %%E %%T %%s %%o %%c %%i %%u %%g %%n %%0 %%%%)", format[i:])
+			return fmt.Errorf("--format: unknown directive at %q (known: %%w %%f %%p %%F %%e %%E %%T %%s %%o %%c %%i %%u %%g %%n %%C %%j %%0 %%%%)", format[i:])
 		}
 		i++
 	}
@@ -75,6 +75,10 @@ func (f *Formatter) appendPercent(b []byte, e *event.Event) []byte {
 			b = strconv.AppendUint(b, uint64(e.Gid), 10)
 		case 'n':
 			b = strconv.AppendInt(b, e.Size, 10)
+		case 'C':
+			b = f.appendCursor(b, e)
+		case 'j':
+			b = e.AppendJSON(b)
 		case '0':
 			b = append(b, 0)
 		default: // '%'
@@ -118,4 +122,19 @@ func InotifyName(e *event.Event) string {
 		n += ",ISDIR"
 	}
 	return n
+}
+
+// appendCursor appends the cursor to resume from once e is handled,
+// EPOCH:SEQ: after a reset, the reset's epoch and to_seq; after an
+// overflow, its to_seq; else e's seq.
+func (f *Formatter) appendCursor(b []byte, e *event.Event) []byte {
+	seq := e.Seq
+	switch e.Type {
+	case event.Reset, event.Overflow:
+		seq = e.ToSeq
+	}
+	if f.o.Epoch != "" {
+		b = append(append(b, f.o.Epoch...), ':')
+	}
+	return strconv.AppendUint(b, seq, 10)
 }

@@ -27,7 +27,12 @@ type Options struct {
 	// Root is the watched directory, relative to the mount ("" = the
 	// mount's root): what %w names.
 	Root string
+	// Epoch is the stream's epoch, for %C; a reset event changes it.
+	Epoch string
 }
+
+// SetEpoch sets the epoch %C writes (from the subscribe reply).
+func (f *Formatter) SetEpoch(epoch string) { f.o.Epoch = epoch }
 
 // Formatter writes events as Options say.
 type Formatter struct {
@@ -73,6 +78,9 @@ func (f *Formatter) path(p string) string {
 
 // Append appends e's output, terminator included, to b.
 func (f *Formatter) Append(b []byte, e *event.Event) ([]byte, error) {
+	if e.Type == event.Reset && e.Epoch != "" {
+		f.o.Epoch = e.Epoch // the stream goes on in the reset's epoch
+	}
 	end := byte('\n')
 	if f.o.Null {
 		end = 0
