@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"fmt"
 
 	"golang.org/x/sys/unix"
@@ -31,16 +30,10 @@ func runVersion(args []string) error {
 		fmt.Println("fuse      protocol: notifyfs version MOUNTPOINT shows the kernel's (it is told at mount time)")
 		return nil
 	}
-	ctx := context.Background()
-	c, err := dial(ctx, set.Arg(0), "")
+	st, hello, err := fetchStatus(set.Arg(0), "")
 	if err != nil {
 		return err
 	}
-	defer c.Close()
-	st, err := c.Status(ctx)
-	if err != nil {
-		return err
-	}
-	fmt.Printf("fuse      protocol %v (the kernel's, at %s; daemon pid %d)\n", st["fuse_protocol"], c.Hello().Mount, c.Hello().Pid)
+	fmt.Printf("fuse      protocol %v (the kernel's, at %s; daemon pid %d)\n", st["fuse_protocol"], hello.Mount, hello.Pid)
 	return nil
 }
