@@ -218,8 +218,8 @@ func TestBinaryBadInput(t *testing.T) {
 		{[]string{"mount", "--underneath", "kqueue", filepath.Join(dir, "a"), filepath.Join(dir, "c")}, 2, "not available on this system"},
 		{[]string{"watch", "--type", "bogus", dir}, 2, "unknown type"},
 		{[]string{"watch", "--since", "yesterday", dir}, 2, "--since"},
-		{[]string{"watch", dir}, 1, "no notifyfs socket"},
-		{[]string{"sync", dir}, 1, "no notifyfs socket"},
+		{[]string{"watch", dir}, 1, "is not inside a notifyfs mount"},
+		{[]string{"sync", dir}, 1, "is not a notifyfs mount"},
 		{[]string{"status", "--format", "xml", dir}, 2, "--format"},
 		{[]string{"umount", dir}, 1, "not mounted"},
 	} {

@@ -3,6 +3,7 @@
 package tests
 
 import (
+	"encoding/json"
 	"io"
 	"net"
 	"net/http"
@@ -89,7 +90,12 @@ func TestMetricsScrape(t *testing.T) {
 	if len(found) != 3 {
 		t.Errorf("missing subscriber or underneath metrics: found only %v", found)
 	}
+	var st map[string]any
+	json.Unmarshal([]byte(mustRun(t, "status", mnt)), &st)
 	mustRun(t, "umount", mnt)
+	// umount returns when the daemon hangs up its socket; the metrics
+	// listener closes as the process ends.
+	waitGone(t, int(st["pid"].(float64)))
 	if _, err := http.Get("http://" + addr + "/metrics"); err == nil {
 		t.Errorf("metrics still served after the unmount")
 	}
