@@ -65,6 +65,10 @@ type JournalOptions struct {
 	// Logf reports what the journal repaired or skipped (a torn tail, a
 	// corrupt segment). Default: discard.
 	Logf func(format string, args ...any)
+	// OnSync, if set, is told how long each fsync of a segment took (the
+	// daemon's metrics). It runs on the syncer goroutine: it must not
+	// block.
+	OnSync func(time.Duration)
 }
 
 func (o *JournalOptions) setDefaults() {

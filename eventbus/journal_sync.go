@@ -170,7 +170,12 @@ func (j *journal) syncNow() {
 			continue
 		}
 		if policy != SyncNever {
-			if err := f.Sync(); err != nil && i == len(files)-1 {
+			start := time.Now()
+			err := f.Sync()
+			if j.opts.OnSync != nil {
+				j.opts.OnSync(time.Since(start))
+			}
+			if err != nil && i == len(files)-1 {
 				// The active segment's data may be lost (ENOSPC and EIO
 				// surface here on some filesystems): say so.
 				j.mu.Lock()

@@ -112,7 +112,7 @@ func FindSocket(mnt string) (string, error) {
 	}
 	p := SocketPath(abs)
 	if _, err := os.Stat(p); err != nil {
-		return "", fmt.Errorf("no notifyfs socket for %s (is it mounted? expected %s)", abs, p)
+		return "", &NoSocketError{Path: abs, Expected: p}
 	}
 	return p, nil
 }

@@ -58,9 +58,16 @@ type result struct {
 // run runs the binary to completion (bounded by waitLimit).
 func run(t testing.TB, args ...string) result {
 	t.Helper()
+	return runIn(t, "", args...)
+}
+
+// runIn is run with dir as the working directory ("" = the test's).
+func runIn(t testing.TB, dir string, args ...string) result {
+	t.Helper()
 	c, cancel := context.WithTimeout(context.Background(), waitLimit)
 	defer cancel()
 	cmd := exec.CommandContext(c, binary, args...)
+	cmd.Dir = dir
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()
@@ -211,8 +218,8 @@ func TestBinaryBadInput(t *testing.T) {
 		{[]string{"mount", "--underneath", "kqueue", filepath.Join(dir, "a"), filepath.Join(dir, "c")}, 2, "not available on this system"},
 		{[]string{"watch", "--type", "bogus", dir}, 2, "unknown type"},
 		{[]string{"watch", "--since", "yesterday", dir}, 2, "--since"},
-		{[]string{"watch", dir}, 1, "no notifyfs socket"},
-		{[]string{"sync", dir}, 1, "no notifyfs socket"},
+		{[]string{"watch", dir}, 1, "is not inside a notifyfs mount"},
+		{[]string{"sync", dir}, 1, "is not a notifyfs mount"},
 		{[]string{"status", "--format", "xml", dir}, 2, "--format"},
 		{[]string{"umount", dir}, 1, "not mounted"},
 	} {

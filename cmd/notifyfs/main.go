@@ -4,8 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/spf13/pflag"
+
+	"github.com/notifyfs/notifyfs/mountutil"
 )
 
 // Exit codes, part of the command-line contract.
@@ -38,20 +41,32 @@ type command struct {
 	run                 func(args []string) error
 }
 
-var commands = []command{
-	{"mount", "[flags] SOURCE MOUNTPOINT", "mirror SOURCE at MOUNTPOINT and serve its events", runMount},
-	{"watch", "[flags] MOUNTPOINT", "stream events of a mount", runWatch},
-	{"sync", "MOUNTPOINT", "wait until every completed operation has its event; print the latest seq", runSync},
-	{"status", "[--format json|text] MOUNTPOINT", "show the state of a mount's event stream (JSON)", runStatus},
-	{"umount", "[flags] MOUNTPOINT", "unmount cleanly, also a stale mount", runUmount},
+// commands is set in init: completion and man describe the list they
+// are part of.
+var commands []command
+
+func init() {
+	commands = []command{
+		{"mount", "[flags] SOURCE MOUNTPOINT", "mirror SOURCE at MOUNTPOINT and serve its events", runMount},
+		{"watch", "[flags] PATH", "stream events of a mount (PATH: the mount or any directory in it)", runWatch},
+		{"sync", "MOUNTPOINT", "wait until every completed operation has its event; print the latest seq", runSync},
+		{"status", "[--format json|text] MOUNTPOINT", "show the state of a mount's event stream (JSON)", runStatus},
+		{"umount", "[flags] MOUNTPOINT", "unmount cleanly, also a stale mount", runUmount},
+		{"fsmonitor", "2 TOKEN", "git's fsmonitor hook (git config core.fsmonitor \"notifyfs fsmonitor\")", runFsmonitor},
+		{"journals", "[list|prune] [flags]", "list or prune the journals kept under " + mountutil.StateDir(), runJournals},
+		{"version", "[MOUNTPOINT]", "print versions: notifyfs, Go, go-fuse, kernel and its FUSE protocol", runVersion},
+		{"completion", "bash|zsh|fish", "print a shell completion script", runCompletion},
+		{"man", "DIR", "write man pages, generated from the flag definitions, to DIR", runMan},
+	}
 }
 
 func usage() {
 	fmt.Fprintf(os.Stderr, "usage: notifyfs COMMAND [flags] ARGS\n\ncommands:\n")
 	for _, c := range commands {
-		fmt.Fprintf(os.Stderr, "  %-7s %-28s %s\n", c.name, c.args, c.summary)
+		fmt.Fprintf(os.Stderr, "  %-10s %-33s %s\n", c.name, c.args, c.summary)
 	}
-	fmt.Fprintf(os.Stderr, "\nnotifyfs COMMAND --help shows a command's flags.\n")
+	fmt.Fprintf(os.Stderr, "  %-10s %-33s %s\n", "", "SOURCE MOUNTPOINT -o OPTIONS", "mount as mount(8) and fstab call it (mount -t fuse.notifyfs)")
+	fmt.Fprintf(os.Stderr, "\nnotifyfs help COMMAND (or COMMAND --help) shows a command's flags.\n")
 }
 
 func main() {
@@ -59,6 +74,12 @@ func main() {
 }
 
 func run(args []string) int {
+	if len(args) == 2 && args[0] == "help" {
+		return run([]string{args[1], "--help"})
+	}
+	if len(args) >= 1 && args[0] == "--version" {
+		return run(append([]string{"version"}, args[1:]...))
+	}
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
 		usage()
 		if len(args) == 0 {
@@ -70,6 +91,10 @@ func run(args []string) int {
 		if c.name == args[0] {
 			return report(c.run(args[1:]))
 		}
+	}
+	if len(args) >= 2 && !strings.HasPrefix(args[0], "-") && (strings.ContainsRune(args[0], '/') || isDir(args[0])) {
+		// `notifyfs SOURCE MOUNTPOINT -o OPTS`: mount(8) and fstab.
+		return report(runFstab(args))
 	}
 	fmt.Fprintf(os.Stderr, "notifyfs: unknown command %q\n", args[0])
 	usage()
@@ -98,6 +123,11 @@ func report(err error) int {
 func newFlagSet(name, args string) *pflag.FlagSet {
 	fs := pflag.NewFlagSet(name, pflag.ContinueOnError)
 	fs.SortFlags = false
+	if describing {
+		described = fs
+		fs.Usage = func() {}
+		return fs
+	}
 	fs.Usage = func() {
 		fmt.Fprintf(os.Stderr, "usage: notifyfs %s %s\n", name, args)
 		fs.PrintDefaults()
@@ -117,4 +147,9 @@ func parse(fs *pflag.FlagSet, args []string, want ...string) ([]string, error) {
 		return nil, usagef("%s: want %d argument(s) (%v), got %d", fs.Name(), len(want), want, fs.NArg())
 	}
 	return fs.Args(), nil
+}
+
+func isDir(p string) bool {
+	fi, err := os.Stat(p)
+	return err == nil && fi.IsDir()
 }

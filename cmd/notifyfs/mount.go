@@ -19,6 +19,7 @@ type mountFlags struct {
 	print      bool
 	format     string
 	readyFD    int
+	metrics    metricsFlag
 	daemon     daemon.Config
 }
 
@@ -37,8 +38,13 @@ func runMount(args []string) error {
 	cfg.FS.AddFlags(set)
 	cfg.Bus.AddFlags(set)
 	cfg.Underneath.AddFlags(set)
+	mf.metrics.addFlag(set)
+	set.BoolVar(&cfg.ReadOnly, "read-only", false, "mount read-only (-o ro)")
 	pos, err := parse(set, args, "SOURCE", "MOUNTPOINT")
 	if err != nil {
+		return err
+	}
+	if err := checkMountValues(set, cfg); err != nil {
 		return err
 	}
 	if err := kqshim.CheckBackend(cfg.Underneath.Backend); err != nil {
@@ -112,20 +118,31 @@ func serve(mf *mountFlags, source, mnt string) error {
 		// daemon's own needs, not twice that (see MemoryLimit).
 		debug.SetMemoryLimit(cfg.Bus.MemoryLimit())
 	}
+	if err := mf.metrics.prepare(&cfg); err != nil {
+		return err
+	}
+	defer mf.metrics.stop()
 	d, err := daemon.Start(cfg)
 	if err != nil {
 		return err
 	}
+	if err := mf.metrics.start(d); err != nil {
+		d.Close()
+		return err
+	}
 	signalReady(mf.readyFD, nil)
 	mf.readyFD = -1
+	notifyReady(source, mnt, d.Socket())
 
 	done := make(chan error, 1)
 	go func() { done <- d.Wait() }()
 	select {
 	case s := <-sigs:
 		cfg.Logger.Printf("%v: unmounting %s", s, mnt)
+		notifyStopping(fmt.Sprintf("%v: unmounting %s", s, mnt))
 		return d.Close()
 	case err := <-done:
+		notifyStopping(mnt + " was unmounted")
 		return err
 	}
 }

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"os"
 	"sort"
+
+	"github.com/notifyfs/notifyfs/subscribers/client"
 )
 
 func runStatus(args []string) error {
@@ -20,13 +22,7 @@ func runStatus(args []string) error {
 	if format != "text" && format != "json" {
 		return usagef("status: --format must be text or json, not %q", format)
 	}
-	ctx := context.Background()
-	c, err := dial(ctx, pos[0], socket)
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	st, err := c.Status(ctx)
+	st, _, err := fetchStatus(pos[0], socket)
 	if err != nil {
 		return err
 	}
@@ -51,4 +47,16 @@ func runStatus(args []string) error {
 		}
 	}
 	return nil
+}
+
+// fetchStatus asks the daemon of mnt (or at socket) for its status.
+func fetchStatus(mnt, socket string) (map[string]any, client.Hello, error) {
+	ctx := context.Background()
+	c, err := dial(ctx, mnt, socket)
+	if err != nil {
+		return nil, client.Hello{}, err
+	}
+	defer c.Close()
+	st, err := c.Status(ctx)
+	return st, c.Hello(), err
 }

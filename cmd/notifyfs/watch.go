@@ -23,13 +23,17 @@ func socketFlag(set interface {
 
 // dial connects to the mount at mnt (or to socket).
 func dial(ctx context.Context, mnt, socket string) (*client.Client, error) {
+	if abs, err := absPath(mnt); err == nil {
+		mnt = abs
+	}
 	if socket == "" {
 		var err error
 		if socket, err = mountutil.FindSocket(mnt); err != nil {
-			return nil, err
+			return nil, daemonError(mnt, err)
 		}
 	}
-	return client.Dial(ctx, socket)
+	c, err := client.Dial(ctx, socket)
+	return c, daemonError(mnt, err)
 }
 
 // parseSince reads --since: "now" or a cursor, SEQ or EPOCH:SEQ
@@ -53,23 +57,25 @@ func runWatch(args []string) error {
 		count                       int
 		timeout, coalesce           time.Duration
 	)
-	set.StringVar(&format, "format", "text", "text or json (one event object per line)")
+	set.StringVar(&format, "format", "text", "text, json (one event object per line), a %-template ('%w%f %E' as inotifywait) or a Go template ('{{.Path}}'); see docs/operations.md")
 	set.StringVar(&since, "since", "now", "events after SEQ (exclusive: pass the last seq you saw), EPOCH:SEQ, or now")
 	set.StringSliceVar(&types, "type", nil, "only these event types (comma-separated; open,close only if named)")
 	set.StringSliceVar(&paths, "path", nil, "only events at or beneath this path (relative to the mount; repeatable)")
 	set.StringSliceVar(&globs, "glob", nil, "only events whose path matches this pattern (** = any depth; repeatable)")
-	set.StringSliceVar(&excl, "exclude", nil, "drop events at or beneath this path or matching this pattern (repeatable)")
+	set.StringSliceVar(&excl, "exclude", nil, "drop events beneath this path or matching this pattern; a bare NAME (.git) matches that component anywhere (repeatable)")
 	set.DurationVar(&coalesce, "coalesce", 0, "fold repeated identical events waiting together within this window into one with a count (e.g. 10ms)")
 	set.IntVarP(&count, "count", "n", 0, "exit 0 after N events")
 	set.DurationVar(&timeout, "timeout", 0, "exit 124 if not done within this time")
 	set.StringVar(&name, "name", "watch", "name shown for this subscriber in status")
 	socketFlag(set, &socket)
+	var output watchOutput
+	output.addFlags(set)
 	pos, err := parse(set, args, "MOUNTPOINT")
 	if err != nil {
 		return err
 	}
-	if format != "text" && format != "json" {
-		return usagef("watch: --format must be text or json, not %q", format)
+	if output.settle < 0 || (output.settle > 0 && output.exec == "") {
+		return usagef("watch: --settle wants a positive duration, and --exec")
 	}
 	if count < 0 {
 		return usagef("watch: --count must not be negative")
@@ -90,18 +96,35 @@ func runWatch(args []string) error {
 		ctx, cancel = context.WithTimeout(ctx, timeout)
 		defer cancel()
 	}
-	c, err := dial(ctx, pos[0], socket)
+	at, err := locate(pos[0], socket)
 	if err != nil {
 		return err
 	}
-	defer c.Close()
-	if _, err := c.Subscribe(ctx, client.SubscribeRequest{
-		Since: cursor, Types: types, Paths: paths, Globs: globs, Excludes: excl, Name: name,
-		Coalesce: coalesce,
-	}); err != nil {
+	fmtr, err := output.formatter(format, at)
+	if err != nil {
 		return err
 	}
+	if at.root != "" {
+		// A directory inside the mount: its events only.
+		paths = append(paths, at.root)
+	}
+	c, err := client.Dial(ctx, at.socket)
+	if err != nil {
+		return daemonError(at.mnt, err)
+	}
+	defer c.Close()
+	reply, err := c.Subscribe(ctx, client.SubscribeRequest{
+		Since: cursor, Types: types, Paths: paths, Globs: globs, Excludes: expandExcludes(excl), Name: name,
+		Coalesce: coalesce,
+	})
+	if err != nil {
+		return err
+	}
+	fmtr.SetEpoch(reply.Epoch)
 
+	if output.exec != "" {
+		return output.runExec(ctx, c.Events(), at, count)
+	}
 	out := bufio.NewWriter(os.Stdout)
 	defer out.Flush()
 	var line []byte
@@ -120,7 +143,9 @@ func runWatch(args []string) error {
 				}
 				return nil
 			}
-			line = formatEvent(line[:0], &e, format == "json")
+			if line, err = fmtr.Append(line[:0], &e); err != nil {
+				return fmt.Errorf("watch: --format: %w", err)
+			}
 			out.Write(line)
 			if len(events) == 0 {
 				out.Flush() // nothing more right now: let the reader see it
@@ -136,16 +161,6 @@ func runWatch(args []string) error {
 			}
 		}
 	}
-}
-
-// formatEvent appends one line for e: its JSON or its text form.
-func formatEvent(b []byte, e *event.Event, asJSON bool) []byte {
-	if asJSON {
-		b = e.AppendJSON(b)
-	} else {
-		b = e.AppendText(b)
-	}
-	return append(b, '\n')
 }
 
 func streamEnd(err error) string {

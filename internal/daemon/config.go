@@ -40,6 +40,9 @@ type Config struct {
 	// Underneath configures the watcher of changes made on SOURCE
 	// directly; Backend "off" starts none ("" is "auto", as for kqshim).
 	Underneath kqshim.Options
+	// ReadOnly mounts read-only: the kernel refuses every change with
+	// EROFS before it reaches the daemon (`-o ro`).
+	ReadOnly bool
 	// Advertise records the socket under MountPoint's key in the runtime
 	// directory, so that `notifyfs watch MOUNTPOINT` finds it.
 	Advertise bool

@@ -13,6 +13,7 @@ import (
 
 	"github.com/notifyfs/notifyfs/eventbus"
 	"github.com/notifyfs/notifyfs/fusefs"
+	"github.com/notifyfs/notifyfs/internal/journals"
 	"github.com/notifyfs/notifyfs/kqshim"
 	"github.com/notifyfs/notifyfs/mountutil"
 	"github.com/notifyfs/notifyfs/subscribers"
@@ -36,9 +37,10 @@ type Daemon struct {
 	server   *fuse.Server
 	socket   string
 
-	unadvertise func()
-	printed     chan struct{} // closed when --print has written the last event; nil without Print
-	passthrough bool          // the kernel granted passthrough and the filesystem uses it
+	unadvertise  func()
+	printed      chan struct{} // closed when --print has written the last event; nil without Print
+	passthrough  bool          // the kernel granted passthrough and the filesystem uses it
+	fuseProtocol string        // the kernel's FUSE protocol version, "7.41"
 
 	ready     chan struct{} // closed once mounted
 	unmounted chan struct{} // closed when the kernel has let go of the mount
@@ -73,6 +75,12 @@ func Start(cfg Config) (_ *Daemon, err error) {
 		return nil, err
 	}
 	d.gate = make(chan struct{})
+	if dir := d.cfg.Bus.Journal.Dir; dir != "" {
+		// So that `notifyfs journals` can say whose journal this is.
+		if err := journals.WriteOrigin(dir, d.cfg.Source, d.cfg.MountPoint); err != nil {
+			logger.Printf("journal origin: %v", err)
+		}
+	}
 	invalidate, err := d.watchUnderneath()
 	if err != nil {
 		return nil, err
@@ -112,7 +120,9 @@ func Start(cfg Config) (_ *Daemon, err error) {
 	if d.server, err = d.mount(); err != nil {
 		return nil, fmt.Errorf("mount %s: %w", d.cfg.MountPoint, err)
 	}
-	granted := d.server.KernelSettings().Flags64()&fuse.CAP_PASSTHROUGH != 0
+	ks := d.server.KernelSettings()
+	d.fuseProtocol = fmt.Sprintf("%d.%d", ks.Major, ks.Minor)
+	granted := ks.Flags64()&fuse.CAP_PASSTHROUGH != 0
 	d.fsys.SetKernelPassthrough(granted)
 	if err := d.fsys.SetMountPoint(d.cfg.MountPoint); err != nil {
 		logger.Printf("stat %s: %v", d.cfg.MountPoint, err)
@@ -143,6 +153,10 @@ func (d *Daemon) leaveWhenSourceLost() {
 func (d *Daemon) mount() (*fuse.Server, error) {
 	opts := d.fsys.MountOptions()
 	opts.Logger = d.cfg.Logger
+	if d.cfg.ReadOnly {
+		// A superblock flag: direct mounts and fusermount both take it.
+		opts.MountOptions.Options = append(opts.MountOptions.Options, "ro")
+	}
 	raw := fs.NewNodeFS(d.fsys.Root(), opts)
 	if d.cfg.Instrument != nil {
 		raw = d.cfg.Instrument(raw)

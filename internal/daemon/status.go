@@ -14,6 +14,9 @@ import (
 type Status struct {
 	*subscribers.Status
 	FSStatus
+	// FuseProtocol is the FUSE protocol version the kernel offered at
+	// mount time ("7.41"): what `notifyfs version MOUNTPOINT` reports.
+	FuseProtocol string `json:"fuse_protocol,omitempty"`
 	// Underneath is nil when no watcher runs (--underneath off).
 	Underneath *kqshim.Stats `json:"underneath,omitempty"`
 	// Index is nil without a journal (--journal none): no offline index.
@@ -30,7 +33,7 @@ func (d *Daemon) Status() Status {
 
 // statusOf completes the server's status (subscribers.Info.Status).
 func (d *Daemon) statusOf(srv *subscribers.Status) Status {
-	st := Status{Status: srv, FSStatus: d.fsys.Stats()}
+	st := Status{Status: srv, FSStatus: d.fsys.Stats(), FuseProtocol: d.fuseProtocol}
 	if d.under != nil {
 		st.Underneath = d.under.Stats()
 	}
