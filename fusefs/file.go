@@ -23,6 +23,9 @@ type fileHandle struct {
 	writable bool
 	opener   who    // attribution for writes the kernel makes on its own
 	uid      uint32 // whose handle budget it counts against
+	// creds are the opener's: what the kernel does on the handle on no
+	// process's behalf (writing back a shared mapping) is done as her.
+	creds creds
 
 	mu sync.Mutex
 	// path is the last known path, for reports after the name is gone.
@@ -216,8 +219,12 @@ func (h *fileHandle) Write(ctx context.Context, data []byte, off int64) (uint32,
 }
 
 // asCaller runs fn (a system call on the handle's descriptor) as the
-// caller of ctx.
+// caller of ctx, or as the handle's opener when the kernel makes the
+// request on no process's behalf (writeback of a shared mapping).
 func (h *fileHandle) asCaller(ctx context.Context, fn func() error) syscall.Errno {
+	if c, ok := fuse.FromContext(ctx); !ok || c.Pid == 0 {
+		return fs.ToErrno(h.node.fsys.ids.run(&h.creds, fn))
+	}
 	o, errno := h.node.fsys.begin(ctx)
 	if errno != 0 {
 		return errno

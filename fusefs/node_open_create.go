@@ -77,7 +77,7 @@ func (n *Node) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint32, s
 	}
 	rel, _ := n.relPath()
 	h := n.newHandle(ctx, fd, flags, rel, &st)
-	h.uid = o.uid
+	h.uid, h.creds = o.uid, o.c
 	if flags&syscall.O_TRUNC != 0 && h.writable {
 		// The kernel folds O_TRUNC into OPEN (atomic_o_trunc).
 		n.fsys.rebaseWriters(n, &st)
@@ -170,7 +170,7 @@ func (n *Node) Create(ctx context.Context, name string, flags, mode uint32, out 
 	}
 	cn := ch.Operations().(*Node)
 	h := cn.newHandle(ctx, fd, flags, rel, &st)
-	h.uid = o.uid
+	h.uid, h.creds = o.uid, o.c
 	var ev *eventbus.Event
 	switch {
 	case created:
