@@ -4,6 +4,14 @@ go 1.26.8
 
 require (
 	github.com/hanwen/go-fuse/v2 v2.12.1
+	github.com/nats-io/nats.go v1.56.0
 	github.com/spf13/pflag v1.1.0
-	golang.org/x/sys v0.49.0
+	golang.org/x/sys v0.50.0
+)
+
+require (
+	github.com/klauspost/compress v1.20.4 // indirect
+	github.com/nats-io/nkeys v0.4.17 // indirect
+	github.com/nats-io/nuid v1.0.1 // indirect
+	golang.org/x/crypto v0.58.0 // indirect
 )

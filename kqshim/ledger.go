@@ -4,6 +4,7 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/notifyfs/notifyfs/eventbus"
 	"github.com/notifyfs/notifyfs/internal/relpath"
@@ -96,6 +97,10 @@ type Ledger struct {
 
 	epoch atomic.Uint64 // advanced by mark
 	live  atomic.Int64  // announcements standing, for status
+
+	// remote holds other hosts' changes (clustered mounts), retired by
+	// time and looks rather than by the kernel's queue.
+	remote remoteLedger
 }
 
 type expectation struct {
@@ -228,6 +233,7 @@ func (l *Ledger) mark() uint64 { return l.epoch.Add(1) }
 // retire drops the expectations of operations that finished before the
 // given mark: every note they caused has been read.
 func (l *Ledger) retire(mark uint64) {
+	l.remote.retire(mark, time.Now())
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	n := 0

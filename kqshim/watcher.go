@@ -23,6 +23,10 @@ type Config struct {
 	// published, so the mount drops what its kernel caches hold of the
 	// names and objects involved (for a rescan: of the whole subtree).
 	Invalidate func(*eventbus.Event)
+	// Hold, if positive, is how long a change found is held before it is
+	// published (clustered mounts): another host's event for the same
+	// change, arriving meanwhile, absorbs it (see ExpectRemote).
+	Hold time.Duration
 	// Logf, if set, receives notices (a fallback, a rescan and why).
 	Logf func(format string, args ...any)
 }
@@ -143,6 +147,9 @@ func (w *Watcher) Flush(timeout time.Duration) bool {
 	defer t.Stop()
 	select {
 	case <-ch:
+		if w.s.hold != nil {
+			w.s.hold.settled()
+		}
 		return true
 	case <-t.C:
 		return false
@@ -159,6 +166,7 @@ func (w *Watcher) Stats() *Stats {
 		EchoesDropped:   w.s.echoes.Load(),
 		Rescans:         w.s.rescans.Load(),
 		EchoStanding:    w.s.ledger.standing(),
+		RemoteStanding:  w.s.ledger.remote.live.Load(),
 		AttrsRemembered: w.s.attrs.len(),
 		Detail:          w.b.stats(),
 	}

@@ -6,6 +6,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/notifyfs/notifyfs/cluster"
 	"github.com/notifyfs/notifyfs/eventbus"
 	"github.com/notifyfs/notifyfs/fusefs"
 	"github.com/notifyfs/notifyfs/kqshim"
@@ -39,6 +40,9 @@ type Config struct {
 	// Underneath configures the watcher of changes made on SOURCE
 	// directly; Backend "off" starts none ("" is "auto", as for kqshim).
 	Underneath kqshim.Options
+	// Cluster joins the mount to a share's event stream over NATS
+	// JetStream; not clustered when it names no server.
+	Cluster cluster.Options
 	// Advertise records the socket under MountPoint's key in the runtime
 	// directory, so that `notifyfs watch MOUNTPOINT` finds it.
 	Advertise bool

@@ -7,10 +7,12 @@ import (
 	"path/filepath"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
 
+	"github.com/notifyfs/notifyfs/cluster"
 	"github.com/notifyfs/notifyfs/eventbus"
 	"github.com/notifyfs/notifyfs/fusefs"
 	"github.com/notifyfs/notifyfs/kqshim"
@@ -26,7 +28,9 @@ type Daemon struct {
 	bus  *eventbus.Bus
 	fsys *fusefs.FS
 	// under is nil when Config.Underneath.Backend is "off".
-	under  *kqshim.Watcher
+	under *kqshim.Watcher
+	// node is nil unless the mount is clustered.
+	node   *cluster.Node
 	srv    *subscribers.Server
 	server *fuse.Server
 	socket string
@@ -61,6 +65,12 @@ func Start(cfg Config) (d *Daemon, err error) {
 	if err := d.chooseJournal(); err != nil {
 		return nil, err
 	}
+	if d.cfg.Cluster.Enabled() {
+		if err := d.cfg.Cluster.Validate(true); err != nil {
+			return nil, err
+		}
+		d.cfg.Bus.Host = d.cfg.Cluster.Host // every event says where it happened
+	}
 	d.cfg.Bus.Journal.Logf = logger.Printf
 	if d.bus, err = eventbus.OpenBus(d.cfg.Bus); err != nil {
 		return nil, err
@@ -78,6 +88,9 @@ func Start(cfg Config) (d *Daemon, err error) {
 		d.fsys.SetUnderneath(d.under)
 	}
 
+	if err := d.joinCluster(); err != nil {
+		return nil, err
+	}
 	if err := d.serveSocket(); err != nil {
 		return nil, err
 	}
@@ -137,8 +150,13 @@ func (d *Daemon) watchUnderneath() (*atomic.Pointer[func(*eventbus.Event)], erro
 	if d.cfg.Underneath.Backend == "off" {
 		return &invalidate, nil
 	}
+	var hold time.Duration
+	if d.cfg.Cluster.Enabled() {
+		hold = d.cfg.Cluster.EchoHold
+	}
 	w, err := kqshim.New(d.cfg.Underneath, kqshim.Config{
 		Source:  d.cfg.Source,
+		Hold:    hold,
 		Publish: func(ev *eventbus.Event) { d.bus.Publish(ev) },
 		Invalidate: func(ev *eventbus.Event) {
 			if f := invalidate.Load(); f != nil {
@@ -156,6 +174,29 @@ func (d *Daemon) watchUnderneath() (*atomic.Pointer[func(*eventbus.Event)], erro
 	}
 	d.cfg.Logger.Printf("changes underneath %s are seen with %s", d.cfg.Source, w.Backend())
 	return &invalidate, nil
+}
+
+// joinCluster starts publishing the mount's events to the share's stream
+// and applying the other hosts' (a clustered mount only). It comes after
+// the filesystem, whose caches a remote event invalidates, and before the
+// mount, so that the publisher's position precedes every event.
+func (d *Daemon) joinCluster() error {
+	if !d.cfg.Cluster.Enabled() {
+		return nil
+	}
+	cfg := cluster.Config{
+		Bus: d.bus, Dir: d.cfg.Bus.Journal.Dir, Invalidate: d.fsys.Invalidate, Logf: d.cfg.Logger.Printf,
+	}
+	if d.under != nil {
+		window := d.cfg.Cluster.EchoWindow
+		cfg.ExpectRemote = func(ev *eventbus.Event) { d.under.ExpectRemote(ev, window) }
+	}
+	n, err := cluster.Start(d.cfg.Cluster, cfg)
+	if err != nil {
+		return err
+	}
+	d.node = n
+	return nil
 }
 
 // serveSocket creates the subscriber socket and serves it.
@@ -210,6 +251,9 @@ func (d *Daemon) shutdown() error {
 	if d.unadvertise != nil {
 		d.unadvertise()
 	}
+	if d.node != nil {
+		d.node.StopConsuming() // nothing more from other hosts into a bus that is closing
+	}
 	if d.under != nil {
 		d.under.Close() // nothing to bridge into a bus that is closing
 	}
@@ -218,6 +262,9 @@ func (d *Daemon) shutdown() error {
 	}
 	if d.bus != nil {
 		d.bus.Close() // publishes unmount to every subscriber, closes the journal
+	}
+	if d.node != nil {
+		d.node.Close() // sends what it can of the last events, keeps its positions
 	}
 	if d.printed != nil {
 		<-d.printed

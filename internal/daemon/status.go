@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"github.com/notifyfs/notifyfs/cluster"
 	"github.com/notifyfs/notifyfs/kqshim"
 	"github.com/notifyfs/notifyfs/subscribers"
 )
@@ -15,6 +16,8 @@ type Status struct {
 	FSStatus
 	// Underneath is nil when no watcher runs (--underneath off).
 	Underneath *kqshim.Stats `json:"underneath,omitempty"`
+	// Cluster is nil unless the mount is clustered (--cluster).
+	Cluster *cluster.Stats `json:"cluster,omitempty"`
 }
 
 // FSStatus is the filesystem's part of the status.
@@ -51,6 +54,9 @@ func (d *Daemon) statusOf(srv *subscribers.Status) Status {
 	st := Status{Status: srv, FSStatus: fsStatusOf(d.fsys.Stats())}
 	if d.under != nil {
 		st.Underneath = d.under.Stats()
+	}
+	if d.node != nil {
+		st.Cluster = d.node.Stats()
 	}
 	return st
 }

@@ -1,0 +1,252 @@
+package cluster
+
+import (
+	"context"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/notifyfs/notifyfs/event"
+	"github.com/notifyfs/notifyfs/eventbus"
+)
+
+// consumer applies other hosts' events from the share's stream to the
+// local bus, each exactly once and in stream order.
+type consumer struct {
+	n    *Node
+	file *stateFile
+
+	// applied is the last stream sequence applied; local the bus's seq
+	// right after it. Only the consumer's goroutine writes them.
+	applied atomic.Uint64
+	local   uint64
+	saved   time.Time
+
+	// journaled holds the keys (see keyOf) of remote events the journal
+	// holds beyond the recorded position: applied before a crash but not
+	// recorded as applied. Each is skipped once.
+	journaled map[string]int
+	// recent remembers the message ids applied lately: a message sent
+	// again after the stream's duplicate window is still applied once.
+	recent *idSet
+
+	count   atomic.Uint64
+	pending atomic.Uint64 // messages the stream holds beyond the consumer
+	lagNs   atomic.Int64  // origin time to local publish, of the last one
+}
+
+// recover reads the record of what was applied and the journal after it.
+func (c *consumer) recover() error {
+	s, err := c.file.read()
+	if err != nil {
+		return err
+	}
+	a, err := parseApplied(s)
+	if err != nil {
+		return err
+	}
+	b := c.n.cfg.Bus
+	c.applied.Store(a.stream)
+	c.local = b.Seq()
+	if a.stream == 0 || a.local.Epoch != b.Epoch() || a.local.Seq >= b.Seq() {
+		return nil
+	}
+	// The journal after the record: remote events there were applied.
+	sub, err := b.Subscribe("cluster-recover", eventbus.Filter{Types: event.AllTypes}, &a.local)
+	if err != nil {
+		return err
+	}
+	defer sub.Close()
+	c.journaled = map[string]int{}
+	var buf []*eventbus.Event
+	for upto := b.Seq(); ; {
+		evs, pos, done := sub.Take(buf[:0], 1024)
+		for _, e := range evs {
+			if e.Origin == event.OriginRemote && e.Seq <= upto {
+				c.journaled[keyOf(e)]++
+			}
+		}
+		if pos >= upto || done {
+			return nil
+		}
+		if len(evs) == 0 {
+			<-sub.Ready()
+		}
+	}
+}
+
+// keyOf identifies a remote event across a restart: the local seq is new,
+// the origin's time (kept to the nanosecond) and host are not.
+func keyOf(e *event.Event) string {
+	return e.Host + "|" + strconv.FormatInt(e.Time.UnixNano(), 10) + "|" + e.Type.String() + "|" + e.Path
+}
+
+// run consumes until the node stops, starting over from the last
+// applied sequence whenever the consumer fails.
+func (c *consumer) run() {
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	defer c.save(true)
+	for attempt := 0; ; attempt++ {
+		js := c.n.jetStream()
+		if js == nil {
+			if !c.n.waitChange(tick.C) {
+				return
+			}
+			continue
+		}
+		if err := c.consume(js); err != nil {
+			c.n.logf("cluster: consumer: %v; resuming after stream seq %d", err, c.applied.Load())
+		}
+		if !backoff(c.n.stop, attempt) {
+			return
+		}
+	}
+}
+
+// consume reads the stream from the message after the last applied one
+// with an ordered consumer, which the client recreates from the last
+// message it delivered whenever it sees a gap, a lost heartbeat or a
+// reconnect: the order of the stream is kept and nothing is skipped.
+func (c *consumer) consume(js jetstream.JetStream) error {
+	cfg := jetstream.OrderedConsumerConfig{FilterSubjects: []string{AllSubjects(c.n.opts.Share)}}
+	if a := c.applied.Load(); a > 0 {
+		cfg.DeliverPolicy, cfg.OptStartSeq = jetstream.DeliverByStartSequencePolicy, a+1
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	cons, err := js.OrderedConsumer(ctx, StreamName(c.n.opts.Share), cfg)
+	cancel()
+	if err != nil {
+		return err
+	}
+	it, err := cons.Messages(jetstream.PullMaxMessages(1024), jetstream.PullHeartbeat(time.Second))
+	if err != nil {
+		return err
+	}
+	stopped := make(chan struct{})
+	defer close(stopped)
+	go func() {
+		select {
+		case <-c.n.stop:
+		case <-c.n.consumerStop:
+		case <-stopped:
+		}
+		it.Stop()
+	}()
+	for {
+		msg, err := it.Next(jetstream.NextMaxWait(100 * time.Millisecond))
+		if err == jetstream.ErrMsgIteratorClosed {
+			return nil
+		}
+		if err != nil {
+			if isTimeout(err) {
+				c.save(false)
+				continue
+			}
+			return err
+		}
+		c.apply(msg)
+		c.save(false)
+	}
+}
+
+func isTimeout(err error) bool {
+	return err == context.DeadlineExceeded || strings.Contains(err.Error(), "timeout")
+}
+
+// apply publishes one message's event locally, unless it is this host's
+// own or was applied already.
+func (c *consumer) apply(msg jetstream.Msg) {
+	meta, err := msg.Metadata()
+	if err != nil {
+		return
+	}
+	seq := meta.Sequence.Stream
+	if seq <= c.applied.Load() {
+		return
+	}
+	defer func() {
+		c.applied.Store(seq)
+		c.pending.Store(meta.NumPending)
+	}()
+	host := msg.Subject()[strings.LastIndexByte(msg.Subject(), '.')+1:]
+	if host == c.n.opts.Host {
+		c.local = c.n.cfg.Bus.Seq()
+		return
+	}
+	id := msg.Headers().Get(jetstream.MsgIDHeader)
+	if !c.recent.add(host + "/" + id) {
+		return
+	}
+	ev := new(event.Event)
+	if err := ev.UnmarshalJSON(msg.Data()); err != nil {
+		c.n.logf("cluster: stream seq %d from %s: %v; skipped", seq, host, err)
+		return
+	}
+	if ev.Host == "" {
+		ev.Host = host
+	}
+	if k := keyOf(ev); c.journaled[k] > 0 {
+		c.journaled[k]--
+		return
+	}
+	ev.Seq, ev.Origin = 0, event.OriginRemote
+	if ev.Type == event.Overflow {
+		// The host lost events before it could publish them: what it
+		// changed then is unknown here, so the whole tree is to re-read.
+		ev.Type, ev.Path, ev.From, ev.IsDir, ev.FromSeq, ev.ToSeq = event.Rescan, "", "", true, 0, 0
+	}
+	if f := c.n.cfg.ExpectRemote; f != nil {
+		f(ev)
+	}
+	if f := c.n.cfg.Invalidate; f != nil {
+		f(ev)
+	}
+	c.local = c.n.cfg.Bus.Publish(ev)
+	c.count.Add(1)
+	c.lagNs.Store(time.Since(ev.Time).Nanoseconds())
+}
+
+// save records the applied position, at most every 50ms unless forced
+// (a crash in between is covered by recover).
+func (c *consumer) save(force bool) {
+	if !force && time.Since(c.saved) < 50*time.Millisecond {
+		return
+	}
+	c.saved = time.Now()
+	a := applied{stream: c.applied.Load(), local: event.Cursor{Epoch: c.n.cfg.Bus.Epoch(), Seq: c.local}}
+	if a.stream == 0 {
+		return
+	}
+	if err := c.file.write(a.String()); err != nil {
+		c.n.logf("%v", err)
+	}
+}
+
+// idSet is a set of the last idSetSize ids added.
+type idSet struct {
+	m    map[string]struct{}
+	ring []string
+	next int
+}
+
+const idSetSize = 1 << 16
+
+func newIDSet() *idSet { return &idSet{m: map[string]struct{}{}, ring: make([]string, idSetSize)} }
+
+// add reports whether id is new, remembering it.
+func (s *idSet) add(id string) bool {
+	if _, ok := s.m[id]; ok {
+		return false
+	}
+	if old := s.ring[s.next]; old != "" {
+		delete(s.m, old)
+	}
+	s.ring[s.next] = id
+	s.next = (s.next + 1) % len(s.ring)
+	s.m[id] = struct{}{}
+	return true
+}

@@ -1,0 +1,270 @@
+package cluster
+
+import (
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/notifyfs/notifyfs/event"
+	"github.com/notifyfs/notifyfs/eventbus"
+)
+
+// publisher sends the mount's own events to the share's stream, reading
+// them from the bus (and so from the journal when it falls behind).
+type publisher struct {
+	n       *Node
+	sub     *eventbus.Subscription
+	file    *stateFile
+	subject string
+
+	// acked is the watermark: every local seq up to it is in the stream
+	// or is not ours to publish.
+	acked atomic.Uint64
+	// oldest is the time of the oldest event sent and not yet
+	// acknowledged, in Unix ns (0: none), for the lag in status.
+	oldest    atomic.Int64
+	published atomic.Uint64
+	failures  atomic.Uint64
+	lost      atomic.Uint64 // seqs retention deleted before they were published
+
+	inflight []sent
+	buf      []*eventbus.Event
+	line     []byte
+}
+
+// sent is one publish awaiting its acknowledgement, or (fut nil) a mark
+// that the seqs up to seq need none.
+type sent struct {
+	seq   uint64
+	fut   jetstream.PubAckFuture
+	time  int64
+	state int8 // see answer
+}
+
+// publishBatch is how many events one pass takes from the bus.
+const publishBatch = 512
+
+// ackTimeout is how long a publish may wait for its acknowledgement
+// before the publisher stops, lets the rest settle and sends again from
+// the watermark. Kept short so that, when a stream leader dies, every
+// publish sent to it has failed before a new leader accepts later ones
+// (which would store them out of order).
+const ackTimeout = 2 * time.Second
+
+// subscribe positions the publisher after the watermark.
+func (p *publisher) subscribe() error {
+	b := p.n.cfg.Bus
+	since := &event.Cursor{Epoch: b.Epoch(), Seq: p.acked.Load()}
+	sub, err := b.Subscribe("cluster-publisher", eventbus.Filter{Types: event.AllTypes}, since)
+	if err != nil {
+		return err
+	}
+	p.sub = sub
+	return nil
+}
+
+// run publishes until the bus closes (everything taken and settled) or
+// the node stops.
+func (p *publisher) run() {
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	defer p.save()
+	attempt := 0
+	for {
+		js := p.n.jetStream()
+		if js == nil {
+			if !p.n.waitChange(tick.C) {
+				return
+			}
+			continue
+		}
+		ok, finished := p.pass(js)
+		if finished {
+			return
+		}
+		if !ok {
+			p.failures.Add(1)
+			p.rewind()
+			if !backoff(p.n.stop, attempt) {
+				return
+			}
+			attempt++
+			continue
+		}
+		attempt = 0
+		p.settle(false)
+		p.save()
+		more := p.sub.Ready()
+		if len(p.inflight) >= p.n.opts.MaxInFlight {
+			more = nil // room first
+		}
+		if !p.wait(more, tick.C) {
+			return
+		}
+	}
+}
+
+// pass takes what the bus has and sends it. ok is false after a failed
+// publish; finished once the bus is closed and everything is settled.
+func (p *publisher) pass(js jetstream.JetStream) (ok, finished bool) {
+	room := p.n.opts.MaxInFlight - len(p.inflight)
+	if room <= 0 {
+		return p.settle(false), false
+	}
+	evs, pos, done := p.sub.Take(p.buf[:0], min(room, publishBatch))
+	p.buf = evs
+	for _, e := range evs {
+		if !p.send(js, e) {
+			return false, false
+		}
+	}
+	if n := len(p.inflight); n == 0 || p.inflight[n-1].seq < pos {
+		p.inflight = append(p.inflight, sent{seq: pos}) // what the filter passed over
+	}
+	if !p.settle(false) {
+		return false, false
+	}
+	if done {
+		return p.settle(true), len(p.inflight) == 0
+	}
+	return true, false
+}
+
+// send publishes one event, or marks it as not ours.
+func (p *publisher) send(js jetstream.JetStream, e *eventbus.Event) bool {
+	var id string
+	switch {
+	case e.Type == event.Overflow:
+		// Seqs the journal no longer holds were never published: say so.
+		p.lost.Add(e.ToSeq - e.FromSeq + 1)
+		o := *e
+		o.Host = p.n.opts.Host
+		e = &o
+		id = p.n.cfg.Bus.Epoch() + ":lost:" + strconv.FormatUint(e.FromSeq, 10)
+	case e.Seq == 0 || e.Origin == event.OriginRemote || e.Type == event.Unmount || e.Type == event.Reset:
+		return true // not a change of this host's
+	default:
+		id = p.n.cfg.Bus.Epoch() + ":" + strconv.FormatUint(e.Seq, 10)
+	}
+	p.line = e.AppendJSON(p.line[:0])
+	m := &nats.Msg{Subject: p.subject, Data: append([]byte(nil), p.line...), Header: nats.Header{}}
+	m.Header.Set(jetstream.MsgIDHeader, id)
+	fut, err := js.PublishMsgAsync(m)
+	if err != nil {
+		return false
+	}
+	now := time.Now().UnixNano()
+	p.oldest.CompareAndSwap(0, now)
+	p.inflight = append(p.inflight, sent{seq: e.Seq, fut: fut, time: now})
+	return true
+}
+
+// settle advances the watermark over acknowledged publishes (waiting
+// for all of them with wait). It returns false if one failed.
+func (p *publisher) settle(wait bool) bool {
+	n := 0
+	defer func() {
+		p.inflight = append(p.inflight[:0], p.inflight[n:]...)
+		if len(p.inflight) == 0 {
+			p.oldest.Store(0)
+		} else {
+			p.oldest.Store(p.inflight[0].time)
+		}
+	}()
+	for ; n < len(p.inflight); n++ {
+		s := &p.inflight[n]
+		if s.fut != nil {
+			if s.state == 0 {
+				s.state = answer(s.fut, wait)
+			}
+			switch s.state {
+			case 0:
+				return true
+			case -1:
+				return false
+			}
+			p.published.Add(1)
+		}
+		if s.seq > p.acked.Load() {
+			p.acked.Store(s.seq)
+		}
+	}
+	return true
+}
+
+// answer is a publish's outcome: 1 acknowledged, -1 failed, 0 not yet
+// (waiting for it with wait). A future's channels yield once: the
+// outcome is kept in sent.state.
+func answer(f jetstream.PubAckFuture, wait bool) int8 {
+	if wait {
+		select {
+		case <-f.Ok():
+			return 1
+		case <-f.Err():
+			return -1
+		}
+	}
+	select {
+	case <-f.Ok():
+		return 1
+	case <-f.Err():
+		return -1
+	default:
+		return 0
+	}
+}
+
+// pendingOf returns the channels of the oldest publish without an
+// answer (nil channels, which never fire, if there is none).
+func (p *publisher) pendingOf() (int, <-chan *jetstream.PubAck, <-chan error) {
+	for i := range p.inflight {
+		if s := &p.inflight[i]; s.fut != nil && s.state == 0 {
+			return i, s.fut.Ok(), s.fut.Err()
+		}
+	}
+	return -1, nil, nil
+}
+
+// wait blocks until the bus has more, the oldest publish is answered, a
+// tick passes, or the node stops (false).
+func (p *publisher) wait(more <-chan struct{}, tick <-chan time.Time) bool {
+	i, okc, errc := p.pendingOf()
+	select {
+	case <-more:
+	case <-okc:
+		p.inflight[i].state = 1
+	case <-errc:
+		p.inflight[i].state = -1
+	case <-tick:
+	case <-p.n.stop:
+		return false
+	}
+	return true
+}
+
+// rewind forgets what is in flight and reads again from the watermark:
+// whatever of it JetStream did store is dropped there as a duplicate
+// (same Nats-Msg-Id).
+func (p *publisher) rewind() {
+	for _, s := range p.inflight {
+		if s.fut != nil && s.state == 0 {
+			answer(s.fut, true) // the client times each out after ackTimeout
+		}
+	}
+	p.inflight = p.inflight[:0]
+	p.oldest.Store(0)
+	p.sub.Close()
+	if err := p.subscribe(); err != nil {
+		p.n.logf("cluster: publisher: %v", err)
+	}
+}
+
+func (p *publisher) save() {
+	c := event.Cursor{Epoch: p.n.cfg.Bus.Epoch(), Seq: p.acked.Load()}
+	if err := p.file.write(c.String()); err != nil {
+		p.n.logf("%v", err)
+	}
+}
