@@ -36,12 +36,16 @@ func runMount(args []string) error {
 	cfg.FS.AddFlags(set)
 	cfg.Bus.AddFlags(set)
 	cfg.Underneath.AddFlags(set)
+	cfg.Cluster.AddFlags(set)
 	pos, err := parse(set, args, "SOURCE", "MOUNTPOINT")
 	if err != nil {
 		return err
 	}
 	if err := kqshim.CheckBackend(cfg.Underneath.Backend); err != nil {
 		return usagef("mount: --underneath: %v", err)
+	}
+	if err := cfg.Cluster.Validate(true); err != nil {
+		return usagef("mount: %v", err)
 	}
 	cfg.TTLsChosen = set.Changed("entry-timeout") || set.Changed("attr-timeout") || set.Changed("negative-timeout")
 	if mf.print && !mf.foreground {

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/notifyfs/notifyfs/cluster"
 	"github.com/notifyfs/notifyfs/event"
 	"github.com/notifyfs/notifyfs/mountutil"
 	"github.com/notifyfs/notifyfs/subscribers/client"
@@ -64,7 +65,13 @@ func runWatch(args []string) error {
 	set.DurationVar(&timeout, "timeout", 0, "exit 124 if not done within this time")
 	set.StringVar(&name, "name", "watch", "name shown for this subscriber in status")
 	socketFlag(set, &socket)
-	pos, err := parse(set, args, "MOUNTPOINT")
+	var share cluster.Options
+	share.AddWatchFlags(set)
+	want := []string{"MOUNTPOINT"}
+	if clusterAsked(args) {
+		want = nil // the share's stream, from any machine
+	}
+	pos, err := parse(set, args, want...)
 	if err != nil {
 		return err
 	}
@@ -89,6 +96,18 @@ func runWatch(args []string) error {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, timeout)
 		defer cancel()
+	}
+	if share.Enabled() {
+		if cursor != nil && cursor.Epoch != "" {
+			return usagef("watch: --cluster: --since takes a stream sequence (a number) or now")
+		}
+		f := event.Filter{Prefixes: paths, Globs: globs, Excludes: excl}
+		if len(types) > 0 {
+			if f.Types, err = event.ParseTypeList(strings.Join(types, ",")); err != nil {
+				return usagef("watch: --type: %v", err)
+			}
+		}
+		return watchShare(ctx, share, cursor, f, format == "json", count, timeout)
 	}
 	c, err := dial(ctx, pos[0], socket)
 	if err != nil {
