@@ -93,7 +93,7 @@ func (c *consumer) run() {
 	for attempt := 0; ; attempt++ {
 		js := c.n.jetStream()
 		if js == nil {
-			if !c.n.waitChange(tick.C) {
+			if !c.n.waitChange(tick.C, c.n.consumerStop) {
 				return
 			}
 			continue
@@ -101,7 +101,7 @@ func (c *consumer) run() {
 		if err := c.consume(js); err != nil {
 			c.n.logf("cluster: consumer: %v; resuming after stream seq %d", err, c.applied.Load())
 		}
-		if !backoff(c.n.stop, attempt) {
+		if !backoff(c.n.consumerStop, attempt) {
 			return
 		}
 	}
@@ -130,7 +130,6 @@ func (c *consumer) consume(js jetstream.JetStream) error {
 	defer close(stopped)
 	go func() {
 		select {
-		case <-c.n.stop:
 		case <-c.n.consumerStop:
 		case <-stopped:
 		}

@@ -123,7 +123,7 @@ func (n *Node) signal() {
 
 // waitChange waits for a connection change or a tick; false once the
 // node stops.
-func (n *Node) waitChange(tick <-chan time.Time) bool {
+func (n *Node) waitChange(tick <-chan time.Time, stop <-chan struct{}) bool {
 	n.mu.Lock()
 	ch := n.changed
 	n.mu.Unlock()
@@ -132,7 +132,7 @@ func (n *Node) waitChange(tick <-chan time.Time) bool {
 		return true
 	case <-tick:
 		return true
-	case <-n.stop:
+	case <-stop:
 		return false
 	}
 }
@@ -185,7 +185,7 @@ func (n *Node) manage() {
 			n.js.Store(nil) // the stream is checked again on reconnection
 			n.state.Store(n.nc.Status().String())
 		}
-		if !n.waitChange(tick.C) {
+		if !n.waitChange(tick.C, n.stop) {
 			return
 		}
 	}
@@ -197,10 +197,7 @@ func (n *Node) logf(format string, args ...any) { n.cfg.Logf(format, args...) }
 // before it closes the bus. The publisher goes on.
 func (n *Node) StopConsuming() {
 	n.consOnce.Do(func() { close(n.consumerStop) })
-	select {
-	case <-n.consDone:
-	case <-n.stop:
-	}
+	<-n.consDone
 }
 
 // closeWait bounds how long Close lets the publisher send what the bus

@@ -76,7 +76,7 @@ func (p *publisher) run() {
 	for {
 		js := p.n.jetStream()
 		if js == nil {
-			if !p.n.waitChange(tick.C) {
+			if !p.n.waitChange(tick.C, p.n.stop) {
 				return
 			}
 			continue

@@ -1,0 +1,89 @@
+package cluster
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/notifyfs/notifyfs/event"
+	"github.com/notifyfs/notifyfs/eventbus"
+	"github.com/notifyfs/notifyfs/internal/natstest"
+)
+
+// member is one bus (with its journal) joined to a share as host.
+type member struct {
+	bus  *eventbus.Bus
+	node *Node
+	dir  string
+}
+
+func join(t *testing.T, urls, share, host, dir string) *member {
+	t.Helper()
+	bus, err := eventbus.OpenBus(eventbus.Options{Host: host, Journal: eventbus.JournalOptions{Dir: dir}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := Start(Options{URLs: []string{urls}, Share: share, Host: host}, Config{Bus: bus, Dir: dir, Logf: t.Logf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := &member{bus: bus, node: n, dir: dir}
+	t.Cleanup(m.close)
+	return m
+}
+
+func (m *member) close() {
+	if m.node == nil {
+		return
+	}
+	m.node.StopConsuming()
+	m.bus.Close()
+	m.node.Close()
+	m.node = nil
+}
+
+// collect reads sub until it has n events of origin remote.
+func collect(t *testing.T, sub *eventbus.Subscription, n int) []*eventbus.Event {
+	t.Helper()
+	var got []*eventbus.Event
+	deadline := time.After(20 * time.Second)
+	for len(got) < n {
+		evs, _, _ := sub.Take(nil, 1024)
+		for _, e := range evs {
+			if e.Origin == event.OriginRemote {
+				got = append(got, e)
+			}
+		}
+		if len(evs) == 0 {
+			select {
+			case <-sub.Ready():
+			case <-deadline:
+				t.Fatalf("got %d of %d remote events", len(got), n)
+			}
+		}
+	}
+	return got
+}
+
+func TestClusterBusesExchangeEventsOnce(t *testing.T) {
+	srv := natstest.Run(t)
+	a := join(t, srv.URL, "s1", "a", t.TempDir())
+	b := join(t, srv.URL, "s1", "b", t.TempDir())
+	sub, err := b.bus.Subscribe("t", eventbus.Filter{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 2000
+	for i := range n {
+		a.bus.Publish(&eventbus.Event{Type: event.Create, Path: fmt.Sprintf("f%d", i), Origin: event.OriginMount, Pid: 7, Comm: "w"})
+	}
+	got := collect(t, sub, n)
+	for i, e := range got {
+		if e.Path != fmt.Sprintf("f%d", i) || e.Host != "a" || e.Pid != 7 || e.Comm != "w" {
+			t.Fatalf("event %d: %+v", i, e)
+		}
+	}
+	if st := a.node.Stats(); st.Connection != "connected" {
+		t.Fatalf("status %+v", st)
+	}
+}
