@@ -33,9 +33,18 @@ type consumer struct {
 	// again after the stream's duplicate window is still applied once.
 	recent *idSet
 
-	count   atomic.Uint64
-	pending atomic.Uint64 // messages the stream holds beyond the consumer
-	lagNs   atomic.Int64  // origin time to local publish, of the last one
+	// caughtUp says the consumer is reading and had nothing pending at
+	// its last message; upSince (Unix ns) is when it last became so.
+	caughtUp atomic.Bool
+	upSince  atomic.Int64
+	// start is when the node started: with no record of what was
+	// applied, the stream is read from the events stored since.
+	start time.Time
+
+	count    atomic.Uint64
+	absorbed atomic.Uint64 // second reports of a change, not applied
+	pending  atomic.Uint64 // messages the stream holds beyond the consumer
+	lagNs    atomic.Int64  // origin time to local publish, of the last one
 }
 
 // recover reads the record of what was applied and the journal after it.
@@ -115,6 +124,10 @@ func (c *consumer) consume(js jetstream.JetStream) error {
 	cfg := jetstream.OrderedConsumerConfig{FilterSubjects: []string{AllSubjects(c.n.opts.Share)}}
 	if a := c.applied.Load(); a > 0 {
 		cfg.DeliverPolicy, cfg.OptStartSeq = jetstream.DeliverByStartSequencePolicy, a+1
+	} else {
+		// A mount with no record (a new journal, or none) takes the
+		// events made since it started, not the share's history.
+		cfg.DeliverPolicy, cfg.OptStartTime = jetstream.DeliverByStartTimePolicy, &c.start
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	cons, err := js.OrderedConsumer(ctx, StreamName(c.n.opts.Share), cfg)
@@ -125,6 +138,10 @@ func (c *consumer) consume(js jetstream.JetStream) error {
 	it, err := cons.Messages(jetstream.PullMaxMessages(1024), jetstream.PullHeartbeat(time.Second))
 	if err != nil {
 		return err
+	}
+	defer c.setCaughtUp(false)
+	if info := cons.CachedInfo(); info != nil && info.NumPending == 0 {
+		c.setCaughtUp(true)
 	}
 	stopped := make(chan struct{})
 	defer close(stopped)
@@ -142,6 +159,7 @@ func (c *consumer) consume(js jetstream.JetStream) error {
 		}
 		if err != nil {
 			if isTimeout(err) {
+				c.setCaughtUp(true) // nothing came: nothing was pending
 				c.save(false)
 				continue
 			}
@@ -149,6 +167,13 @@ func (c *consumer) consume(js jetstream.JetStream) error {
 		}
 		c.apply(msg)
 		c.save(false)
+	}
+}
+
+func (c *consumer) setCaughtUp(up bool) {
+	if c.caughtUp.Swap(up) != up && up {
+		c.upSince.Store(time.Now().UnixNano())
+		c.n.Gate() // Up may be waited on
 	}
 }
 
@@ -170,8 +195,9 @@ func (c *consumer) apply(msg jetstream.Msg) {
 	defer func() {
 		c.applied.Store(seq)
 		c.pending.Store(meta.NumPending)
+		c.setCaughtUp(meta.NumPending == 0)
 	}()
-	host := msg.Subject()[strings.LastIndexByte(msg.Subject(), '.')+1:]
+	host := hostOf(msg.Subject())
 	if host == c.n.opts.Host {
 		c.local = c.n.cfg.Bus.Seq()
 		return
@@ -192,6 +218,12 @@ func (c *consumer) apply(msg jetstream.Msg) {
 		c.journaled[k]--
 		return
 	}
+	backing, now := ev.Origin == event.OriginBacking, time.Now()
+	if c.n.recent.covered(ev, host, backing, now) {
+		c.absorbed.Add(1)
+		return
+	}
+	c.n.recent.note(ev, host, backing, now)
 	ev.Seq, ev.Origin = 0, event.OriginRemote
 	if ev.Type == event.Overflow {
 		// The host lost events before it could publish them: what it

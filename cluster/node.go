@@ -46,8 +46,14 @@ type Node struct {
 	mu      sync.Mutex
 	changed chan struct{} // closed and replaced on every connection change
 
-	pub  *publisher
-	cons *consumer
+	pub    *publisher
+	cons   *consumer
+	recent *recentReports
+	notes  *eventbus.Subscription
+	noted  chan struct{}
+
+	up     chan struct{} // closed once the gate first opens
+	upOnce sync.Once
 
 	stop         chan struct{}
 	consumerStop chan struct{}
@@ -70,25 +76,35 @@ func Start(opts Options, cfg Config) (*Node, error) {
 		cfg.Logf = func(string, ...any) {}
 	}
 	n := &Node{
-		opts: opts, cfg: cfg, changed: make(chan struct{}),
+		opts: opts, cfg: cfg, changed: make(chan struct{}), up: make(chan struct{}),
 		stop: make(chan struct{}), consumerStop: make(chan struct{}),
 		pubDone: make(chan struct{}), consDone: make(chan struct{}), mgrDone: make(chan struct{}),
 	}
 	n.state.Store("connecting")
 	n.pub = &publisher{n: n, file: newStateFile(cfg.Dir, publishedFile), subject: Subject(opts.Share, opts.Host)}
-	n.cons = &consumer{n: n, file: newStateFile(cfg.Dir, appliedFile), recent: newIDSet()}
+	n.cons = &consumer{n: n, file: newStateFile(cfg.Dir, appliedFile), recent: newIDSet(), start: time.Now()}
+	n.recent, n.noted = newRecent(opts.EchoWindow), make(chan struct{})
+	notes, err := cfg.Bus.Subscribe("cluster-reports", eventbus.Filter{Types: event.AllTypes}, nil)
+	if err != nil {
+		return nil, err
+	}
+	n.notes = notes
 	if err := n.pub.position(); err != nil {
+		notes.Close()
 		return nil, err
 	}
 	if err := n.cons.recover(); err != nil {
 		n.pub.sub.Close()
+		notes.Close()
 		return nil, err
 	}
 	nc, err := connect(&n.opts, "notifyfs "+opts.Share+"/"+opts.Host, n.signal)
 	if err != nil {
 		n.pub.sub.Close()
+		notes.Close()
 		return nil, err
 	}
+	go func() { defer close(n.noted); n.noteLocal(notes) }()
 	n.nc = nc
 	go func() { defer close(n.mgrDone); n.manage() }()
 	go func() { defer close(n.pubDone); n.pub.run() }()
@@ -111,6 +127,27 @@ func (p *publisher) position() error {
 		p.acked.Store(c.Seq)
 	}
 	return p.subscribe()
+}
+
+// Gate tells the underneath watcher whether it may publish the changes
+// it holds (kqshim.Config.HoldGate): only while connected with the
+// stream read up to date can this host know that a change it saw is not
+// another host's, whose event has yet to arrive. since is when that last
+// became true.
+func (n *Node) Gate() (open bool, since time.Time) {
+	if n.jetStream() == nil || !n.cons.caughtUp.Load() {
+		return false, time.Time{}
+	}
+	n.upOnce.Do(func() { close(n.up) })
+	return true, time.Unix(0, n.cons.upSince.Load())
+}
+
+// Up is closed once the node has first been connected, with the stream
+// in place and read up to date: from then on other hosts' events arrive
+// as they are published.
+func (n *Node) Up() <-chan struct{} {
+	n.Gate()
+	return n.up
 }
 
 // signal wakes whoever waits for a connection change.
@@ -221,6 +258,7 @@ func (n *Node) Close() error {
 	<-n.pubDone
 	<-n.consDone
 	<-n.mgrDone
+	<-n.noted
 	n.pub.sub.Close()
 	n.nc.Close()
 	return nil
@@ -253,10 +291,13 @@ type Stats struct {
 	// AppliedStreamSeq is the last stream sequence applied here;
 	// RemotePending how many messages the stream holds beyond it;
 	// RemoteLagMs how long the last one took from its host to here.
-	AppliedStreamSeq uint64  `json:"applied_stream_seq"`
-	Applied          uint64  `json:"applied"`
-	RemotePending    uint64  `json:"remote_pending"`
-	RemoteLagMs      float64 `json:"remote_lag_ms"`
+	AppliedStreamSeq uint64 `json:"applied_stream_seq"`
+	Applied          uint64 `json:"applied"`
+	// Absorbed counts remote events not applied because another host
+	// had already reported the same change (see recent.go).
+	Absorbed      uint64  `json:"absorbed"`
+	RemotePending uint64  `json:"remote_pending"`
+	RemoteLagMs   float64 `json:"remote_lag_ms"`
 }
 
 // Stats returns the node's current figures.
@@ -265,7 +306,7 @@ func (n *Node) Stats() *Stats {
 		Share: n.opts.Share, Host: n.opts.Host, Connection: n.state.Load().(string),
 		PublishedSeq: n.pub.acked.Load(), Published: n.pub.published.Load(),
 		Failures: n.pub.failures.Load(), Unpublished: n.pub.lost.Load(),
-		AppliedStreamSeq: n.cons.applied.Load(), Applied: n.cons.count.Load(),
+		AppliedStreamSeq: n.cons.applied.Load(), Applied: n.cons.count.Load(), Absorbed: n.cons.absorbed.Load(),
 		RemotePending: n.cons.pending.Load(), RemoteLagMs: float64(n.cons.lagNs.Load()) / 1e6,
 	}
 	if n.nc.IsConnected() {

@@ -53,7 +53,7 @@ type Options struct {
 	EchoWindow time.Duration
 	// EchoHold is how long the underneath watcher holds a change it
 	// found before publishing it, so that another host's event for the
-	// same change, arriving just after, absorbs it (default 250ms).
+	// same change, arriving just after, absorbs it (default 500ms).
 	EchoHold time.Duration
 }
 
@@ -79,7 +79,7 @@ func (o *Options) setDefaults() {
 		o.EchoWindow = 5 * time.Second
 	}
 	if o.EchoHold <= 0 {
-		o.EchoHold = 250 * time.Millisecond
+		o.EchoHold = 500 * time.Millisecond
 	}
 	if o.Host == "" && o.Enabled() {
 		o.Host = defaultHost()

@@ -16,9 +16,14 @@ type held struct {
 	due time.Time
 }
 
-// holder delays changes by a fixed time, keeping their order.
+// holder delays changes by a fixed time, keeping their order. While the
+// gate is shut (the cluster unreachable, or its stream not yet read up
+// to date) nothing is released, and the time is counted again from the
+// moment it opened: until then another host's event could not have
+// arrived.
 type holder struct {
 	d       time.Duration
+	gate    func() (open bool, since time.Time)
 	release func(*eventbus.Event) // invalidate and publish
 	drop    func(*eventbus.Event) bool
 
@@ -31,8 +36,14 @@ type holder struct {
 	done    chan struct{}
 }
 
-func newHolder(d time.Duration, release func(*eventbus.Event), drop func(*eventbus.Event) bool) *holder {
-	h := &holder{d: d, release: release, drop: drop, kick: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
+// gateRecheck is how often a shut gate is looked at again.
+const gateRecheck = 50 * time.Millisecond
+
+func newHolder(d time.Duration, gate func() (bool, time.Time), release func(*eventbus.Event), drop func(*eventbus.Event) bool) *holder {
+	if gate == nil {
+		gate = func() (bool, time.Time) { return true, time.Time{} }
+	}
+	h := &holder{d: d, gate: gate, release: release, drop: drop, kick: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
 	h.moved = sync.NewCond(&h.mu)
 	go h.run()
 	return h
@@ -54,18 +65,22 @@ func (h *holder) run() {
 	t := time.NewTimer(time.Hour)
 	defer t.Stop()
 	for {
+		open, since := h.gate()
 		h.mu.Lock()
 		var due []held
 		now := time.Now()
 		n := 0
-		for n < len(h.q) && !h.q[n].due.After(now) {
+		for open && n < len(h.q) && !h.q[n].releaseAt(since, h.d).After(now) {
 			n++
 		}
 		due = append(due, h.q[:n]...)
 		h.q = append(h.q[:0], h.q[n:]...)
 		wait := time.Hour
-		if len(h.q) > 0 {
-			wait = h.q[0].due.Sub(now)
+		switch {
+		case len(h.q) > 0 && !open:
+			wait = gateRecheck
+		case len(h.q) > 0:
+			wait = h.q[0].releaseAt(since, h.d).Sub(now)
 		}
 		h.mu.Unlock()
 		for _, x := range due {
@@ -90,6 +105,15 @@ func (h *holder) run() {
 	}
 }
 
+// releaseAt is when a held change may go: its due time, or the hold
+// counted from when the gate last opened if that is later.
+func (x held) releaseAt(since time.Time, d time.Duration) time.Time {
+	if t := since.Add(d); t.After(x.due) {
+		return t
+	}
+	return x.due
+}
+
 // flushAll releases what is held at once (the watcher is closing).
 func (h *holder) flushAll() {
 	h.mu.Lock()
@@ -108,14 +132,24 @@ func (h *holder) flushAll() {
 }
 
 // settled waits until every change added before the call has been
-// released or dropped.
-func (h *holder) settled() {
+// released or dropped, or until the deadline (false).
+func (h *holder) settled(deadline time.Time) bool {
+	t := time.AfterFunc(time.Until(deadline), func() {
+		h.mu.Lock()
+		h.moved.Broadcast()
+		h.mu.Unlock()
+	})
+	defer t.Stop()
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	target := h.in
 	for h.out < target {
+		if !time.Now().Before(deadline) {
+			return false
+		}
 		h.moved.Wait()
 	}
+	return true
 }
 
 func (h *holder) close() {

@@ -27,6 +27,11 @@ type Config struct {
 	// published (clustered mounts): another host's event for the same
 	// change, arriving meanwhile, absorbs it (see ExpectRemote).
 	Hold time.Duration
+	// HoldGate, if set, says whether held changes may be released yet
+	// and since when: a clustered mount shuts it while it cannot know
+	// what other hosts did (NATS unreachable, or their events not yet
+	// read), and the hold counts again from when it opens.
+	HoldGate func() (open bool, since time.Time)
 	// Logf, if set, receives notices (a fallback, a rescan and why).
 	Logf func(format string, args ...any)
 }
@@ -141,6 +146,7 @@ func noop() {}
 // call has been published (or timeout passes: false). The poll backend
 // scans at once to answer it.
 func (w *Watcher) Flush(timeout time.Duration) bool {
+	deadline := time.Now().Add(timeout)
 	ch := w.s.addFlush()
 	w.b.poke()
 	t := time.NewTimer(timeout)
@@ -148,7 +154,7 @@ func (w *Watcher) Flush(timeout time.Duration) bool {
 	select {
 	case <-ch:
 		if w.s.hold != nil {
-			w.s.hold.settled()
+			return w.s.hold.settled(deadline)
 		}
 		return true
 	case <-t.C:

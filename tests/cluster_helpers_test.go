@@ -42,6 +42,11 @@ func hosts(t *testing.T, urls string, n int, opts ...mountOption) (src string, m
 		o := append([]mountOption{underneath("inotify"), clustered(src, urls, share, fmt.Sprintf("h%d", i+1), t.TempDir())}, opts...)
 		m := newMount(t, o...)
 		ms = append(ms, m)
+		select {
+		case <-m.d.Cluster().Up():
+		case <-ctx(t).Done():
+			t.Fatalf("h%d never joined the share", i+1)
+		}
 		ss = append(ss, followHost(t, m))
 	}
 	return src, ms, ss

@@ -189,14 +189,20 @@ func TestClusterTwoHostsExactlyOnce(t *testing.T) {
 	models := runHosts(t, ms, 150, nil)
 	checkShare(t, src, ms, ss, models)
 	if t.Failed() {
-		dumpStream(t, ss[0], 250, 420)
+		for _, s := range ss {
+			for _, e := range s.all {
+				if e.Origin == event.OriginBacking {
+					dumpStream(t, s, int(e.Seq)-8, int(e.Seq)+8)
+				}
+			}
+		}
 	}
 }
 
 func dumpStream(t *testing.T, s *hostStream, from, to int) {
 	for _, e := range s.all {
 		if int(e.Seq) >= from && int(e.Seq) <= to {
-			t.Logf("%s", e.AppendText(nil))
+			t.Logf("%s %s", s.m.mnt[len(s.m.mnt)-8:], e.AppendText(nil))
 		}
 	}
 }

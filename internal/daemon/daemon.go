@@ -30,10 +30,11 @@ type Daemon struct {
 	// under is nil when Config.Underneath.Backend is "off".
 	under *kqshim.Watcher
 	// node is nil unless the mount is clustered.
-	node   *cluster.Node
-	srv    *subscribers.Server
-	server *fuse.Server
-	socket string
+	node    *cluster.Node
+	nodeRef atomic.Pointer[cluster.Node] // node, for the watcher's goroutine
+	srv     *subscribers.Server
+	server  *fuse.Server
+	socket  string
 
 	unadvertise func()
 	printed     chan struct{} // closed when --print has written the last event; nil without Print
@@ -151,13 +152,23 @@ func (d *Daemon) watchUnderneath() (*atomic.Pointer[func(*eventbus.Event)], erro
 		return &invalidate, nil
 	}
 	var hold time.Duration
+	var gate func() (bool, time.Time)
 	if d.cfg.Cluster.Enabled() {
+		// The node starts after the watcher: the gate stays shut
+		// until it exists.
 		hold = d.cfg.Cluster.EchoHold
+		gate = func() (bool, time.Time) {
+			if n := d.nodeRef.Load(); n != nil {
+				return n.Gate()
+			}
+			return false, time.Time{}
+		}
 	}
 	w, err := kqshim.New(d.cfg.Underneath, kqshim.Config{
-		Source:  d.cfg.Source,
-		Hold:    hold,
-		Publish: func(ev *eventbus.Event) { d.bus.Publish(ev) },
+		Source:   d.cfg.Source,
+		Hold:     hold,
+		HoldGate: gate,
+		Publish:  func(ev *eventbus.Event) { d.bus.Publish(ev) },
 		Invalidate: func(ev *eventbus.Event) {
 			if f := invalidate.Load(); f != nil {
 				(*f)(ev)
@@ -196,6 +207,7 @@ func (d *Daemon) joinCluster() error {
 		return err
 	}
 	d.node = n
+	d.nodeRef.Store(n)
 	return nil
 }
 
@@ -308,6 +320,9 @@ func (d *Daemon) Close() error {
 
 // Bus is the daemon's event bus, for in-process subscribers.
 func (d *Daemon) Bus() *eventbus.Bus { return d.bus }
+
+// Cluster is the daemon's membership of a share (nil: not clustered).
+func (d *Daemon) Cluster() *cluster.Node { return d.node }
 
 // Socket is the path of the subscriber socket.
 func (d *Daemon) Socket() string { return d.socket }
