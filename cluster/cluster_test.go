@@ -87,3 +87,37 @@ func TestClusterBusesExchangeEventsOnce(t *testing.T) {
 		t.Fatalf("status %+v", st)
 	}
 }
+
+// NATS down while events are made: they wait in the journal and arrive
+// once NATS is back, each once.
+var outage = 10 * time.Second
+
+func TestClusterBusesOutage(t *testing.T) {
+	srv := natstest.Run(t)
+	a := join(t, srv.URL, "s2", "a", t.TempDir())
+	b := join(t, srv.URL, "s2", "b", t.TempDir())
+	<-a.node.Up()
+	<-b.node.Up()
+	sub, err := b.bus.Subscribe("t", eventbus.Filter{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 300
+	for i := range n {
+		if i == 100 {
+			srv.Stop()
+		}
+		a.bus.Publish(&eventbus.Event{Type: event.Create, Path: fmt.Sprintf("f%d", i), Origin: event.OriginMount})
+	}
+	if st := a.node.Stats(); st.Backlog == 0 || st.Connection == "connected" {
+		t.Errorf("while down: %+v", *st)
+	}
+	<-time.After(outage)
+	srv.Start(t)
+	got := collect(t, sub, n)
+	for i, e := range got {
+		if e.Path != fmt.Sprintf("f%d", i) {
+			t.Fatalf("event %d: %+v", i, e)
+		}
+	}
+}

@@ -15,7 +15,7 @@ import (
 // and keep running whether or not NATS is reachable. Publishes are never
 // buffered by the client while it is disconnected (the journal is the
 // buffer), so a publish during an outage fails at once.
-func connect(o *Options, name string, onChange func()) (*nats.Conn, error) {
+func connect(o *Options, name string, onChange, onDown func()) (*nats.Conn, error) {
 	opts := []nats.Option{
 		nats.Name(name),
 		nats.MaxReconnects(-1),
@@ -27,8 +27,8 @@ func connect(o *Options, name string, onChange func()) (*nats.Conn, error) {
 		nats.MaxPingsOutstanding(2),
 		nats.ConnectHandler(func(*nats.Conn) { onChange() }),
 		nats.ReconnectHandler(func(*nats.Conn) { onChange() }),
-		nats.DisconnectErrHandler(func(*nats.Conn, error) { onChange() }),
-		nats.ClosedHandler(func(*nats.Conn) { onChange() }),
+		nats.DisconnectErrHandler(func(*nats.Conn, error) { onDown(); onChange() }),
+		nats.ClosedHandler(func(*nats.Conn) { onDown(); onChange() }),
 		// Asynchronous errors (a slow consumer) are handled where they
 		// show: a consumer resets, a publish fails and is retried.
 		nats.ErrorHandler(func(*nats.Conn, *nats.Subscription, error) {}),

@@ -159,7 +159,9 @@ func (c *consumer) consume(js jetstream.JetStream) error {
 		}
 		if err != nil {
 			if isTimeout(err) {
-				c.setCaughtUp(true) // nothing came: nothing was pending
+				if c.n.nc.IsConnected() {
+					c.setCaughtUp(true) // nothing came: nothing was pending
+				}
 				c.save(false)
 				continue
 			}
@@ -195,7 +197,12 @@ func (c *consumer) apply(msg jetstream.Msg) {
 	defer func() {
 		c.applied.Store(seq)
 		c.pending.Store(meta.NumPending)
-		c.setCaughtUp(meta.NumPending == 0)
+		if meta.NumPending == 0 {
+			// Caught up once since it (re)started is enough: from then
+			// on it reads as the stream grows, and a busy stream
+			// always has something pending.
+			c.setCaughtUp(true)
+		}
 	}()
 	host := hostOf(msg.Subject())
 	if host == c.n.opts.Host {

@@ -32,7 +32,7 @@ func Follow(ctx context.Context, o Options, since *uint64, f event.Filter, fn fu
 	if err := f.Validate(); err != nil {
 		return err
 	}
-	nc, err := connect(&o, "notifyfs watch "+o.Share, func() {})
+	nc, err := connect(&o, "notifyfs watch "+o.Share, func() {}, func() {})
 	if err != nil {
 		return err
 	}

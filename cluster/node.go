@@ -98,7 +98,10 @@ func Start(opts Options, cfg Config) (*Node, error) {
 		notes.Close()
 		return nil, err
 	}
-	nc, err := connect(&n.opts, "notifyfs "+opts.Share+"/"+opts.Host, n.signal)
+	// Disconnected, the stream may grow without this host: the watcher's
+	// gate shuts until the consumer has caught up again.
+	down := func() { n.cons.setCaughtUp(false) }
+	nc, err := connect(&n.opts, "notifyfs "+opts.Share+"/"+opts.Host, n.signal, down)
 	if err != nil {
 		n.pub.sub.Close()
 		notes.Close()
@@ -139,8 +142,14 @@ func (n *Node) Gate() (open bool, since time.Time) {
 		return false, time.Time{}
 	}
 	n.upOnce.Do(func() { close(n.up) })
-	return true, time.Unix(0, n.cons.upSince.Load())
+	return true, time.Unix(0, n.cons.upSince.Load()).Add(catchUpGrace)
 }
+
+// catchUpGrace is added to the hold after the node is back in sync: the
+// other hosts reconnect too (with a jitter of up to 1.25 s) and then
+// drain their outboxes, and until their events are in, a change this
+// host's watcher saw cannot be told from theirs.
+const catchUpGrace = 3 * time.Second
 
 // Up is closed once the node has first been connected, with the stream
 // in place and read up to date: from then on other hosts' events arrive

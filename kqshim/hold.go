@@ -105,6 +105,16 @@ func (h *holder) run() {
 	}
 }
 
+// oldest is when the oldest change held was added (zero if none).
+func (h *holder) oldest() time.Time {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if len(h.q) == 0 {
+		return time.Time{}
+	}
+	return h.q[0].due.Add(-h.d)
+}
+
 // releaseAt is when a held change may go: its due time, or the hold
 // counted from when the gate last opened if that is later.
 func (x held) releaseAt(since time.Time, d time.Duration) time.Time {

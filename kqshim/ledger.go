@@ -101,6 +101,9 @@ type Ledger struct {
 	// remote holds other hosts' changes (clustered mounts), retired by
 	// time and looks rather than by the kernel's queue.
 	remote remoteLedger
+	// heldSince, if set, is when the oldest change the sink holds was
+	// found (zero if none); see remoteLedger.retire.
+	heldSince func() time.Time
 }
 
 type expectation struct {
@@ -233,7 +236,11 @@ func (l *Ledger) mark() uint64 { return l.epoch.Add(1) }
 // retire drops the expectations of operations that finished before the
 // given mark: every note they caused has been read.
 func (l *Ledger) retire(mark uint64) {
-	l.remote.retire(mark, time.Now())
+	var held time.Time
+	if l.heldSince != nil {
+		held = l.heldSince()
+	}
+	l.remote.retire(mark, time.Now(), held)
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	n := 0

@@ -50,13 +50,18 @@ type remoteExp struct {
 // first, whatever their window.
 const remoteLimit = 1 << 16
 
-// remoteClassesOf is classesOf for another host's change, widened for a
-// new file: the other host's create is followed by its writes and close,
-// which a backend here may see folded into the creation.
+// remoteClassesOf is classesOf for another host's change, widened: the
+// other host's create is followed by its writes and close, which a
+// backend here may see folded into the creation; and a rename whose two
+// notes this backend did not pair shows as a name removed and one
+// created.
 func remoteClassesOf(t eventbus.Type) noteClass {
 	c := classesOf(t)
-	if t == eventbus.Create {
+	switch t {
+	case eventbus.Create:
 		c |= noteData | noteClosed
+	case eventbus.Rename:
+		c |= noteCreated
 	}
 	return c
 }
@@ -107,8 +112,12 @@ func (r *remoteLedger) covers(c noteClass, path string) bool {
 
 // retire drops the announcements whose window has passed and which two
 // complete looks begun after them have covered (mark: the mark of the
-// look just completed).
-func (r *remoteLedger) retire(mark uint64, now time.Time) {
+// look just completed). While the sink holds a change found before an
+// announcement's window ended (heldSince: when the oldest held change
+// was found; zero if none), the announcement stays: that change is
+// checked against it when it is released, however long the hold lasted
+// (a NATS outage keeps changes held).
+func (r *remoteLedger) retire(mark uint64, now, heldSince time.Time) {
 	if r.live.Load() == 0 {
 		return
 	}
@@ -116,7 +125,7 @@ func (r *remoteLedger) retire(mark uint64, now time.Time) {
 	defer r.mu.Unlock()
 	for len(r.queue) > 0 {
 		x := r.queue[0]
-		if now.Before(x.until) || mark < x.mark+2 {
+		if now.Before(x.until) || mark < x.mark+2 || !heldSince.IsZero() && heldSince.Before(x.until) {
 			return
 		}
 		r.dropOldest()

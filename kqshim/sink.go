@@ -63,6 +63,7 @@ func newSink(source string, cfg Config) *sink {
 	s.rootfd, _ = unix.Open(source, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if cfg.Hold > 0 {
 		s.hold = newHolder(cfg.Hold, cfg.HoldGate, s.deliver, s.heldEcho)
+		s.ledger.heldSince = s.hold.oldest
 	}
 	return s
 }

@@ -2,6 +2,7 @@ package tests
 
 import (
 	"fmt"
+	"log"
 	"os"
 	"path/filepath"
 	"slices"
@@ -37,9 +38,9 @@ func hosts(t *testing.T, urls string, n int, opts ...mountOption) (src string, m
 	t.Helper()
 	src = filepath.Join(t.TempDir(), "share")
 	must(t, os.Mkdir(src, 0o755))
-	share := "s" + fmt.Sprint(time.Now().UnixNano()%1e9)
+	share := shareName(t)
 	for i := range n {
-		o := append([]mountOption{underneath("inotify"), clustered(src, urls, share, fmt.Sprintf("h%d", i+1), t.TempDir())}, opts...)
+		o := append([]mountOption{underneath("inotify"), clustered(src, urls, share, fmt.Sprintf("h%d", i+1), t.TempDir()), logTo(t, fmt.Sprintf("h%d: ", i+1))}, opts...)
 		m := newMount(t, o...)
 		ms = append(ms, m)
 		select {
@@ -50,6 +51,24 @@ func hosts(t *testing.T, urls string, n int, opts ...mountOption) (src string, m
 		ss = append(ss, followHost(t, m))
 	}
 	return src, ms, ss
+}
+
+// shareName is the share of a test: its name, which is a valid stream
+// name token.
+func shareName(t *testing.T) string {
+	return strings.NewReplacer("/", "_", "Test", "").Replace(t.Name())
+}
+
+// logTo sends the daemon's notices to the test's log.
+func logTo(t *testing.T, prefix string) mountOption {
+	return func(c *daemon.Config) { c.Logger = log.New(testLog{t}, prefix, 0) }
+}
+
+type testLog struct{ t *testing.T }
+
+func (w testLog) Write(b []byte) (int, error) {
+	w.t.Log(strings.TrimSuffix(string(b), "\n"))
+	return len(b), nil
 }
 
 // hostStream is everything one mount's stream delivered, in order.
@@ -85,7 +104,12 @@ func (s *hostStream) until(what string, ok func([]event.Event) bool) {
 			}
 			s.all = append(s.all, e)
 		case <-deadline:
-			s.t.Fatalf("%s: waited 60s for %s; have %d events", s.m.mnt, what, len(s.all))
+			for _, e := range s.all {
+				if e.Origin == event.OriginBacking {
+					s.t.Logf("second report: %s", e.AppendText(nil))
+				}
+			}
+			s.t.Fatalf("%s: waited 60s for %s; have %d events; %+v", s.m.mnt, what, len(s.all), *s.m.d.Cluster().Stats())
 		}
 	}
 }

@@ -8,7 +8,9 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
+	"github.com/notifyfs/notifyfs/cluster"
 	"github.com/notifyfs/notifyfs/event"
 	"github.com/notifyfs/notifyfs/internal/natstest"
 )
@@ -188,21 +190,90 @@ func TestClusterTwoHostsExactlyOnce(t *testing.T) {
 	src, ms, ss := hosts(t, srv.URL, 2)
 	models := runHosts(t, ms, 150, nil)
 	checkShare(t, src, ms, ss, models)
-	if t.Failed() {
-		for _, s := range ss {
-			for _, e := range s.all {
-				if e.Origin == event.OriginBacking {
-					dumpStream(t, s, int(e.Seq)-8, int(e.Seq)+8)
-				}
-			}
-		}
-	}
+	explain(t, ms, ss)
 }
 
 func dumpStream(t *testing.T, s *hostStream, from, to int) {
 	for _, e := range s.all {
 		if int(e.Seq) >= from && int(e.Seq) <= to {
-			t.Logf("%s %s", s.m.mnt[len(s.m.mnt)-8:], e.AppendText(nil))
+			t.Logf("%s %s", s.m.mnt, e.AppendText(nil))
 		}
 	}
+}
+
+// explain logs what helps to understand a failed check: each node's
+// figures and the events around each second report.
+func explain(t *testing.T, ms []*mount, ss []*hostStream) {
+	if !t.Failed() {
+		return
+	}
+	for _, m := range ms {
+		t.Logf("%+v", *m.d.Cluster().Stats())
+	}
+	for _, s := range ss {
+		for _, e := range s.all {
+			if e.Origin == event.OriginBacking {
+				dumpStream(t, s, int(e.Seq)-3, int(e.Seq)+3)
+			}
+		}
+	}
+}
+
+// Three hosts on a three-node JetStream cluster (stream R3); the node
+// leading the stream is killed a third of the way into the workload.
+func TestClusterThreeNodesOneKilled(t *testing.T) {
+	requireFuse(t)
+	nodes := natstest.Cluster(t, 3)
+	src, ms, ss := hosts(t, natstest.URLs(nodes), 3, replicas(3))
+	stream := cluster.StreamName(shareName(t))
+	var killed string
+	models := runHosts(t, ms, 120, func(host, i int) {
+		if host == 0 && i == 40 {
+			if l := natstest.StreamLeader(nodes, "$G", stream); l != nil {
+				killed = l.Name()
+				l.Stop()
+			}
+		}
+	})
+	if killed == "" {
+		t.Fatal("no stream leader to kill")
+	}
+	checkShare(t, src, ms, ss, models)
+	explain(t, ms, ss)
+}
+
+// All of NATS down for 10 s in the middle of the workload: the mounts go
+// on at full speed, the status says so, and everything arrives once
+// afterwards.
+func TestClusterNATSDownThenBack(t *testing.T) {
+	requireFuse(t)
+	srv := natstest.Run(t)
+	src, ms, ss := hosts(t, srv.URL, 2)
+	var down time.Time
+	models := runHosts(t, ms, 120, func(host, i int) {
+		if host == 0 && i == 40 {
+			srv.Stop()
+			down = time.Now()
+		}
+	})
+	st := ms[0].d.Cluster().Stats()
+	if st.Connection == "connected" || st.Backlog == 0 {
+		t.Errorf("NATS down: status %+v, want not connected with a backlog", *st)
+	}
+	<-time.After(10*time.Second - time.Since(down)) // the outage lasts 10 s
+	srv.Start(t)
+	checkShare(t, src, ms, ss, models)
+	explain(t, ms, ss)
+}
+
+// One of three hosts goes for good: the other two go on, nobody waits
+// for it.
+func TestClusterHostGoneForGood(t *testing.T) {
+	requireFuse(t)
+	srv := natstest.Run(t)
+	src, ms, ss := hosts(t, srv.URL, 3)
+	ms[2].close(t)
+	models := runHosts(t, ms[:2], 80, nil)
+	checkShare(t, src, ms[:2], ss[:2], models)
+	explain(t, ms[:2], ss[:2])
 }
