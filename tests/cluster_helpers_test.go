@@ -34,7 +34,7 @@ func replicas(n int) mountOption {
 // hosts mounts one SOURCE n times as hosts h1..hn of a share, each with
 // the inotify watcher (which sees every other host's change on the
 // shared tree, so echo absorption is at work) and a stream follower.
-func hosts(t *testing.T, urls string, n int, opts ...mountOption) (src string, ms []*mount, ss []*hostStream) {
+func hosts(t testing.TB, urls string, n int, opts ...mountOption) (src string, ms []*mount, ss []*hostStream) {
 	t.Helper()
 	src = filepath.Join(t.TempDir(), "share")
 	must(t, os.Mkdir(src, 0o755))
@@ -55,16 +55,16 @@ func hosts(t *testing.T, urls string, n int, opts ...mountOption) (src string, m
 
 // shareName is the share of a test: its name, which is a valid stream
 // name token.
-func shareName(t *testing.T) string {
+func shareName(t testing.TB) string {
 	return strings.NewReplacer("/", "_", "Test", "").Replace(t.Name())
 }
 
 // logTo sends the daemon's notices to the test's log.
-func logTo(t *testing.T, prefix string) mountOption {
+func logTo(t testing.TB, prefix string) mountOption {
 	return func(c *daemon.Config) { c.Logger = log.New(testLog{t}, prefix, 0) }
 }
 
-type testLog struct{ t *testing.T }
+type testLog struct{ t testing.TB }
 
 func (w testLog) Write(b []byte) (int, error) {
 	w.t.Log(strings.TrimSuffix(string(b), "\n"))
@@ -73,13 +73,13 @@ func (w testLog) Write(b []byte) (int, error) {
 
 // hostStream is everything one mount's stream delivered, in order.
 type hostStream struct {
-	t   *testing.T
+	t   testing.TB
 	m   *mount
 	c   *client.Client
 	all []event.Event
 }
 
-func followHost(t *testing.T, m *mount) *hostStream {
+func followHost(t testing.TB, m *mount) *hostStream {
 	t.Helper()
 	c, err := client.Dial(ctx(t), m.sock)
 	if err != nil {
