@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -120,4 +121,51 @@ func TestClusterBusesOutage(t *testing.T) {
 			t.Fatalf("event %d: %+v", i, e)
 		}
 	}
+}
+
+// Three nodes, stream R3: a node is killed while events flow.
+func TestClusterBusesNodeKilled(t *testing.T) {
+	nodes := natstest.Cluster(t, 3)
+	urls := natstest.URLs(nodes)
+	a := joinR(t, urls, "s3", "a", 3)
+	b := joinR(t, urls, "s3", "b", 3)
+	<-a.node.Up()
+	<-b.node.Up()
+	sub, err := b.bus.Subscribe("t", eventbus.Filter{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 3000
+	// The kill comes once events flow and b knows where a's stand: a
+	// host's first message to a consumer is taken whatever it follows.
+	for i := range n {
+		if i == 200 {
+			collect(t, sub, 200)
+		}
+		if i == 1000 {
+			natstest.StreamLeader(nodes, "$G", StreamName("s3")).Stop()
+		}
+		a.bus.Publish(&eventbus.Event{Type: event.Create, Path: fmt.Sprintf("f%d", i), Origin: event.OriginMount})
+	}
+	got := collect(t, sub, n-200)
+	for i, e := range got {
+		if e.Path != fmt.Sprintf("f%d", i+200) {
+			t.Fatalf("event %d: %+v", i+200, e)
+		}
+	}
+}
+
+func joinR(t *testing.T, urls, share, host string, replicas int) *member {
+	dir := t.TempDir()
+	bus, err := eventbus.OpenBus(eventbus.Options{Host: host, Journal: eventbus.JournalOptions{Dir: dir}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := Start(Options{URLs: strings.Split(urls, ","), Share: share, Host: host, Replicas: replicas}, Config{Bus: bus, Dir: dir, Logf: t.Logf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := &member{bus: bus, node: n, dir: dir}
+	t.Cleanup(m.close)
+	return m
 }

@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"context"
+	"fmt"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -32,6 +33,8 @@ type consumer struct {
 	// recent remembers the message ids applied lately: a message sent
 	// again after the stream's duplicate window is still applied once.
 	recent *idSet
+	// order puts each host's messages back in its order (order.go).
+	order hostOrder
 
 	// caughtUp says the consumer is reading and had nothing pending at
 	// its last message; upSince (Unix ns) is when it last became so.
@@ -41,6 +44,7 @@ type consumer struct {
 	// applied, the stream is read from the events stored since.
 	start time.Time
 
+	sawIdle  bool // checkIdle found the stream ahead once already
 	count    atomic.Uint64
 	absorbed atomic.Uint64 // second reports of a change, not applied
 	pending  atomic.Uint64 // messages the stream holds beyond the consumer
@@ -152,24 +156,60 @@ func (c *consumer) consume(js jetstream.JetStream) error {
 		}
 		it.Stop()
 	}()
+	lastCheck := time.Now()
 	for {
 		msg, err := it.Next(jetstream.NextMaxWait(100 * time.Millisecond))
 		if err == jetstream.ErrMsgIteratorClosed {
 			return nil
 		}
 		if err != nil {
-			if isTimeout(err) {
-				if c.n.nc.IsConnected() {
-					c.setCaughtUp(true) // nothing came: nothing was pending
-				}
-				c.save(false)
-				continue
+			if !isTimeout(err) {
+				return err
 			}
-			return err
+			c.save(false)
+			if time.Since(lastCheck) >= idleCheck {
+				lastCheck = time.Now()
+				if err := c.checkIdle(js); err != nil {
+					return err
+				}
+			}
+			continue
 		}
 		c.apply(msg)
 		c.save(false)
 	}
+}
+
+// idleCheck is how long the consumer may receive nothing before it asks
+// the stream whether that is because there is nothing to receive.
+const idleCheck = time.Second
+
+// checkIdle compares the stream's last sequence with the last applied
+// one: equal, the consumer is caught up; beyond, it is stuck (it has
+// been seen not to recover by itself when created while a replicated
+// stream was still settling) and is made again.
+func (c *consumer) checkIdle(js jetstream.JetStream) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	s, err := js.Stream(ctx, StreamName(c.n.opts.Share))
+	if err != nil {
+		return nil // NATS is away: the client's reconnection deals with it
+	}
+	st := s.CachedInfo().State
+	last, a := st.LastSeq, c.applied.Load()
+	// With nothing applied yet, the consumer reads from the node's start:
+	// it is behind only if the stream got something since.
+	if last > a && (a > 0 || st.LastTime.After(c.start)) {
+		if c.sawIdle {
+			c.sawIdle = false
+			return fmt.Errorf("idle with the stream at seq %d beyond %d", last, c.applied.Load())
+		}
+		c.sawIdle = true // once more: messages may have been on their way
+		return nil
+	}
+	c.sawIdle = false
+	c.setCaughtUp(true)
+	return nil
 }
 
 func (c *consumer) setCaughtUp(up bool) {
@@ -183,8 +223,8 @@ func isTimeout(err error) bool {
 	return err == context.DeadlineExceeded || strings.Contains(err.Error(), "timeout")
 }
 
-// apply publishes one message's event locally, unless it is this host's
-// own or was applied already.
+// apply takes one message from the stream: this host's own is passed
+// over, another's applied in its host's order (see order.go).
 func (c *consumer) apply(msg jetstream.Msg) {
 	meta, err := msg.Metadata()
 	if err != nil {
@@ -209,12 +249,19 @@ func (c *consumer) apply(msg jetstream.Msg) {
 		c.local = c.n.cfg.Bus.Seq()
 		return
 	}
-	id := msg.Headers().Get(jetstream.MsgIDHeader)
-	if !c.recent.add(host + "/" + id) {
+	c.order.take(c, pendingMsg{host: host, id: msg.Headers().Get(jetstream.MsgIDHeader),
+		prev: msg.Headers().Get(prevHeader), data: msg.Data(), stream: seq, local: c.n.cfg.Bus.Seq()})
+}
+
+// applyOne publishes one message's event locally, unless it was applied
+// already or another host's report covers it.
+func (c *consumer) applyOne(m pendingMsg) {
+	host, seq := m.host, m.stream
+	if !c.recent.add(host + "/" + m.id) {
 		return
 	}
 	ev := new(event.Event)
-	if err := ev.UnmarshalJSON(msg.Data()); err != nil {
+	if err := ev.UnmarshalJSON(m.data); err != nil {
 		c.n.logf("cluster: stream seq %d from %s: %v; skipped", seq, host, err)
 		return
 	}
@@ -256,6 +303,11 @@ func (c *consumer) save(force bool) {
 	}
 	c.saved = time.Now()
 	a := applied{stream: c.applied.Load(), local: event.Cursor{Epoch: c.n.cfg.Bus.Epoch(), Seq: c.local}}
+	if m, ok := c.order.earliest(); ok {
+		// A message waits for its predecessor: a restart must read it
+		// again, and recognise in the journal what was applied since.
+		a = applied{stream: m.stream - 1, local: event.Cursor{Epoch: a.local.Epoch, Seq: m.local}}
+	}
 	if a.stream == 0 {
 		return
 	}

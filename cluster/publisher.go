@@ -30,6 +30,11 @@ type publisher struct {
 	failures  atomic.Uint64
 	lost      atomic.Uint64 // seqs retention deleted before they were published
 
+	// prev is the seq of the last event sent, for the next one's
+	// Notifyfs-Prev header ("" = not known: after a start); lastAcked
+	// that of the last one acknowledged, where a rewind resumes.
+	prev, lastAcked string
+
 	inflight []sent
 	buf      []*eventbus.Event
 	line     []byte
@@ -152,6 +157,12 @@ func (p *publisher) send(js jetstream.JetStream, e *eventbus.Event) bool {
 	p.line = e.AppendJSON(p.line[:0])
 	m := &nats.Msg{Subject: p.subject, Data: append([]byte(nil), p.line...), Header: nats.Header{}}
 	m.Header.Set(jetstream.MsgIDHeader, id)
+	if p.prev != "" {
+		m.Header.Set(prevHeader, p.prev)
+	}
+	if e.Type != event.Overflow {
+		p.prev = strconv.FormatUint(e.Seq, 10)
+	}
 	fut, err := js.PublishMsgAsync(m)
 	if err != nil {
 		return false
@@ -187,6 +198,9 @@ func (p *publisher) settle(wait bool) bool {
 				return false
 			}
 			p.published.Add(1)
+			if s.seq > 0 {
+				p.lastAcked = strconv.FormatUint(s.seq, 10)
+			}
 		}
 		if s.seq > p.acked.Load() {
 			p.acked.Store(s.seq)
@@ -256,6 +270,7 @@ func (p *publisher) rewind() {
 	}
 	p.inflight = p.inflight[:0]
 	p.oldest.Store(0)
+	p.prev = p.lastAcked
 	p.sub.Close()
 	if err := p.subscribe(); err != nil {
 		p.n.logf("cluster: publisher: %v", err)
