@@ -53,10 +53,9 @@ type sent struct {
 const publishBatch = 512
 
 // ackTimeout is how long a publish may wait for its acknowledgement
-// before the publisher stops, lets the rest settle and sends again from
-// the watermark. Kept short so that, when a stream leader dies, every
-// publish sent to it has failed before a new leader accepts later ones
-// (which would store them out of order).
+// before the publisher sends again from the watermark. Short, so that a
+// publish lost with a dying stream leader is sent again soon: consumers
+// hold the later ones back until it comes (order.go).
 const ackTimeout = 2 * time.Second
 
 // subscribe positions the publisher after the watermark.
@@ -81,6 +80,11 @@ func (p *publisher) run() {
 	for {
 		js := p.n.jetStream()
 		if js == nil {
+			if len(p.inflight) > 0 {
+				// Disconnected: what was in flight may never be
+				// answered. Send it again once connected.
+				p.rewind()
+			}
 			if !p.n.waitChange(tick.C, p.n.stop) {
 				return
 			}
@@ -263,11 +267,9 @@ func (p *publisher) wait(more <-chan struct{}, tick <-chan time.Time) bool {
 // whatever of it JetStream did store is dropped there as a duplicate
 // (same Nats-Msg-Id).
 func (p *publisher) rewind() {
-	for _, s := range p.inflight {
-		if s.fut != nil && s.state == 0 {
-			answer(s.fut, true) // the client times each out after ackTimeout
-		}
-	}
+	// What is in flight is not waited for: an answer that comes later
+	// changes nothing (a stored publish is dropped as a duplicate when
+	// sent again), and consumers put a host's messages back in order.
 	p.inflight = p.inflight[:0]
 	p.oldest.Store(0)
 	p.prev = p.lastAcked
