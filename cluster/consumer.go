@@ -36,10 +36,9 @@ type consumer struct {
 	// order puts each host's messages back in its order (order.go).
 	order hostOrder
 
-	// caughtUp says the consumer is reading and had nothing pending at
-	// its last message; upSince (Unix ns) is when it last became so.
+	// caughtUp says the consumer is reading and has had nothing pending
+	// since it (re)started.
 	caughtUp atomic.Bool
-	upSince  atomic.Int64
 	// start is when the node started: with no record of what was
 	// applied, the stream is read from the events stored since.
 	start time.Time
@@ -214,8 +213,7 @@ func (c *consumer) checkIdle(js jetstream.JetStream) error {
 
 func (c *consumer) setCaughtUp(up bool) {
 	if c.caughtUp.Swap(up) != up && up {
-		c.upSince.Store(time.Now().UnixNano())
-		c.n.Gate() // Up may be waited on
+		c.n.Up() // Up may be waited on
 	}
 }
 

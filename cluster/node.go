@@ -48,6 +48,7 @@ type Node struct {
 
 	pub    *publisher
 	cons   *consumer
+	live   liveness
 	recent *recentReports
 	notes  *eventbus.Subscription
 	noted  chan struct{}
@@ -132,30 +133,27 @@ func (p *publisher) position() error {
 	return p.subscribe()
 }
 
-// Gate tells the underneath watcher whether it may publish the changes
-// it holds (kqshim.Config.HoldGate): only while connected with the
-// stream read up to date can this host know that a change it saw is not
-// another host's, whose event has yet to arrive. since is when that last
-// became true.
-func (n *Node) Gate() (open bool, since time.Time) {
+// Gate tells the underneath watcher whether a change it found at
+// found may be published (kqshim.Config.HoldGate): once this host is
+// connected with the stream read up to date, and every other live host
+// has said that its outbox was drained at or after found, with this
+// host's consumer past what that host had stored then. Until then the
+// change could be another host's whose event has yet to arrive.
+func (n *Node) Gate(found time.Time) bool {
 	if n.jetStream() == nil || !n.cons.caughtUp.Load() {
-		return false, time.Time{}
+		return false
 	}
 	n.upOnce.Do(func() { close(n.up) })
-	return true, time.Unix(0, n.cons.upSince.Load()).Add(catchUpGrace)
+	return n.live.drainedPast(found, n.cons.applied.Load(), time.Now())
 }
-
-// catchUpGrace is added to the hold after the node is back in sync: the
-// other hosts reconnect too (with a jitter of up to 1.25 s) and then
-// drain their outboxes, and until their events are in, a change this
-// host's watcher saw cannot be told from theirs.
-const catchUpGrace = 3 * time.Second
 
 // Up is closed once the node has first been connected, with the stream
 // in place and read up to date: from then on other hosts' events arrive
 // as they are published.
 func (n *Node) Up() <-chan struct{} {
-	n.Gate()
+	if n.jetStream() != nil && n.cons.caughtUp.Load() {
+		n.upOnce.Do(func() { close(n.up) })
+	}
 	return n.up
 }
 
@@ -221,6 +219,10 @@ func (n *Node) manage() {
 				n.logf("cluster: stream %s ready", StreamName(n.opts.Share))
 			}
 			attempt = 0
+			n.live.connected(time.Now())
+			if err := n.live.listen(n.nc, n.opts.Share, n.opts.Host); err != nil {
+				n.logf("cluster: %v", err)
+			}
 			n.js.Store(&js)
 			n.state.Store("connected")
 			n.signal()

@@ -34,6 +34,10 @@ type publisher struct {
 	// Notifyfs-Prev header ("" = not known: after a start); lastAcked
 	// that of the last one acknowledged, where a rewind resumes.
 	prev, lastAcked string
+	// streamSeq is the highest stream sequence of an acknowledged
+	// publish; announced is when the publisher last said it was drained.
+	streamSeq uint64
+	announced time.Time
 
 	inflight []sent
 	buf      []*eventbus.Event
@@ -45,8 +49,9 @@ type publisher struct {
 type sent struct {
 	seq   uint64
 	fut   jetstream.PubAckFuture
-	time  int64
-	state int8 // see answer
+	time   int64
+	state  int8   // see answer
+	stream uint64 // the stream sequence it was stored at
 }
 
 // publishBatch is how many events one pass takes from the bus.
@@ -106,6 +111,7 @@ func (p *publisher) run() {
 		attempt = 0
 		p.settle(false)
 		p.save()
+		p.announce()
 		more := p.sub.Ready()
 		if len(p.inflight) >= p.n.opts.MaxInFlight {
 			more = nil // room first
@@ -193,7 +199,7 @@ func (p *publisher) settle(wait bool) bool {
 		s := &p.inflight[n]
 		if s.fut != nil {
 			if s.state == 0 {
-				s.state = answer(s.fut, wait)
+				s.state, s.stream = answer(s.fut, wait)
 			}
 			switch s.state {
 			case 0:
@@ -202,6 +208,7 @@ func (p *publisher) settle(wait bool) bool {
 				return false
 			}
 			p.published.Add(1)
+			p.streamSeq = max(p.streamSeq, s.stream)
 			if s.seq > 0 {
 				p.lastAcked = strconv.FormatUint(s.seq, 10)
 			}
@@ -216,22 +223,22 @@ func (p *publisher) settle(wait bool) bool {
 // answer is a publish's outcome: 1 acknowledged, -1 failed, 0 not yet
 // (waiting for it with wait). A future's channels yield once: the
 // outcome is kept in sent.state.
-func answer(f jetstream.PubAckFuture, wait bool) int8 {
+func answer(f jetstream.PubAckFuture, wait bool) (int8, uint64) {
 	if wait {
 		select {
-		case <-f.Ok():
-			return 1
+		case a := <-f.Ok():
+			return 1, a.Sequence
 		case <-f.Err():
-			return -1
+			return -1, 0
 		}
 	}
 	select {
-	case <-f.Ok():
-		return 1
+	case a := <-f.Ok():
+		return 1, a.Sequence
 	case <-f.Err():
-		return -1
+		return -1, 0
 	default:
-		return 0
+		return 0, 0
 	}
 }
 
@@ -252,8 +259,8 @@ func (p *publisher) wait(more <-chan struct{}, tick <-chan time.Time) bool {
 	i, okc, errc := p.pendingOf()
 	select {
 	case <-more:
-	case <-okc:
-		p.inflight[i].state = 1
+	case a := <-okc:
+		p.inflight[i].state, p.inflight[i].stream = 1, a.Sequence
 	case <-errc:
 		p.inflight[i].state = -1
 	case <-tick:
@@ -261,6 +268,17 @@ func (p *publisher) wait(more <-chan struct{}, tick <-chan time.Time) bool {
 		return false
 	}
 	return true
+}
+
+// announce tells the other hosts that every event this host stamped
+// until now is in the stream (see live.go), when it is so.
+func (p *publisher) announce() {
+	now := time.Now() // before reading the bus: an event stamped earlier has a lower seq
+	if len(p.inflight) > 0 || p.acked.Load() < p.n.cfg.Bus.Seq() || now.Sub(p.announced) < liveEvery {
+		return
+	}
+	p.announced = now
+	announce(p.n.nc, p.n.opts.Share, p.n.opts.Host, now, p.streamSeq)
 }
 
 // rewind forgets what is in flight and reads again from the watermark:

@@ -16,14 +16,12 @@ type held struct {
 	due time.Time
 }
 
-// holder delays changes by a fixed time, keeping their order. While the
-// gate is shut (the cluster unreachable, or its stream not yet read up
-// to date) nothing is released, and the time is counted again from the
-// moment it opened: until then another host's event could not have
-// arrived.
+// holder delays changes by at least a fixed time, keeping their order,
+// and releases one only once the gate says that any other host's event
+// for a change found then would have arrived by now.
 type holder struct {
 	d       time.Duration
-	gate    func() (open bool, since time.Time)
+	gate    func(found time.Time) bool
 	release func(*eventbus.Event) // invalidate and publish
 	drop    func(*eventbus.Event) bool
 
@@ -39,9 +37,9 @@ type holder struct {
 // gateRecheck is how often a shut gate is looked at again.
 const gateRecheck = 50 * time.Millisecond
 
-func newHolder(d time.Duration, gate func() (bool, time.Time), release func(*eventbus.Event), drop func(*eventbus.Event) bool) *holder {
+func newHolder(d time.Duration, gate func(time.Time) bool, release func(*eventbus.Event), drop func(*eventbus.Event) bool) *holder {
 	if gate == nil {
-		gate = func() (bool, time.Time) { return true, time.Time{} }
+		gate = func(time.Time) bool { return true }
 	}
 	h := &holder{d: d, gate: gate, release: release, drop: drop, kick: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
 	h.moved = sync.NewCond(&h.mu)
@@ -65,22 +63,26 @@ func (h *holder) run() {
 	t := time.NewTimer(time.Hour)
 	defer t.Stop()
 	for {
-		open, since := h.gate()
 		h.mu.Lock()
 		var due []held
 		now := time.Now()
 		n := 0
-		for open && n < len(h.q) && !h.q[n].releaseAt(since, h.d).After(now) {
+		shut := false
+		for n < len(h.q) && !h.q[n].due.After(now) {
+			if !h.gate(h.q[n].due.Add(-h.d)) {
+				shut = true
+				break
+			}
 			n++
 		}
 		due = append(due, h.q[:n]...)
 		h.q = append(h.q[:0], h.q[n:]...)
 		wait := time.Hour
 		switch {
-		case len(h.q) > 0 && !open:
+		case shut:
 			wait = gateRecheck
 		case len(h.q) > 0:
-			wait = h.q[0].releaseAt(since, h.d).Sub(now)
+			wait = h.q[0].due.Sub(now)
 		}
 		h.mu.Unlock()
 		for _, x := range due {
@@ -113,15 +115,6 @@ func (h *holder) oldest() time.Time {
 		return time.Time{}
 	}
 	return h.q[0].due.Add(-h.d)
-}
-
-// releaseAt is when a held change may go: its due time, or the hold
-// counted from when the gate last opened if that is later.
-func (x held) releaseAt(since time.Time, d time.Duration) time.Time {
-	if t := since.Add(d); t.After(x.due) {
-		return t
-	}
-	return x.due
 }
 
 // flushAll releases what is held at once (the watcher is closing).

@@ -27,11 +27,10 @@ type Config struct {
 	// published (clustered mounts): another host's event for the same
 	// change, arriving meanwhile, absorbs it (see ExpectRemote).
 	Hold time.Duration
-	// HoldGate, if set, says whether held changes may be released yet
-	// and since when: a clustered mount shuts it while it cannot know
-	// what other hosts did (NATS unreachable, or their events not yet
-	// read), and the hold counts again from when it opens.
-	HoldGate func() (open bool, since time.Time)
+	// HoldGate, if set, says whether a held change found at the given
+	// time may be released: a clustered mount answers yes once every
+	// other host's event of a change made by then would have arrived.
+	HoldGate func(found time.Time) bool
 	// Logf, if set, receives notices (a fallback, a rescan and why).
 	Logf func(format string, args ...any)
 }

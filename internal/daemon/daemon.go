@@ -152,16 +152,16 @@ func (d *Daemon) watchUnderneath() (*atomic.Pointer[func(*eventbus.Event)], erro
 		return &invalidate, nil
 	}
 	var hold time.Duration
-	var gate func() (bool, time.Time)
+	var gate func(time.Time) bool
 	if d.cfg.Cluster.Enabled() {
 		// The node starts after the watcher: the gate stays shut
 		// until it exists.
 		hold = d.cfg.Cluster.EchoHold
-		gate = func() (bool, time.Time) {
+		gate = func(found time.Time) bool {
 			if n := d.nodeRef.Load(); n != nil {
-				return n.Gate()
+				return n.Gate(found)
 			}
-			return false, time.Time{}
+			return false
 		}
 	}
 	w, err := kqshim.New(d.cfg.Underneath, kqshim.Config{
