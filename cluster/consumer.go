@@ -181,7 +181,7 @@ func (c *consumer) consume(js jetstream.JetStream) error {
 
 // idleCheck is how long the consumer may receive nothing before it asks
 // the stream whether that is because there is nothing to receive.
-const idleCheck = time.Second
+const idleCheck = 500 * time.Millisecond
 
 // checkIdle compares the stream's last sequence with the last applied
 // one: equal, the consumer is caught up; beyond, it is stuck (it has
@@ -204,6 +204,7 @@ func (c *consumer) checkIdle(js jetstream.JetStream) error {
 			return fmt.Errorf("idle with the stream at seq %d beyond %d", last, c.applied.Load())
 		}
 		c.sawIdle = true // once more: messages may have been on their way
+		c.setCaughtUp(false) // meanwhile the watcher's gate shuts
 		return nil
 	}
 	c.sawIdle = false

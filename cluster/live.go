@@ -22,7 +22,7 @@ func liveSubject(share, host string) string { return "notifyfs-live." + share + 
 // and what it changed meanwhile may be reported here as backing once.
 const liveTimeout = 3 * time.Second
 
-// liveEvery is how often a drained host says so.
+// liveEvery is how often a host says until when it is drained.
 const liveEvery = 50 * time.Millisecond
 
 // drained is one host's word: every event it stamped up to T is in the
@@ -102,8 +102,8 @@ func (l *liveness) drainedPast(found time.Time, applied uint64, now time.Time) b
 	return true
 }
 
-// announce says this host's outbox is drained as of t, up to stream
-// sequence seq.
+// announce says this host's outbox was drained as of t, up to stream
+// sequence seq (and, by being sent, that the host is there).
 func announce(nc *nats.Conn, share, host string, t time.Time, seq uint64) {
 	b, _ := json.Marshal(drained{T: t.UnixNano(), Seq: seq})
 	_ = nc.Publish(liveSubject(share, host), b)

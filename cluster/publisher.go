@@ -38,6 +38,10 @@ type publisher struct {
 	// publish; announced is when the publisher last said it was drained.
 	streamSeq uint64
 	announced time.Time
+	// drainedAt is when the outbox was last seen empty, with the stream
+	// sequence of the last publish then.
+	drainedAt  time.Time
+	drainedSeq uint64
 
 	inflight []sent
 	buf      []*eventbus.Event
@@ -102,6 +106,7 @@ func (p *publisher) run() {
 		if !ok {
 			p.failures.Add(1)
 			p.rewind()
+			p.announce() // still here, if behind
 			if !backoff(p.n.stop, attempt) {
 				return
 			}
@@ -270,15 +275,20 @@ func (p *publisher) wait(more <-chan struct{}, tick <-chan time.Time) bool {
 	return true
 }
 
-// announce tells the other hosts that every event this host stamped
-// until now is in the stream (see live.go), when it is so.
+// announce tells the other hosts, every liveEvery, until when every
+// event this host stamped is in the stream (see live.go). It says so
+// also while its outbox is not drained (with the last time it was): a
+// host that is there but behind is waited for, not taken as gone.
 func (p *publisher) announce() {
 	now := time.Now() // before reading the bus: an event stamped earlier has a lower seq
-	if len(p.inflight) > 0 || p.acked.Load() < p.n.cfg.Bus.Seq() || now.Sub(p.announced) < liveEvery {
+	if len(p.inflight) == 0 && p.acked.Load() >= p.n.cfg.Bus.Seq() {
+		p.drainedAt, p.drainedSeq = now, p.streamSeq
+	}
+	if now.Sub(p.announced) < liveEvery {
 		return
 	}
 	p.announced = now
-	announce(p.n.nc, p.n.opts.Share, p.n.opts.Host, now, p.streamSeq)
+	announce(p.n.nc, p.n.opts.Share, p.n.opts.Host, p.drainedAt, p.drainedSeq)
 }
 
 // rewind forgets what is in flight and reads again from the watermark:

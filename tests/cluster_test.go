@@ -231,6 +231,7 @@ func TestClusterThreeNodesOneKilled(t *testing.T) {
 		if host == 0 && i == 40 {
 			if l := natstest.StreamLeader(nodes, "$G", stream); l != nil {
 				killed = l.Name()
+				t.Logf("killing %s at %s", killed, time.Now().Format("15:04:05.000000"))
 				l.Stop()
 			}
 		}
