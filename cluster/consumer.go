@@ -203,7 +203,7 @@ func (c *consumer) checkIdle(js jetstream.JetStream) error {
 			c.sawIdle = false
 			return fmt.Errorf("idle with the stream at seq %d beyond %d", last, c.applied.Load())
 		}
-		c.sawIdle = true // once more: messages may have been on their way
+		c.sawIdle = true     // once more: messages may have been on their way
 		c.setCaughtUp(false) // meanwhile the watcher's gate shuts
 		return nil
 	}

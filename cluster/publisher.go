@@ -38,6 +38,7 @@ type publisher struct {
 	// publish; announced is when the publisher last said it was drained.
 	streamSeq uint64
 	announced time.Time
+	saved     time.Time
 	// drainedAt is when the outbox was last seen empty, with the stream
 	// sequence of the last publish then.
 	drainedAt  time.Time
@@ -51,8 +52,8 @@ type publisher struct {
 // sent is one publish awaiting its acknowledgement, or (fut nil) a mark
 // that the seqs up to seq need none.
 type sent struct {
-	seq   uint64
-	fut   jetstream.PubAckFuture
+	seq    uint64
+	fut    jetstream.PubAckFuture
 	time   int64
 	state  int8   // see answer
 	stream uint64 // the stream sequence it was stored at
@@ -84,7 +85,7 @@ func (p *publisher) subscribe() error {
 func (p *publisher) run() {
 	tick := time.NewTicker(50 * time.Millisecond)
 	defer tick.Stop()
-	defer p.save()
+	defer func() { p.saved = time.Time{}; p.save() }()
 	attempt := 0
 	for {
 		js := p.n.jetStream()
@@ -308,6 +309,10 @@ func (p *publisher) rewind() {
 }
 
 func (p *publisher) save() {
+	if time.Since(p.saved) < 50*time.Millisecond {
+		return // a crash re-sends at most this much: dropped as duplicates
+	}
+	p.saved = time.Now()
 	c := event.Cursor{Epoch: p.n.cfg.Bus.Epoch(), Seq: p.acked.Load()}
 	if err := p.file.write(c.String()); err != nil {
 		p.n.logf("%v", err)

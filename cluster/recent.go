@@ -58,16 +58,19 @@ type report struct {
 	paths   [2]string
 }
 
-// recentReports holds the reports of the last window, by path.
+// recentReports holds the reports of the last window, by path: all of
+// them, and the watchers' alone (an author's report is covered only by a
+// watcher's, so the common check scans the short list).
 type recentReports struct {
-	window time.Duration
-	mu     sync.Mutex
-	byPath map[string][]*report
-	q      []*report
+	window  time.Duration
+	mu      sync.Mutex
+	byPath  map[string][]*report
+	backing map[string][]*report
+	q       []*report
 }
 
 func newRecent(window time.Duration) *recentReports {
-	return &recentReports{window: window, byPath: map[string][]*report{}}
+	return &recentReports{window: window, byPath: map[string][]*report{}, backing: map[string][]*report{}}
 }
 
 // note remembers a report of e by host.
@@ -82,6 +85,9 @@ func (r *recentReports) note(e *event.Event, host string, backing bool, now time
 	r.expire(now)
 	for _, p := range x.names() {
 		r.byPath[p] = append(r.byPath[p], x)
+		if backing {
+			r.backing[p] = append(r.backing[p], x)
+		}
 	}
 	r.q = append(r.q, x)
 }
@@ -105,11 +111,15 @@ func (r *recentReports) covered(e *event.Event, host string, backing bool, now t
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.expire(now)
+	by := r.backing
+	if backing {
+		by = r.byPath
+	}
 	for _, p := range [2]string{e.Path, e.From} {
 		if p == "" {
 			continue
 		}
-		for _, x := range r.byPath[p] {
+		for _, x := range by[p] {
 			if x.host != host && (x.backing || backing) && x.kinds&k != 0 {
 				return true
 			}
@@ -123,23 +133,32 @@ func (r *recentReports) expire(now time.Time) {
 	for n < len(r.q) && now.Sub(r.q[n].at) > r.window {
 		x := r.q[n]
 		for _, p := range x.names() {
-			xs := r.byPath[p]
-			for i, y := range xs {
-				if y == x {
-					xs = append(xs[:i], xs[i+1:]...)
-					break
-				}
-			}
-			if len(xs) == 0 {
-				delete(r.byPath, p)
-			} else {
-				r.byPath[p] = xs
+			unlist(r.byPath, p, x)
+			if x.backing {
+				unlist(r.backing, p, x)
 			}
 		}
 		r.q[n] = nil
 		n++
 	}
 	r.q = r.q[n:]
+}
+
+// unlist removes x from m[p]; reports expire oldest first, so it is
+// found at the front.
+func unlist(m map[string][]*report, p string, x *report) {
+	xs := m[p]
+	for i, y := range xs {
+		if y == x {
+			xs = append(xs[:i], xs[i+1:]...)
+			break
+		}
+	}
+	if len(xs) == 0 {
+		delete(m, p)
+	} else {
+		m[p] = xs
+	}
 }
 
 // noteLocal follows the local bus and remembers this host's own reports
