@@ -27,8 +27,7 @@ func BenchmarkClusterLatency(b *testing.B) {
 			must(b, os.Mkdir(ms[0].path(name), 0o755))
 			done := time.Now()
 			ss[1].until(name, func(evs []event.Event) bool {
-				e := evs[len(evs)-1:]
-				return len(e) == 1 && e[0].Path == name && e[0].Type == event.Mkdir
+				return len(evs) > 0 && evs[len(evs)-1].Path == name && evs[len(evs)-1].Type == event.Mkdir
 			})
 			lat = append(lat, time.Since(done))
 		}
