@@ -15,10 +15,7 @@ import (
 // node; none may be lost or doubled. Reports events/s.
 func BenchmarkClusterReplication(b *testing.B) {
 	srv := natstest.Run(b)
-	a := joinB(b, srv.URL, "bench", "a")
-	c := joinB(b, srv.URL, "bench", "b")
-	<-a.node.Up()
-	<-c.node.Up()
+	a, c := pair(b, srv.URL, "bench", 1)
 	const n = 200000
 	b.ResetTimer()
 	for range b.N {
@@ -39,10 +36,7 @@ func BenchmarkClusterReplication(b *testing.B) {
 // the outbox's catch-up rate.
 func BenchmarkClusterCatchUp(b *testing.B) {
 	srv := natstest.Run(b)
-	a := joinB(b, srv.URL, "catchup", "a")
-	c := joinB(b, srv.URL, "catchup", "b")
-	<-a.node.Up()
-	<-c.node.Up()
+	a, c := pair(b, srv.URL, "catchup", 1)
 	const n = 100000
 	b.ResetTimer()
 	for range b.N {
@@ -59,21 +53,6 @@ func BenchmarkClusterCatchUp(b *testing.B) {
 		b.ReportMetric(float64(got)/el.Seconds(), "events/s")
 		b.ReportMetric(el.Seconds(), "s-to-catch-up")
 	}
-}
-
-func joinB(b *testing.B, url, share, host string) *member {
-	dir := b.TempDir()
-	bus, err := eventbus.OpenBus(eventbus.Options{Host: host, Journal: eventbus.JournalOptions{Dir: dir}})
-	if err != nil {
-		b.Fatal(err)
-	}
-	n, err := Start(Options{URLs: []string{url}, Share: share, Host: host}, Config{Bus: bus, Dir: dir})
-	if err != nil {
-		b.Fatal(err)
-	}
-	m := &member{bus: bus, node: n, dir: dir}
-	b.Cleanup(m.close)
-	return m
 }
 
 // drain takes n remote events from sub, checking they come in order and

@@ -18,19 +18,31 @@ type member struct {
 	dir  string
 }
 
-func join(t *testing.T, urls, share, host, dir string) *member {
+// join starts a bus with its journal in a temporary directory as host
+// of share on the NATS servers urls (comma-separated), creating the
+// stream with replicas if it is missing; it leaves when the test ends.
+func join(t testing.TB, urls, share, host string, replicas int) *member {
 	t.Helper()
+	dir := t.TempDir()
 	bus, err := eventbus.OpenBus(eventbus.Options{Host: host, Journal: eventbus.JournalOptions{Dir: dir}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	n, err := Start(Options{URLs: []string{urls}, Share: share, Host: host}, Config{Bus: bus, Dir: dir, Logf: t.Logf})
+	n, err := Start(Options{URLs: strings.Split(urls, ","), Share: share, Host: host, Replicas: replicas}, Config{Bus: bus, Dir: dir, Logf: t.Logf})
 	if err != nil {
 		t.Fatal(err)
 	}
 	m := &member{bus: bus, node: n, dir: dir}
 	t.Cleanup(m.close)
 	return m
+}
+
+// pair joins hosts a and b to share and waits until both are up.
+func pair(t testing.TB, urls, share string, replicas int) (a, b *member) {
+	a, b = join(t, urls, share, "a", replicas), join(t, urls, share, "b", replicas)
+	<-a.node.Up()
+	<-b.node.Up()
+	return a, b
 }
 
 func (m *member) close() {
@@ -68,8 +80,7 @@ func collect(t *testing.T, sub *eventbus.Subscription, n int) []*eventbus.Event 
 
 func TestClusterBusesExchangeEventsOnce(t *testing.T) {
 	srv := natstest.Run(t)
-	a := join(t, srv.URL, "s1", "a", t.TempDir())
-	b := join(t, srv.URL, "s1", "b", t.TempDir())
+	a, b := pair(t, srv.URL, "s1", 1)
 	sub, err := b.bus.Subscribe("t", eventbus.Filter{}, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -95,10 +106,7 @@ var outage = 10 * time.Second
 
 func TestClusterBusesOutage(t *testing.T) {
 	srv := natstest.Run(t)
-	a := join(t, srv.URL, "s2", "a", t.TempDir())
-	b := join(t, srv.URL, "s2", "b", t.TempDir())
-	<-a.node.Up()
-	<-b.node.Up()
+	a, b := pair(t, srv.URL, "s2", 1)
 	sub, err := b.bus.Subscribe("t", eventbus.Filter{}, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -127,10 +135,7 @@ func TestClusterBusesOutage(t *testing.T) {
 func TestClusterBusesNodeKilled(t *testing.T) {
 	nodes := natstest.Cluster(t, 3)
 	urls := natstest.URLs(nodes)
-	a := joinR(t, urls, "s3", "a", 3)
-	b := joinR(t, urls, "s3", "b", 3)
-	<-a.node.Up()
-	<-b.node.Up()
+	a, b := pair(t, urls, "s3", 3)
 	sub, err := b.bus.Subscribe("t", eventbus.Filter{}, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -153,19 +158,4 @@ func TestClusterBusesNodeKilled(t *testing.T) {
 			t.Fatalf("event %d: %+v", i+200, e)
 		}
 	}
-}
-
-func joinR(t *testing.T, urls, share, host string, replicas int) *member {
-	dir := t.TempDir()
-	bus, err := eventbus.OpenBus(eventbus.Options{Host: host, Journal: eventbus.JournalOptions{Dir: dir}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	n, err := Start(Options{URLs: strings.Split(urls, ","), Share: share, Host: host, Replicas: replicas}, Config{Bus: bus, Dir: dir, Logf: t.Logf})
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := &member{bus: bus, node: n, dir: dir}
-	t.Cleanup(m.close)
-	return m
 }

@@ -256,26 +256,29 @@ func (l *Ledger) retire(mark uint64) {
 
 func (l *Ledger) drop(x *expectation) {
 	for _, p := range slices.Concat(x.names(), x.aliases) {
-		l.byPath[p] = without(l.byPath[p], x)
-		if len(l.byPath[p]) == 0 {
-			delete(l.byPath, p)
-		}
+		unlist(l.byPath, p, x)
 	}
 	if x.ino != 0 {
-		l.byIno[x.ino] = without(l.byIno[x.ino], x)
-		if len(l.byIno[x.ino]) == 0 {
-			delete(l.byIno, x.ino)
-		}
+		unlist(l.byIno, x.ino, x)
 	}
 }
 
-func without(xs []*expectation, x *expectation) []*expectation {
+func without[T comparable](xs []T, x T) []T {
 	for i, y := range xs {
 		if y == x {
 			return append(xs[:i], xs[i+1:]...)
 		}
 	}
 	return xs
+}
+
+// unlist removes v from the list m[k], and the key with its last value.
+func unlist[K, T comparable](m map[K][]T, k K, v T) {
+	if xs := without(m[k], v); len(xs) > 0 {
+		m[k] = xs
+	} else {
+		delete(m, k)
+	}
 }
 
 // standing is the number of announcements not yet retired (status).

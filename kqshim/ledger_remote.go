@@ -137,18 +137,7 @@ func (r *remoteLedger) dropOldest() {
 	r.queue[0] = nil
 	r.queue = r.queue[1:]
 	for _, p := range x.names() {
-		xs := r.byPath[p]
-		for i, y := range xs {
-			if y == x {
-				xs = append(xs[:i], xs[i+1:]...)
-				break
-			}
-		}
-		if len(xs) == 0 {
-			delete(r.byPath, p)
-		} else {
-			r.byPath[p] = xs
-		}
+		unlist(r.byPath, p, x)
 	}
 	r.live.Add(-1)
 }
