@@ -109,6 +109,9 @@ func (s *hostStream) until(what string, ok func([]event.Event) bool) {
 					s.t.Logf("second report: %s", e.AppendText(nil))
 				}
 			}
+			if s.m == nil {
+				s.t.Fatalf("waited 60s for %s; have %d events", what, len(s.all))
+			}
 			s.t.Fatalf("%s: waited 60s for %s; have %d events; %+v", s.m.mnt, what, len(s.all), *s.m.d.Cluster().Stats())
 		}
 	}
