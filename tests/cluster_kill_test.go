@@ -113,3 +113,34 @@ func TestClusterDaemonKilledAndRemounted(t *testing.T) {
 		t.Errorf("h2's stream, h1's changes: %s", d)
 	}
 }
+
+// notifyfs watch --cluster follows a share with no mount, each event's
+// seq its stream sequence, and resumes after one with --since.
+func TestClusterWatchShare(t *testing.T) {
+	requireFuse(t)
+	srv := natstest.Run(t)
+	share := shareName(t)
+	src := t.TempDir()
+	m := newMount(t, clustered(src, srv.URL, share, "h1", t.TempDir()))
+	<-m.d.Cluster().Up()
+	for _, d := range []string{"x", "y", "z"} {
+		must(t, os.Mkdir(m.path(d), 0o755))
+	}
+	watch := func(since string, n int) []event.Event {
+		out := mustRun(t, "watch", "--cluster", srv.URL, "--share", share, "--since", since, "--type", "mkdir",
+			"-n", fmt.Sprint(n), "--format", "json", "--timeout", "20s")
+		return decodeEvents(t, out)
+	}
+	all := watch("0", 3)
+	var got []string
+	for _, e := range all {
+		got = append(got, fmt.Sprintf("%s %s %s %s", e.Type, e.Path, e.Host, e.Origin))
+	}
+	if d := firstDiff(got, []string{"mkdir x h1 mount", "mkdir y h1 mount", "mkdir z h1 mount"}); d != "" {
+		t.Fatalf("watch --cluster --since 0: %s", d)
+	}
+	rest := watch(fmt.Sprint(all[1].Seq), 1)
+	if len(rest) != 1 || rest[0].Path != "z" || rest[0].Seq != all[2].Seq {
+		t.Errorf("watch --since %d: %+v, want z at %d", all[1].Seq, rest, all[2].Seq)
+	}
+}
