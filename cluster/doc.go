@@ -27,7 +27,9 @@
 //
 // # Consuming (exactly once)
 //
-// Each mount reads the whole stream with an ordered consumer that starts
+// Each mount reads the whole stream with an ordered consumer (the client
+// remakes it after a gap, a missed heartbeat or a reconnection; the
+// consumer remakes it when it sits idle with the stream ahead) that starts
 // at the stream sequence after the last one it applied. That sequence is
 // kept beside the journal (cluster-applied, with the local seq it was
 // applied at), so durability is the mount's own, not the server's ack
@@ -39,9 +41,12 @@
 // # Ordering
 //
 // One host publishes its events in seq order and JetStream keeps the
-// order of one subject; the consumer applies messages in stream order.
-// So one host's events keep their order in every host's stream. Events of
-// different hosts interleave in the order the stream received them.
+// order of one subject, but a stream leader that dies with publishes in
+// flight can leave later ones stored before the lost ones are sent
+// again. Each message names its predecessor (header Notifyfs-Prev) and
+// the consumer holds back a message until its predecessor is applied
+// (order.go). Events of different hosts interleave in the order the
+// stream received them.
 //
 // # Echoes
 //
@@ -49,5 +54,9 @@
 // its paths are invalidated, and the underneath watcher is told to expect
 // the change (kqshim.Watcher.ExpectRemote), so that the local poll,
 // inotify or fanotify backend, seeing the same change on the shared tree,
-// does not report it a second time. See kqshim's doc for the window.
+// does not report it a second time. The other way round, the watcher holds
+// what it finds until every live host has said its outbox was drained
+// past that moment (live.go, Node.Gate). A change still reported twice
+// (by its author and by a watcher, or by several watchers) is applied
+// once (recent.go). docs/cluster.md gives the windows and their limits.
 package cluster
