@@ -95,6 +95,9 @@ func (p *publisher) run() {
 				// answered. Send it again once connected.
 				p.rewind()
 			}
+			if p.n.nc.IsConnected() {
+				p.announce() // connected, the stream not yet there: still here
+			}
 			if !p.n.waitChange(tick.C, p.n.stop) {
 				return
 			}
