@@ -29,6 +29,9 @@ type Options struct {
 	Epoch string
 	// Now returns the time stamped on events; default time.Now.
 	Now func() time.Time
+	// Host, if set, is stamped on every event published without one: a
+	// clustered mount's events say where they happened.
+	Host string
 	// Journal keeps every event on disk (OpenBus only): subscribers that fall
 	// behind the ring, or resume after a restart, read it.
 	Journal JournalOptions
@@ -193,6 +196,9 @@ func (b *Bus) publishLocked(e *Event) uint64 {
 	e.Seq = b.seq
 	if e.Time.IsZero() {
 		e.Time = b.opts.Now()
+	}
+	if e.Host == "" {
+		e.Host = b.opts.Host
 	}
 	if b.j != nil {
 		b.j.append(e)

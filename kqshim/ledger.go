@@ -4,6 +4,7 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/notifyfs/notifyfs/eventbus"
 	"github.com/notifyfs/notifyfs/internal/relpath"
@@ -97,6 +98,13 @@ type Ledger struct {
 
 	epoch atomic.Uint64 // advanced by mark
 	live  atomic.Int64  // announcements standing, for status
+
+	// remote holds other hosts' changes (clustered mounts), retired by
+	// time and looks rather than by the kernel's queue.
+	remote remoteLedger
+	// heldSince, if set, is when the oldest change the sink holds was
+	// found (zero if none); see remoteLedger.retire.
+	heldSince func() time.Time
 }
 
 type expectation struct {
@@ -229,6 +237,11 @@ func (l *Ledger) mark() uint64 { return l.epoch.Add(1) }
 // retire drops the expectations of operations that finished before the
 // given mark: every note they caused has been read.
 func (l *Ledger) retire(mark uint64) {
+	var held time.Time
+	if l.heldSince != nil {
+		held = l.heldSince()
+	}
+	l.remote.retire(mark, time.Now(), held)
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	n := 0
@@ -244,26 +257,29 @@ func (l *Ledger) retire(mark uint64) {
 
 func (l *Ledger) drop(x *expectation) {
 	for _, p := range slices.Concat(x.names(), x.aliases) {
-		l.byPath[p] = without(l.byPath[p], x)
-		if len(l.byPath[p]) == 0 {
-			delete(l.byPath, p)
-		}
+		unlist(l.byPath, p, x)
 	}
 	if x.ino != 0 {
-		l.byIno[x.ino] = without(l.byIno[x.ino], x)
-		if len(l.byIno[x.ino]) == 0 {
-			delete(l.byIno, x.ino)
-		}
+		unlist(l.byIno, x.ino, x)
 	}
 }
 
-func without(xs []*expectation, x *expectation) []*expectation {
+func without[T comparable](xs []T, x T) []T {
 	for i, y := range xs {
 		if y == x {
 			return append(xs[:i], xs[i+1:]...)
 		}
 	}
 	return xs
+}
+
+// unlist removes v from the list m[k], and the key with its last value.
+func unlist[K, T comparable](m map[K][]T, k K, v T) {
+	if xs := without(m[k], v); len(xs) > 0 {
+		m[k] = xs
+	} else {
+		delete(m, k)
+	}
 }
 
 // standing is the number of announcements not yet retired (status).

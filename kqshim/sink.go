@@ -43,6 +43,10 @@ type sink struct {
 	// backend's goroutine sets it.
 	actor int32
 
+	// hold delays changes on a clustered mount (Config.Hold); nil
+	// without one.
+	hold *holder
+
 	flushMu sync.Mutex
 	flushes []chan struct{}
 
@@ -57,11 +61,18 @@ func newSink(source string, cfg Config) *sink {
 		attrs: attrCache{m: map[uint64]entry{}}, written: map[uint64][2]int64{}, listed: map[string]listedEntry{},
 	}
 	s.rootfd, _ = unix.Open(source, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if cfg.Hold > 0 {
+		s.hold = newHolder(cfg.Hold, cfg.HoldGate, s.deliver, s.heldEcho)
+		s.ledger.heldSince = s.hold.oldest
+	}
 	return s
 }
 
 // close releases SOURCE's descriptor once no backend uses the sink.
 func (s *sink) close() {
+	if s.hold != nil {
+		s.hold.close()
+	}
 	if s.rootfd >= 0 {
 		unix.Close(s.rootfd)
 		s.rootfd = -1
@@ -134,7 +145,7 @@ func (s *sink) echo(c noteClass, rel string, ino uint64) bool {
 
 // echoOf is echo for an object just stat'ed (its birth time helps).
 func (s *sink) echoOf(c noteClass, rel string, e entry) bool {
-	if c&s.consult != 0 && s.ledger.isEcho(c&s.consult, rel, e.ino, e.birth) {
+	if c&s.consult != 0 && s.ledger.isEcho(c&s.consult, rel, e.ino, e.birth) || s.ledger.remote.covers(c, rel) {
 		s.echoes.Add(1)
 		return true
 	}
@@ -149,11 +160,30 @@ func (s *sink) emit(ev *eventbus.Event) {
 	if s.actor > 0 && ev.Type != eventbus.Rescan {
 		whoDid(ev, s.actor)
 	}
+	if s.hold != nil {
+		s.hold.add(ev)
+		return
+	}
+	s.deliver(ev)
+}
+
+// deliver invalidates the caches and publishes.
+func (s *sink) deliver(ev *eventbus.Event) {
 	if s.cfg.Invalidate != nil {
 		s.cfg.Invalidate(ev)
 	}
 	s.cfg.Publish(ev)
 	s.published.Add(1)
+}
+
+// heldEcho reports (and counts) a held change that another host's event
+// announced meanwhile; a rescan is never one.
+func (s *sink) heldEcho(ev *eventbus.Event) bool {
+	if ev.Type != eventbus.Rescan && s.ledger.remote.coversEvent(ev) {
+		s.echoes.Add(1)
+		return true
+	}
+	return false
 }
 
 // rescan says that changes beneath rel were lost: the mount forgets what

@@ -16,7 +16,10 @@ type Stats struct {
 	Rescans       uint64 `json:"rescans"`
 	// EchoStanding is how many of the mount's announcements are waiting
 	// for their kernel note.
-	EchoStanding    int64 `json:"echo_standing"`
+	EchoStanding int64 `json:"echo_standing"`
+	// RemoteStanding is how many other hosts' changes (clustered
+	// mounts) are waiting to absorb their notes here.
+	RemoteStanding  int64 `json:"remote_standing"`
 	AttrsRemembered int   `json:"attrs_remembered"`
 	// Detail is the backend's own figures.
 	Detail any `json:"-"`

@@ -23,6 +23,14 @@ type Config struct {
 	// published, so the mount drops what its kernel caches hold of the
 	// names and objects involved (for a rescan: of the whole subtree).
 	Invalidate func(*eventbus.Event)
+	// Hold, if positive, is how long a change found is held before it is
+	// published (clustered mounts): another host's event for the same
+	// change, arriving meanwhile, absorbs it (see ExpectRemote).
+	Hold time.Duration
+	// HoldGate, if set, says whether a held change found at the given
+	// time may be released: a clustered mount answers yes once every
+	// other host's event of a change made by then would have arrived.
+	HoldGate func(found time.Time) bool
 	// Logf, if set, receives notices (a fallback, a rescan and why).
 	Logf func(format string, args ...any)
 }
@@ -140,12 +148,16 @@ func noop() {}
 // call has been published (or timeout passes: false). The poll backend
 // scans at once to answer it.
 func (w *Watcher) Flush(timeout time.Duration) bool {
+	deadline := time.Now().Add(timeout)
 	ch := w.s.addFlush()
 	w.b.poke()
 	t := time.NewTimer(timeout)
 	defer t.Stop()
 	select {
 	case <-ch:
+		if w.s.hold != nil {
+			return w.s.hold.settled(deadline)
+		}
 		return true
 	case <-t.C:
 		return false
@@ -162,6 +174,7 @@ func (w *Watcher) Stats() *Stats {
 		EchoesDropped:   w.s.echoes.Load(),
 		Rescans:         w.s.rescans.Load(),
 		EchoStanding:    w.s.ledger.standing(),
+		RemoteStanding:  w.s.ledger.remote.live.Load(),
 		AttrsRemembered: w.s.attrs.len(),
 		Detail:          w.b.stats(),
 	}

@@ -93,6 +93,7 @@ func newMount(t testing.TB, opts ...mountOption) *mount {
 	for _, f := range opts {
 		f(&cfg)
 	}
+	m.src = cfg.Source // an option may share another SOURCE
 	d, err := daemon.Start(cfg)
 	if err != nil {
 		t.Fatalf("mount: %v", err)

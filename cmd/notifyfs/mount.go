@@ -40,6 +40,7 @@ func runMount(args []string) error {
 	cfg.Underneath.AddFlags(set)
 	mf.metrics.addFlag(set)
 	set.BoolVar(&cfg.ReadOnly, "read-only", false, "mount read-only (-o ro)")
+	cfg.Cluster.AddFlags(set)
 	pos, err := parse(set, args, "SOURCE", "MOUNTPOINT")
 	if err != nil {
 		return err
@@ -49,6 +50,9 @@ func runMount(args []string) error {
 	}
 	if err := kqshim.CheckBackend(cfg.Underneath.Backend); err != nil {
 		return usagef("mount: --underneath: %v", err)
+	}
+	if err := cfg.Cluster.Validate(true); err != nil {
+		return usagef("mount: %v", err)
 	}
 	cfg.TTLsChosen = set.Changed("entry-timeout") || set.Changed("attr-timeout") || set.Changed("negative-timeout")
 	if mf.print && !mf.foreground {

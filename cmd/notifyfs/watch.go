@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/notifyfs/notifyfs/cluster"
 	"github.com/notifyfs/notifyfs/event"
 	"github.com/notifyfs/notifyfs/mountutil"
 	"github.com/notifyfs/notifyfs/subscribers/client"
@@ -70,7 +71,13 @@ func runWatch(args []string) error {
 	socketFlag(set, &socket)
 	var output watchOutput
 	output.addFlags(set)
-	pos, err := parse(set, args, "MOUNTPOINT")
+	var share cluster.Options
+	share.AddWatchFlags(set)
+	want := []string{"MOUNTPOINT"}
+	if clusterAsked(args) {
+		want = nil // the share's stream, from any machine
+	}
+	pos, err := parse(set, args, want...)
 	if err != nil {
 		return err
 	}
@@ -95,6 +102,22 @@ func runWatch(args []string) error {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, timeout)
 		defer cancel()
+	}
+	if share.Enabled() {
+		if cursor != nil && cursor.Epoch != "" {
+			return usagef("watch: --cluster: --since takes a stream sequence (a number) or now")
+		}
+		f := event.Filter{Prefixes: paths, Globs: globs, Excludes: excl}
+		if len(types) > 0 {
+			if f.Types, err = event.ParseTypeList(strings.Join(types, ",")); err != nil {
+				return usagef("watch: --type: %v", err)
+			}
+		}
+		fmtr, err := output.formatter(format, where{})
+		if err != nil {
+			return err
+		}
+		return watchShare(ctx, share, cursor, f, fmtr, count, timeout)
 	}
 	at, err := locate(pos[0], socket)
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/notifyfs/notifyfs/cluster"
 	"github.com/notifyfs/notifyfs/eventbus"
 	"github.com/notifyfs/notifyfs/fusefs"
 	"github.com/notifyfs/notifyfs/kqshim"
@@ -43,6 +44,9 @@ type Config struct {
 	// ReadOnly mounts read-only: the kernel refuses every change with
 	// EROFS before it reaches the daemon (`-o ro`).
 	ReadOnly bool
+	// Cluster joins the mount to a share's event stream over NATS
+	// JetStream; not clustered when it names no server.
+	Cluster cluster.Options
 	// Advertise records the socket under MountPoint's key in the runtime
 	// directory, so that `notifyfs watch MOUNTPOINT` finds it.
 	Advertise bool

@@ -7,10 +7,12 @@ import (
 	"path/filepath"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
 
+	"github.com/notifyfs/notifyfs/cluster"
 	"github.com/notifyfs/notifyfs/eventbus"
 	"github.com/notifyfs/notifyfs/fusefs"
 	"github.com/notifyfs/notifyfs/internal/journals"
@@ -33,9 +35,12 @@ type Daemon struct {
 	index    *kqshim.Index
 	gate     chan struct{}
 	gateOnce sync.Once
-	srv      *subscribers.Server
-	server   *fuse.Server
-	socket   string
+	// node is nil unless the mount is clustered.
+	node    *cluster.Node
+	nodeRef atomic.Pointer[cluster.Node] // node, for the watcher's goroutine
+	srv     *subscribers.Server
+	server  *fuse.Server
+	socket  string
 
 	unadvertise  func()
 	printed      chan struct{} // closed when --print has written the last event; nil without Print
@@ -70,6 +75,12 @@ func Start(cfg Config) (_ *Daemon, err error) {
 	if err := d.chooseJournal(); err != nil {
 		return nil, err
 	}
+	if d.cfg.Cluster.Enabled() {
+		if err := d.cfg.Cluster.Validate(true); err != nil {
+			return nil, err
+		}
+		d.cfg.Bus.Host = d.cfg.Cluster.Host // every event says where it happened
+	}
 	d.cfg.Bus.Journal.Logf = logger.Printf
 	if d.bus, err = eventbus.OpenBus(d.cfg.Bus); err != nil {
 		return nil, err
@@ -100,6 +111,9 @@ func Start(cfg Config) (_ *Daemon, err error) {
 		d.fsys.SetUnderneath(d.under)
 	}
 
+	if err := d.joinCluster(); err != nil {
+		return nil, err
+	}
 	if err := d.serveSocket(); err != nil {
 		return nil, err
 	}
@@ -198,8 +212,23 @@ func (d *Daemon) watchUnderneath() (*atomic.Pointer[func(*eventbus.Event)], erro
 	if d.cfg.Underneath.Backend == "off" {
 		return &invalidate, nil
 	}
+	var hold time.Duration
+	var gate func(time.Time) bool
+	if d.cfg.Cluster.Enabled() {
+		// The node starts after the watcher: the gate stays shut
+		// until it exists.
+		hold = d.cfg.Cluster.EchoHold
+		gate = func(found time.Time) bool {
+			if n := d.nodeRef.Load(); n != nil {
+				return n.Gate(found)
+			}
+			return false
+		}
+	}
 	w, err := kqshim.New(d.cfg.Underneath, kqshim.Config{
-		Source: d.cfg.Source,
+		Source:   d.cfg.Source,
+		Hold:     hold,
+		HoldGate: gate,
 		Publish: func(ev *eventbus.Event) {
 			<-d.gate // offline changes are published first
 			d.bus.Publish(ev)
@@ -220,6 +249,30 @@ func (d *Daemon) watchUnderneath() (*atomic.Pointer[func(*eventbus.Event)], erro
 	}
 	d.cfg.Logger.Printf("changes underneath %s are seen with %s", d.cfg.Source, w.Backend())
 	return &invalidate, nil
+}
+
+// joinCluster starts publishing the mount's events to the share's stream
+// and applying the other hosts' (a clustered mount only). It comes after
+// the filesystem, whose caches a remote event invalidates, and before the
+// mount, so that the publisher's position precedes every event.
+func (d *Daemon) joinCluster() error {
+	if !d.cfg.Cluster.Enabled() {
+		return nil
+	}
+	cfg := cluster.Config{
+		Bus: d.bus, Dir: d.cfg.Bus.Journal.Dir, Invalidate: d.fsys.Invalidate, Logf: d.cfg.Logger.Printf,
+	}
+	if d.under != nil {
+		window := d.cfg.Cluster.EchoWindow
+		cfg.ExpectRemote = func(ev *eventbus.Event) { d.under.ExpectRemote(ev, window) }
+	}
+	n, err := cluster.Start(d.cfg.Cluster, cfg)
+	if err != nil {
+		return err
+	}
+	d.node = n
+	d.nodeRef.Store(n)
+	return nil
 }
 
 // serveSocket creates the subscriber socket and serves it.
@@ -274,6 +327,9 @@ func (d *Daemon) shutdown() error {
 	if d.unadvertise != nil {
 		d.unadvertise()
 	}
+	if d.node != nil {
+		d.node.StopConsuming() // nothing more from other hosts into a bus that is closing
+	}
 	if d.under != nil {
 		d.openGate()    // a Start that failed before opening it
 		d.under.Close() // nothing to bridge into a bus that is closing
@@ -289,6 +345,9 @@ func (d *Daemon) shutdown() error {
 	}
 	if d.bus != nil {
 		d.bus.Close() // publishes unmount to every subscriber, closes the journal
+	}
+	if d.node != nil {
+		d.node.Close() // sends what it can of the last events, keeps its positions
 	}
 	if d.printed != nil {
 		<-d.printed
@@ -337,6 +396,9 @@ func (d *Daemon) Close() error {
 
 // Bus is the daemon's event bus, for in-process subscribers.
 func (d *Daemon) Bus() *eventbus.Bus { return d.bus }
+
+// Cluster is the daemon's membership of a share (nil: not clustered).
+func (d *Daemon) Cluster() *cluster.Node { return d.node }
 
 // Socket is the path of the subscriber socket.
 func (d *Daemon) Socket() string { return d.socket }

@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"github.com/notifyfs/notifyfs/cluster"
 	"github.com/notifyfs/notifyfs/fusefs"
 	"github.com/notifyfs/notifyfs/kqshim"
 	"github.com/notifyfs/notifyfs/subscribers"
@@ -21,6 +22,8 @@ type Status struct {
 	Underneath *kqshim.Stats `json:"underneath,omitempty"`
 	// Index is nil without a journal (--journal none): no offline index.
 	Index *kqshim.IndexStats `json:"index,omitempty"`
+	// Cluster is nil unless the mount is clustered (--cluster).
+	Cluster *cluster.Stats `json:"cluster,omitempty"`
 }
 
 // FSStatus is the filesystem's part of the status.
@@ -39,6 +42,9 @@ func (d *Daemon) statusOf(srv *subscribers.Status) Status {
 	}
 	if d.index != nil {
 		st.Index = d.index.Stats()
+	}
+	if d.node != nil {
+		st.Cluster = d.node.Stats()
 	}
 	return st
 }

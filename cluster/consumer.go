@@ -1,0 +1,341 @@
+package cluster
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/notifyfs/notifyfs/event"
+	"github.com/notifyfs/notifyfs/eventbus"
+)
+
+// consumer applies other hosts' events from the share's stream to the
+// local bus, each exactly once and in stream order.
+type consumer struct {
+	n    *Node
+	file *stateFile
+
+	// applied is the last stream sequence applied; local the bus's seq
+	// right after it. Only the consumer's goroutine writes them.
+	applied atomic.Uint64
+	local   uint64
+	saved   time.Time
+
+	// journaled holds the keys (see keyOf) of remote events the journal
+	// holds beyond the recorded position: applied before a crash but not
+	// recorded as applied. Each is skipped once.
+	journaled map[string]int
+	// recent remembers the message ids applied lately: a message sent
+	// again after the stream's duplicate window is still applied once.
+	recent *idSet
+	// order puts each host's messages back in its order (order.go).
+	order hostOrder
+
+	// caughtUp says the consumer is reading and has had nothing pending
+	// since it (re)started.
+	caughtUp atomic.Bool
+	// start is when the node started: with no record of what was
+	// applied, the stream is read from the events stored since.
+	start time.Time
+
+	sawIdle  bool // checkIdle found the stream ahead once already
+	count    atomic.Uint64
+	absorbed atomic.Uint64 // second reports of a change, not applied
+	pending  atomic.Uint64 // messages the stream holds beyond the consumer
+	lagNs    atomic.Int64  // origin time to local publish, of the last one
+}
+
+// recover reads the record of what was applied and the journal after it.
+func (c *consumer) recover() error {
+	s, err := c.file.read()
+	if err != nil {
+		return err
+	}
+	a, err := parseApplied(s)
+	if err != nil {
+		return err
+	}
+	b := c.n.cfg.Bus
+	c.applied.Store(a.stream)
+	c.local = b.Seq()
+	if a.stream == 0 || a.local.Epoch != b.Epoch() || a.local.Seq >= b.Seq() {
+		return nil
+	}
+	// The journal after the record: remote events there were applied.
+	sub, err := b.Subscribe("cluster-recover", eventbus.Filter{Types: event.AllTypes}, &a.local)
+	if err != nil {
+		return err
+	}
+	defer sub.Close()
+	c.journaled = map[string]int{}
+	var buf []*eventbus.Event
+	for upto := b.Seq(); ; {
+		evs, pos, done := sub.Take(buf[:0], 1024)
+		for _, e := range evs {
+			if e.Origin == event.OriginRemote && e.Seq <= upto {
+				c.journaled[keyOf(e)]++
+			}
+		}
+		if pos >= upto || done {
+			return nil
+		}
+		if len(evs) == 0 {
+			<-sub.Ready()
+		}
+	}
+}
+
+// keyOf identifies a remote event across a restart: the local seq is new,
+// the origin's time (kept to the nanosecond) and host are not.
+func keyOf(e *event.Event) string {
+	return e.Host + "|" + strconv.FormatInt(e.Time.UnixNano(), 10) + "|" + e.Type.String() + "|" + e.Path
+}
+
+// run consumes until the node stops, starting over from the last
+// applied sequence whenever the consumer fails.
+func (c *consumer) run() {
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	defer c.save(true)
+	for attempt := 0; ; attempt++ {
+		js := c.n.jetStream()
+		if js == nil {
+			if !c.n.waitChange(tick.C, c.n.consumerStop) {
+				return
+			}
+			continue
+		}
+		if err := c.consume(js); err != nil {
+			c.n.logf("cluster: consumer: %v; resuming after stream seq %d", err, c.applied.Load())
+		}
+		if !backoff(c.n.consumerStop, attempt) {
+			return
+		}
+	}
+}
+
+// consume reads the stream from the message after the last applied one
+// with an ordered consumer, which the client recreates from the last
+// message it delivered whenever it sees a gap, a lost heartbeat or a
+// reconnect: the order of the stream is kept and nothing is skipped.
+func (c *consumer) consume(js jetstream.JetStream) error {
+	cfg := jetstream.OrderedConsumerConfig{FilterSubjects: []string{AllSubjects(c.n.opts.Share)}}
+	if a := c.applied.Load(); a > 0 {
+		cfg.DeliverPolicy, cfg.OptStartSeq = jetstream.DeliverByStartSequencePolicy, a+1
+	} else {
+		// A mount with no record (a new journal, or none) takes the
+		// events made since it started, not the share's history.
+		cfg.DeliverPolicy, cfg.OptStartTime = jetstream.DeliverByStartTimePolicy, &c.start
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	cons, err := js.OrderedConsumer(ctx, StreamName(c.n.opts.Share), cfg)
+	cancel()
+	if err != nil {
+		return err
+	}
+	it, err := cons.Messages(jetstream.PullMaxMessages(1024), jetstream.PullHeartbeat(time.Second))
+	if err != nil {
+		return err
+	}
+	defer c.setCaughtUp(false)
+	if info := cons.CachedInfo(); info != nil && info.NumPending == 0 {
+		c.setCaughtUp(true)
+	}
+	stopped := make(chan struct{})
+	defer close(stopped)
+	go func() {
+		select {
+		case <-c.n.consumerStop:
+		case <-stopped:
+		}
+		it.Stop()
+	}()
+	lastCheck := time.Now()
+	for {
+		msg, err := it.Next(jetstream.NextMaxWait(100 * time.Millisecond))
+		if err == jetstream.ErrMsgIteratorClosed {
+			return nil
+		}
+		if err != nil {
+			if !isTimeout(err) {
+				return err
+			}
+			c.save(false)
+			if time.Since(lastCheck) >= idleCheck {
+				lastCheck = time.Now()
+				if err := c.checkIdle(js); err != nil {
+					return err
+				}
+			}
+			continue
+		}
+		c.apply(msg)
+		c.save(false)
+	}
+}
+
+// idleCheck is how long the consumer may receive nothing before it asks
+// the stream whether that is because there is nothing to receive.
+const idleCheck = 500 * time.Millisecond
+
+// checkIdle compares the stream's last sequence with the last applied
+// one: equal, the consumer is caught up; beyond, it is stuck (it has
+// been seen not to recover by itself when created while a replicated
+// stream was still settling) and is made again.
+func (c *consumer) checkIdle(js jetstream.JetStream) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	s, err := js.Stream(ctx, StreamName(c.n.opts.Share))
+	if err != nil {
+		return nil // NATS is away: the client's reconnection deals with it
+	}
+	st := s.CachedInfo().State
+	last, a := st.LastSeq, c.applied.Load()
+	// With nothing applied yet, the consumer reads from the node's start:
+	// it is behind only if the stream got something since.
+	if last > a && (a > 0 || st.LastTime.After(c.start)) {
+		if c.sawIdle {
+			c.sawIdle = false
+			return fmt.Errorf("idle with the stream at seq %d beyond %d", last, c.applied.Load())
+		}
+		c.sawIdle = true     // once more: messages may have been on their way
+		c.setCaughtUp(false) // meanwhile the watcher's gate shuts
+		return nil
+	}
+	c.sawIdle = false
+	c.setCaughtUp(true)
+	return nil
+}
+
+func (c *consumer) setCaughtUp(up bool) {
+	if c.caughtUp.Swap(up) != up && up {
+		c.n.Up() // Up may be waited on
+	}
+}
+
+func isTimeout(err error) bool {
+	return err == context.DeadlineExceeded || strings.Contains(err.Error(), "timeout")
+}
+
+// apply takes one message from the stream: this host's own is passed
+// over, another's applied in its host's order (see order.go).
+func (c *consumer) apply(msg jetstream.Msg) {
+	meta, err := msg.Metadata()
+	if err != nil {
+		return
+	}
+	seq := meta.Sequence.Stream
+	if seq <= c.applied.Load() {
+		return
+	}
+	defer func() {
+		c.applied.Store(seq)
+		c.pending.Store(meta.NumPending)
+		if meta.NumPending == 0 {
+			// Caught up once since it (re)started is enough: from then
+			// on it reads as the stream grows, and a busy stream
+			// always has something pending.
+			c.setCaughtUp(true)
+		}
+	}()
+	host := hostOf(msg.Subject())
+	if host == c.n.opts.Host {
+		c.local = c.n.cfg.Bus.Seq()
+		return
+	}
+	c.order.take(c, pendingMsg{host: host, id: msg.Headers().Get(jetstream.MsgIDHeader),
+		prev: msg.Headers().Get(prevHeader), data: msg.Data(), stream: seq, local: c.n.cfg.Bus.Seq()})
+}
+
+// applyOne publishes one message's event locally, unless it was applied
+// already or another host's report covers it.
+func (c *consumer) applyOne(m pendingMsg) {
+	host, seq := m.host, m.stream
+	if !c.recent.add(host + "/" + m.id) {
+		return
+	}
+	ev := new(event.Event)
+	if err := ev.UnmarshalJSON(m.data); err != nil {
+		c.n.logf("cluster: stream seq %d from %s: %v; skipped", seq, host, err)
+		return
+	}
+	if ev.Host == "" {
+		ev.Host = host
+	}
+	if k := keyOf(ev); c.journaled[k] > 0 {
+		c.journaled[k]--
+		return
+	}
+	backing, now := ev.Origin == event.OriginBacking, time.Now()
+	if c.n.recent.covered(ev, host, backing, now) {
+		c.absorbed.Add(1)
+		return
+	}
+	c.n.recent.note(ev, host, backing, now)
+	ev.Seq, ev.Origin = 0, event.OriginRemote
+	if ev.Type == event.Overflow {
+		// The host lost events before it could publish them: what it
+		// changed then is unknown here, so the whole tree is to re-read.
+		ev.Type, ev.Path, ev.From, ev.IsDir, ev.FromSeq, ev.ToSeq = event.Rescan, "", "", true, 0, 0
+	}
+	if f := c.n.cfg.ExpectRemote; f != nil {
+		f(ev)
+	}
+	if f := c.n.cfg.Invalidate; f != nil {
+		f(ev)
+	}
+	c.local = c.n.cfg.Bus.Publish(ev)
+	c.count.Add(1)
+	c.lagNs.Store(time.Since(ev.Time).Nanoseconds())
+}
+
+// save records the applied position, at most every 50ms unless forced
+// (a crash in between is covered by recover).
+func (c *consumer) save(force bool) {
+	if !force && time.Since(c.saved) < 50*time.Millisecond {
+		return
+	}
+	c.saved = time.Now()
+	a := applied{stream: c.applied.Load(), local: event.Cursor{Epoch: c.n.cfg.Bus.Epoch(), Seq: c.local}}
+	if m, ok := c.order.earliest(); ok {
+		// A message waits for its predecessor: a restart must read it
+		// again, and recognise in the journal what was applied since.
+		a = applied{stream: m.stream - 1, local: event.Cursor{Epoch: a.local.Epoch, Seq: m.local}}
+	}
+	if a.stream == 0 {
+		return
+	}
+	if err := c.file.write(a.String()); err != nil {
+		c.n.logf("%v", err)
+	}
+}
+
+// idSet is a set of the last idSetSize ids added.
+type idSet struct {
+	m    map[string]struct{}
+	ring []string
+	next int
+}
+
+const idSetSize = 1 << 16
+
+func newIDSet() *idSet { return &idSet{m: map[string]struct{}{}, ring: make([]string, idSetSize)} }
+
+// add reports whether id is new, remembering it.
+func (s *idSet) add(id string) bool {
+	if _, ok := s.m[id]; ok {
+		return false
+	}
+	if old := s.ring[s.next]; old != "" {
+		delete(s.m, old)
+	}
+	s.ring[s.next] = id
+	s.next = (s.next + 1) % len(s.ring)
+	s.m[id] = struct{}{}
+	return true
+}
