@@ -21,6 +21,26 @@ type member struct {
 // join starts a bus with its journal in a temporary directory as host
 // of share on the NATS servers urls (comma-separated), creating the
 // stream with replicas if it is missing; it leaves when the test ends.
+// waitDown waits until n's client has noticed that NATS went away (the
+// server's shutdown closes the socket; the client reads that on its own
+// goroutine).
+func waitDown(t testing.TB, n *Node) {
+	deadline := time.After(20 * time.Second)
+	for {
+		n.mu.Lock()
+		ch := n.changed
+		n.mu.Unlock()
+		if !n.nc.IsConnected() {
+			return
+		}
+		select {
+		case <-ch:
+		case <-deadline:
+			t.Fatal("the client never noticed NATS was down")
+		}
+	}
+}
+
 func join(t testing.TB, urls, share, host string, replicas int) *member {
 	t.Helper()
 	dir := t.TempDir()
@@ -118,6 +138,7 @@ func TestClusterBusesOutage(t *testing.T) {
 		}
 		a.bus.Publish(&eventbus.Event{Type: event.Create, Path: fmt.Sprintf("f%d", i), Origin: event.OriginMount})
 	}
+	waitDown(t, a.node)
 	if st := a.node.Stats(); st.Backlog == 0 || st.Connection == "connected" {
 		t.Errorf("while down: %+v", *st)
 	}

@@ -322,6 +322,8 @@ func (n *Node) Stats() *Stats {
 	}
 	if n.nc.IsConnected() {
 		st.Server = n.nc.ConnectedUrlRedacted()
+	} else {
+		st.Connection = n.nc.Status().String() // before manage has caught up
 	}
 	if seq := n.cfg.Bus.Seq(); seq > st.PublishedSeq {
 		st.Backlog = seq - st.PublishedSeq
