@@ -256,14 +256,11 @@ func (n *Node) Rename(ctx context.Context, name string, newParent fs.InodeEmbedd
 
 // OpendirHandle opens the directory for reading as the caller.
 func (n *Node) OpendirHandle(ctx context.Context, flags uint32) (fs.FileHandle, uint32, syscall.Errno) {
-	o, errno := n.fsys.begin(ctx)
+	o, errno := n.fsys.beginOpen(ctx)
 	if errno != 0 {
 		return nil, 0, errno
 	}
 	defer o.done()
-	if !n.fsys.budget.take(o.uid) {
-		return nil, 0, syscall.EMFILE
-	}
 	fd := -1
 	errno = o.run(func() error {
 		dirfd, err := o.dirOf(n)

@@ -29,14 +29,11 @@ func (n *Node) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint32, s
 		n.fsys.reportPendingWritesLocked(n)
 		defer n.expectOn(eventbus.Truncate)()
 	}
-	o, errno := n.fsys.begin(ctx)
+	o, errno := n.fsys.beginOpen(ctx)
 	if errno != 0 {
 		return nil, 0, errno
 	}
 	defer o.done()
-	if !n.fsys.budget.take(o.uid) {
-		return nil, 0, syscall.EMFILE
-	}
 	fd := -1
 	var st syscall.Stat_t
 	errno = o.run(func() error {
@@ -122,14 +119,11 @@ func (n *Node) Create(ctx context.Context, name string, flags, mode uint32, out 
 			n.reportChildWrites(name)
 		}()
 	}
-	o, errno := n.fsys.begin(ctx)
+	o, errno := n.fsys.beginOpen(ctx)
 	if errno != 0 {
 		return nil, nil, 0, errno
 	}
 	defer o.done()
-	if !n.fsys.budget.take(o.uid) {
-		return nil, nil, 0, syscall.EMFILE
-	}
 	created := true
 	fd := -1
 	var st syscall.Stat_t

@@ -53,6 +53,21 @@ func (f *FS) begin(ctx context.Context) (*op, syscall.Errno) {
 	return o, 0
 }
 
+// beginOpen starts an operation that opens a handle: it takes one from
+// the caller's handle budget (EMFILE when her share is open), to be given
+// back if the open fails.
+func (f *FS) beginOpen(ctx context.Context) (*op, syscall.Errno) {
+	o, errno := f.begin(ctx)
+	if errno != 0 {
+		return nil, errno
+	}
+	if !f.budget.take(o.uid) {
+		o.done()
+		return nil, syscall.EMFILE
+	}
+	return o, 0
+}
+
 // done releases what the operation's resolution opened.
 func (o *op) done() {
 	for _, fd := range o.close {
