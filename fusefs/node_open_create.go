@@ -28,6 +28,10 @@ func (n *Node) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint32, s
 	if flags&syscall.O_TRUNC != 0 {
 		n.fsys.reportPendingWritesLocked(n)
 		defer n.expectOn(eventbus.Truncate)()
+	} else if flags&syscall.O_ACCMODE != syscall.O_RDONLY {
+		// This handle's writes come after the close_write of the last
+		// session (a RELEASE can overtake nothing that comes after it).
+		n.fsys.awaitClosing(n)
 	}
 	o, errno := n.fsys.beginOpen(ctx)
 	if errno != 0 {

@@ -115,9 +115,18 @@ const releaseWait = 100 * time.Millisecond
 // that they come before the event about to be published for n, and
 // waits for the close_write of handles that are being released.
 func (f *FS) reportPendingWrites(n *Node) {
-	var closing []*fileHandle
 	for _, h := range f.writersOf(n) {
 		h.reportPending()
+	}
+	f.awaitClosing(n)
+}
+
+// awaitClosing waits (bounded) for the close_write of n's handles that
+// were closed and not used since, so that what comes next for n — an
+// event, or a new open whose writes will be reported — comes after it.
+func (f *FS) awaitClosing(n *Node) {
+	var closing []*fileHandle
+	for _, h := range f.writersOf(n) {
 		h.mu.Lock()
 		if h.closing {
 			closing = append(closing, h)

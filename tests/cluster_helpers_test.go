@@ -42,7 +42,7 @@ func hosts(t testing.TB, urls string, n int, opts ...mountOption) (src string, m
 	must(t, os.Mkdir(src, 0o755))
 	share := shareName(t)
 	for i := range n {
-		o := append([]mountOption{underneath("inotify"), clustered(src, urls, share, fmt.Sprintf("h%d", i+1), t.TempDir()), logTo(t, fmt.Sprintf("h%d: ", i+1))}, opts...)
+		o := append([]mountOption{underneath("inotify"), clustered(src, urls, share, fmt.Sprintf("h%d", i+1), journalDir(t)), logTo(t, fmt.Sprintf("h%d: ", i+1))}, opts...)
 		m := newMount(t, o...)
 		ms = append(ms, m)
 		select {
@@ -186,4 +186,15 @@ func treeOf(t *testing.T, root string) []string {
 		t.Fatal(err)
 	}
 	return out
+}
+
+// journalDir is a directory for a daemon's journal: only the daemon's
+// user may write it, as the journal demands (t.TempDir's directories are
+// 0777 less the umask, which an in-process daemon sets to 0).
+func journalDir(t testing.TB) string {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "journal")
+	must(t, os.Mkdir(dir, 0o700))
+	must(t, os.Chmod(dir, 0o700))
+	return dir
 }

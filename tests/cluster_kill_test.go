@@ -54,7 +54,7 @@ func TestClusterDaemonKilledAndRemounted(t *testing.T) {
 	src, mnt2, j2, sock2 := filepath.Join(dir, "share"), filepath.Join(dir, "mnt2"), filepath.Join(dir, "j2"), filepath.Join(dir, "sock2")
 	must(t, os.Mkdir(src, 0o755))
 	must(t, os.Mkdir(mnt2, 0o755))
-	m1 := newMount(t, clustered(src, srv.URL, share, "h1", t.TempDir()), logTo(t, "h1: "))
+	m1 := newMount(t, clustered(src, srv.URL, share, "h1", journalDir(t)), logTo(t, "h1: "))
 	<-m1.d.Cluster().Up()
 	s1 := followHost(t, m1)
 	t.Cleanup(func() { cleanupMount(t, mnt2) })
@@ -123,7 +123,7 @@ func TestClusterWatchShare(t *testing.T) {
 	srv := natstest.Run(t)
 	share := shareName(t)
 	src := t.TempDir()
-	m := newMount(t, clustered(src, srv.URL, share, "h1", t.TempDir()))
+	m := newMount(t, clustered(src, srv.URL, share, "h1", journalDir(t)))
 	<-m.d.Cluster().Up()
 	for _, d := range []string{"x", "y", "z"} {
 		must(t, os.Mkdir(m.path(d), 0o755))
