@@ -31,20 +31,30 @@ const raceFor = 3.0
 // a root-only file, directly on SOURCE, while opening hers through the
 // mount: the mount must never hand her the root-only file's content.
 func TestTrustSwapOpen(t *testing.T) {
-	u := newTestUser(t)
-	m := newMount(t)
-	openParents(t, m.src)
-	d := m.srcPath("d")
-	os.Mkdir(d, 0o755)
+	u, m, d := herDirectory(t)
 	os.WriteFile(filepath.Join(d, "public"), []byte("public"), 0o644)
 	os.WriteFile(filepath.Join(d, "secret"), []byte("SECRET"), 0o600)
-	u.own(t, d, filepath.Join(d, "public"))
+	u.own(t, filepath.Join(d, "public"))
 
 	r := raceSwaps(t, u, filepath.Join(d, "public"), filepath.Join(d, "secret"),
 		trustJob{Action: "readloop", Args: []string{m.path("d/public"), "SECRET"}})
 	if r.Hits > 0 {
 		t.Fatalf("%d of %d opens of her own file returned the root-only file's content", r.Hits, r.Count)
 	}
+}
+
+// herDirectory mounts a fresh SOURCE with a new user who owns its
+// directory d (returned as a SOURCE path): she may swap names in it
+// directly on SOURCE.
+func herDirectory(t *testing.T) (testUser, *mount, string) {
+	t.Helper()
+	u := newTestUser(t)
+	m := newMount(t)
+	openParents(t, m.src)
+	d := m.srcPath("d")
+	must(t, os.Mkdir(d, 0o755))
+	u.own(t, d)
+	return u, m, d
 }
 
 // raceSwaps runs job as u for raceFor seconds while another process of
@@ -66,14 +76,10 @@ func raceSwaps(t *testing.T, u testUser, a, b string, job trustJob) trustResult 
 // The same swap against chmod 4755 of her own file: the root-owned copy
 // of a program must never become setuid.
 func TestTrustSwapChmod(t *testing.T) {
-	u := newTestUser(t)
-	m := newMount(t)
-	openParents(t, m.src)
-	d := m.srcPath("d")
-	os.Mkdir(d, 0o755)
+	u, m, d := herDirectory(t)
 	os.WriteFile(filepath.Join(d, "mine"), []byte("#!/bin/sh\n"), 0o755)
 	os.WriteFile(filepath.Join(d, "rootprog"), []byte("#!/bin/sh\nid\n"), 0o755)
-	u.own(t, d, filepath.Join(d, "mine"))
+	u.own(t, filepath.Join(d, "mine"))
 
 	raceSwaps(t, u, filepath.Join(d, "mine"), filepath.Join(d, "rootprog"),
 		trustJob{Action: "chmodloop", Mode: 0o4755, Args: []string{m.path("d/mine")}})
@@ -91,12 +97,7 @@ func TestTrustSwapChmod(t *testing.T) {
 // Files created through the mount while the names are renamed on SOURCE
 // are born hers: no root-owned file ever holds her data.
 func TestTrustCreateRace(t *testing.T) {
-	u := newTestUser(t)
-	m := newMount(t)
-	openParents(t, m.src)
-	d := m.srcPath("d")
-	os.Mkdir(d, 0o755)
-	u.own(t, d)
+	u, m, d := herDirectory(t)
 	mover := startAs(t, u, trustJob{Action: "renameloop", Seconds: raceFor,
 		Args: []string{filepath.Join(d, "f"), filepath.Join(d, "moved")}})
 	r := runAs(t, u, trustJob{Action: "createloop", Seconds: raceFor, Args: []string{m.path("d/f"), "her data"}})
