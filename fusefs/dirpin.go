@@ -3,6 +3,8 @@ package fusefs
 import (
 	"time"
 
+	"github.com/hanwen/go-fuse/v2/fs"
+
 	"golang.org/x/sys/unix"
 
 	"github.com/notifyfs/notifyfs/internal/beneath"
@@ -111,4 +113,22 @@ func (n *Node) dropPin() {
 	if p != nil {
 		n.unrefPin(p)
 	}
+}
+
+// dropPins lets go of the pins of every node still known: at unmount the
+// kernel forgets nodes without telling (no OnForget), and a pin left open
+// would keep SOURCE's file system busy after the daemon stopped.
+func (f *FS) dropPins() {
+	var walk func(in *fs.Inode)
+	walk = func(in *fs.Inode) {
+		for _, ch := range in.Children() {
+			if ch.IsDir() {
+				walk(ch)
+			}
+		}
+		if n, ok := in.Operations().(*Node); ok {
+			n.dropPin()
+		}
+	}
+	walk(f.root.EmbeddedInode())
 }

@@ -40,7 +40,8 @@ type fileHandle struct {
 	baseSize  int64
 	baseMtime int64
 	// closing: flushed (a close(2)) and not used since, so a RELEASE may
-	// be on its way; released is closed once Release has published.
+	// be on its way; released is closed once Release has published and
+	// closed the descriptors.
 	closing  bool
 	released chan struct{}
 	// gone: Release has begun closing the fd; users from other goroutines
@@ -260,14 +261,14 @@ func (h *fileHandle) Flush(ctx context.Context) syscall.Errno {
 	}
 	err = syscall.Close(nfd)
 	if h.writable {
-		func() {
-			defer h.node.fsys.names.lockShared()()
-			h.report(h.node.fsys.callers.of(ctx))
-		}()
-		h.mu.Lock()
-		h.closing = true
-		h.mu.Unlock()
+		defer h.node.fsys.names.lockShared()()
+		h.report(h.node.fsys.callers.of(ctx))
 	}
+	// Read-only handles too: a remove waits for their release (see
+	// awaitClosing).
+	h.mu.Lock()
+	h.closing = true
+	h.mu.Unlock()
 	return fs.ToErrno(err)
 }
 
@@ -303,18 +304,22 @@ func (h *fileHandle) Release(ctx context.Context) syscall.Errno {
 	h.closing = true // a change to the file waits for this release
 	h.mu.Unlock()
 	h.publishClose()
-	// The handle stayed registered until close_write was out, so that
-	// awaitReleases saw a release under way.
-	f.dropHandle(h)
 	h.mu.Lock()
 	h.gone = true
 	h.mu.Unlock()
 	h.inUse.Wait()
-	close(h.released)
 	err := h.file.Close()
 	if h.backing != nil {
 		h.backing.Close() // the kernel keeps its own reference
 	}
+	// The handle stays registered until its descriptors are closed, so
+	// that awaitReleases sees a release under way until SOURCE has seen
+	// the close: a remove that overtook it would find the file still
+	// open there, and NFS or a FUSE SOURCE (sshfs) would then hide it
+	// under a new name (.nfsXXXX, .fuse_hidden*) instead of removing it,
+	// and its directory would not be empty.
+	f.dropHandle(h)
+	close(h.released)
 	h.unannounce()
 	f.budget.give(h.uid)
 	return fs.ToErrno(err)

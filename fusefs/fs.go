@@ -189,19 +189,24 @@ func (f *FS) stableAttr(st *syscall.Stat_t, gen uint64) fs.StableAttr {
 	return fs.StableAttr{Mode: uint32(st.Mode), Ino: f.stableIno(uint64(st.Dev), st.Ino), Gen: gen}
 }
 
-// Close stops the write reporter, reports what open handles wrote, and
-// releases SOURCE. Call it after the mount is gone and before the bus is
+// Close stops the write reporter, releases the handles still open
+// (reporting what they wrote), and releases SOURCE. Call it after the mount is gone and before the bus is
 // closed. Calling it again does nothing.
 func (f *FS) Close() error {
 	var err error
 	f.stopOnce.Do(func() {
 		close(f.stop)
 		f.wg.Wait()
-		for _, h := range f.openWriters() {
-			h.reportPending()
+		// The server has stopped: handles whose RELEASE never came (the
+		// kernel queues it after close(2) returns, and an unmount can
+		// overtake it) are released here, their writes and close_write
+		// reported, their descriptors of SOURCE closed.
+		for _, h := range f.allHandles() {
+			h.Release(context.Background())
 		}
 		f.callers.close()
 		f.ids.status.Close()
+		f.dropPins()
 		err = unix.Close(f.rootfd)
 	})
 	return err
@@ -340,6 +345,24 @@ func (f *FS) writersOf(n *Node) []*fileHandle {
 		}
 	}
 	return out
+}
+
+// allHandles returns every open handle.
+func (f *FS) allHandles() []*fileHandle {
+	f.handlesMu.Lock()
+	defer f.handlesMu.Unlock()
+	var out []*fileHandle
+	for _, hs := range f.handles {
+		out = append(out, hs...)
+	}
+	return out
+}
+
+// handlesOf returns the open handles of n.
+func (f *FS) handlesOf(n *Node) []*fileHandle {
+	f.handlesMu.Lock()
+	defer f.handlesMu.Unlock()
+	return slices.Clone(f.handles[n])
 }
 
 // handleOf returns an open handle of n, pinned (unpin it when done), if

@@ -121,12 +121,14 @@ func (f *FS) reportPendingWrites(n *Node) {
 	f.awaitClosing(n)
 }
 
-// awaitClosing waits (bounded) for the close_write of n's handles that
-// were closed and not used since, so that what comes next for n — an
-// event, or a new open whose writes will be reported — comes after it.
+// awaitClosing waits (bounded) for the release of n's handles that were
+// closed and not used since, so that what comes next for n — an event, a
+// new open whose writes will be reported, a remove — comes after their
+// close_write, and after SOURCE has seen them closed (a network SOURCE
+// hides a file removed while open instead of removing it).
 func (f *FS) awaitClosing(n *Node) {
 	var closing []*fileHandle
-	for _, h := range f.writersOf(n) {
+	for _, h := range f.handlesOf(n) {
 		h.mu.Lock()
 		if h.closing {
 			closing = append(closing, h)
@@ -150,10 +152,20 @@ func awaitReleases(hs []*fileHandle) {
 	}
 	timeout := time.NewTimer(releaseWait)
 	defer timeout.Stop()
-	for _, h := range hs {
+	for i, h := range hs {
 		select {
 		case <-h.released:
 		case <-timeout.C:
+			// Not released by now: what was closed was another
+			// descriptor of the handle (a dup, or the copy a fork
+			// closes at exec), and the handle is still open. Nothing
+			// waits for these again until they are flushed again —
+			// else every change to the file would wait this long.
+			for _, h := range hs[i:] {
+				h.mu.Lock()
+				h.closing = false
+				h.mu.Unlock()
+			}
 			return
 		}
 	}

@@ -301,3 +301,26 @@ func TestHarnessUnderneath(t *testing.T) {
 		t.Errorf("status: backend %q, underneath %+v", st.Backend, st.Underneath)
 	}
 }
+
+// TestUnmountReleasesSource: once the daemon has stopped, the process
+// holds no descriptor of SOURCE — the directory pins of nodes the kernel
+// still knew at unmount (it forgets them without telling) included; one
+// left open kept a network SOURCE (sshfs) busy after the mount was gone.
+func TestUnmountReleasesSource(t *testing.T) {
+	m := newMount(t)
+	must(t, os.MkdirAll(m.path("a/b/c"), 0o755))
+	for _, d := range []string{"a", "a/b", "a/b/c"} {
+		must(t, os.WriteFile(m.path(d+"/f"), nil, 0o644)) // resolves from d's pin
+	}
+	if m.d.Status().PinnedDirs == 0 {
+		t.Fatal("no directory pinned: the test tests nothing")
+	}
+	m.close(t)
+	ents, err := os.ReadDir("/proc/self/fd")
+	must(t, err)
+	for _, e := range ents {
+		if l, err := os.Readlink("/proc/self/fd/" + e.Name()); err == nil && strings.HasPrefix(l, m.src) {
+			t.Errorf("fd %s still open on %s", e.Name(), l)
+		}
+	}
+}
