@@ -40,13 +40,26 @@ func hosts(t testing.TB, urls string, n int, opts ...mountOption) (src string, m
 	t.Helper()
 	src = filepath.Join(t.TempDir(), "share")
 	must(t, os.Mkdir(src, 0o755))
+	sources := make([]string, n)
+	for i := range sources {
+		sources[i] = src
+	}
+	ms, ss = hostsOn(t, urls, sources, append([]mountOption{underneath("inotify")}, opts...)...)
+	return src, ms, ss
+}
+
+// hostsOn mounts sources[i] as host h(i+1) of a share: each its own
+// view of one shared tree (one directory, or several network mounts of
+// it). opts decide the watcher.
+func hostsOn(t testing.TB, urls string, sources []string, opts ...mountOption) (ms []*mount, ss []*hostStream) {
+	t.Helper()
 	share := shareName(t)
-	for i := range n {
+	for i, src := range sources {
 		// Without passthrough: under it a host's backing file is closed
 		// by the kernel after the close_write went out, and another
 		// host's watcher can read that close before the remote event is
 		// applied — a known gap of the echo absorption (docs/cluster.md).
-		o := append([]mountOption{noPassthrough, underneath("inotify"), clustered(src, urls, share, fmt.Sprintf("h%d", i+1), journalDir(t)), logTo(t, fmt.Sprintf("h%d: ", i+1))}, opts...)
+		o := append([]mountOption{noPassthrough, clustered(src, urls, share, fmt.Sprintf("h%d", i+1), journalDir(t)), logTo(t, fmt.Sprintf("h%d: ", i+1))}, opts...)
 		m := newMount(t, o...)
 		ms = append(ms, m)
 		select {
@@ -56,7 +69,7 @@ func hosts(t testing.TB, urls string, n int, opts ...mountOption) (src string, m
 		}
 		ss = append(ss, followHost(t, m))
 	}
-	return src, ms, ss
+	return ms, ss
 }
 
 // shareName is the share of a test: its name, which is a valid stream

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand"
 	"os"
+	"path"
 	"slices"
 	"strings"
 	"sync"
@@ -117,6 +118,14 @@ func runHosts(t *testing.T, ms []*mount, n int, pause func(host, i int)) map[str
 // tree equal to SOURCE.
 func checkShare(t *testing.T, src string, ms []*mount, ss []*hostStream, models map[string][]string) {
 	t.Helper()
+	checkShareExcept(t, src, ms, ss, models, nil)
+}
+
+// checkShareExcept is checkShare where the names ignore says are left
+// out of the streams and the trees: objects SOURCE's own file system
+// makes by itself.
+func checkShareExcept(t *testing.T, src string, ms []*mount, ss []*hostStream, models map[string][]string, ignore func(name string) bool) {
+	t.Helper()
 	var names []string
 	for h := range models {
 		names = append(names, h)
@@ -126,19 +135,25 @@ func checkShare(t *testing.T, src string, ms []*mount, ss []*hostStream, models 
 		s.until("every host's marker", sawDone(names...))
 		s.sync()
 	}
-	own := map[string][]string{}
+	streams := make([][]event.Event, len(ss))
 	for i, s := range ss {
-		own[fmt.Sprintf("h%d", i+1)], _ = ofHost(s.all, fmt.Sprintf("h%d", i+1))
+		streams[i] = slices.DeleteFunc(slices.Clone(s.all), func(e event.Event) bool {
+			return ignore != nil && (ignore(path.Base(e.Path)) || e.From != "" && ignore(path.Base(e.From)))
+		})
 	}
-	for i, s := range ss {
+	own := map[string][]string{}
+	for i := range ss {
+		own[fmt.Sprintf("h%d", i+1)], _ = ofHost(streams[i], fmt.Sprintf("h%d", i+1))
+	}
+	for i := range ss {
 		me := fmt.Sprintf("h%d", i+1)
-		for _, e := range s.all {
+		for _, e := range streams[i] {
 			if e.Origin == event.OriginBacking {
 				t.Errorf("%s: a change reported again by the watcher: %s", me, e.AppendText(nil))
 			}
 		}
 		for _, h := range names {
-			lines, origins := ofHost(s.all, h)
+			lines, origins := ofHost(streams[i], h)
 			var primary []string
 			for _, l := range lines {
 				if slices.Contains(primaryTypes, strings.SplitN(l, " ", 2)[0]) {
@@ -160,9 +175,14 @@ func checkShare(t *testing.T, src string, ms []*mount, ss []*hostStream, models 
 			}
 		}
 	}
-	ref := treeOf(t, src)
+	tree := func(root string) []string {
+		return slices.DeleteFunc(treeOf(t, root), func(l string) bool {
+			return ignore != nil && ignore(path.Base(strings.Fields(l)[0]))
+		})
+	}
+	ref := tree(src)
 	for i, m := range ms {
-		if d := firstDiff(treeOf(t, m.mnt), ref); d != "" {
+		if d := firstDiff(tree(m.mnt), ref); d != "" {
 			t.Errorf("h%d's view of the tree against SOURCE: %s", i+1, d)
 		}
 	}

@@ -23,6 +23,8 @@ import (
 // sshfs (local, the SOURCE notifyfs mounts).
 type sshfsSource struct {
 	server, local string
+	// opts and remote are what sshfs was given, for mountAgain.
+	opts, remote string
 }
 
 // newSSHFS starts sshd with a host key and a user key made for the test,
@@ -94,16 +96,38 @@ Subsystem sftp internal-sftp
 		// must be off (docs/operations.md). Its kernel attribute cache
 		// is left an hour long: notifyfs must see past it by itself.
 		"dir_cache=no", "attr_timeout=3600",
+		// A file removed while sshfs has it open is removed, not renamed
+		// to .fuse_hidden*: notifyfs's handle on SOURCE is released
+		// (FUSE RELEASE) after close(2) has returned through the mount,
+		// and a remove made right after must not leave a hidden file
+		// that other hosts would report (docs/operations.md).
+
 	}, ",")
-	if out, err := exec.Command("sshfs", "-o", opts, u.Username+"@127.0.0.1:"+s.server, s.local).CombinedOutput(); err != nil {
+	s.opts, s.remote = opts, u.Username+"@127.0.0.1:"+s.server
+	s.sshfs(t, s.local)
+	return s
+}
+
+// mountAgain mounts the server's directory once more, at a new
+// directory it returns: another machine's view of the same share.
+func (s *sshfsSource) mountAgain(t *testing.T) string {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "local")
+	must(t, os.Mkdir(dir, 0o755))
+	s.sshfs(t, dir)
+	return dir
+}
+
+func (s *sshfsSource) sshfs(t *testing.T, at string) {
+	t.Helper()
+	if out, err := exec.Command("sshfs", "-o", s.opts, s.remote, at).CombinedOutput(); err != nil {
 		t.Fatalf("sshfs: %v %s", err, out)
 	}
 	t.Cleanup(func() {
-		if err := mountutil.Unmount(s.local, waitLimit, true); err != nil {
+		if err := mountutil.Unmount(at, waitLimit, true); err != nil {
 			t.Errorf("unmount sshfs: %v", err)
 		}
 	})
-	return s
 }
 
 // freePort is a TCP port on 127.0.0.1 that was free a moment ago.
