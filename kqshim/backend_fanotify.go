@@ -5,6 +5,7 @@ package kqshim
 import (
 	"encoding/binary"
 	"fmt"
+	"github.com/notifyfs/notifyfs/kqshim/internal/fsobj"
 	"os"
 	"strconv"
 	"strings"
@@ -473,7 +474,7 @@ func (b *fanotifyBackend) ownByIdentity(n *fanNote, rel string) uint64 {
 	if err != nil {
 		return 0
 	}
-	e, err := statEntryAt(fd, "")
+	e, err := fsobj.StatAt(fd, "")
 	unix.Close(fd)
 	if err != nil {
 		return 0

@@ -63,6 +63,7 @@ package kqshim
 
 import (
 	"fmt"
+	"github.com/notifyfs/notifyfs/kqshim/internal/fsobj"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -184,7 +185,7 @@ func kqFstat(fd int) (entry, error) {
 	if err := unix.Fstat(fd, &st); err != nil {
 		return entry{}, fmt.Errorf("fstat: %w", err)
 	}
-	return entryOfStat(&st), nil
+	return fsobj.OfStat(&st), nil
 }
 
 // forget closes the descriptor, which takes its knote (and any of its
@@ -245,7 +246,7 @@ func (q *kqueueSource) where(h kqHandle) (string, uint32, error) {
 	if err != nil {
 		return "", 0, err
 	}
-	return kqPathOf(int(h)), e.nlink, nil
+	return kqPathOf(int(h)), e.Nlink, nil
 }
 
 func (q *kqueueSource) close() error { return unix.Close(q.kq) }

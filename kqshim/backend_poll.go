@@ -2,6 +2,7 @@ package kqshim
 
 import (
 	"errors"
+	"github.com/notifyfs/notifyfs/kqshim/internal/fsobj"
 	"sync/atomic"
 	"time"
 )
@@ -92,7 +93,7 @@ func scanWithRoot(root int, stop <-chan struct{}, fresh bool) (tree, error) {
 	if err != nil {
 		return nil, err
 	}
-	e, err := statEntryFresh(root, "", fresh)
+	e, err := fsobj.StatFresh(root, "", fresh)
 	if err != nil {
 		return nil, err
 	}

@@ -1,6 +1,7 @@
 package kqshim
 
 import (
+	"github.com/notifyfs/notifyfs/kqshim/internal/fsobj"
 	"sort"
 	"time"
 
@@ -133,7 +134,7 @@ func (b *kqBatch) list() bool {
 			dirs = append(dirs, kqDirAt{d, rel})
 		}
 	}
-	sort.Slice(dirs, func(i, j int) bool { return shallowerFirst(dirs[i].rel, dirs[j].rel) })
+	sort.Slice(dirs, func(i, j int) bool { return fsobj.ShallowerFirst(dirs[i].rel, dirs[j].rel) })
 	for _, d := range dirs {
 		ents, err := b.k.list(d.rel, d.node.e)
 		if err != nil {
@@ -180,7 +181,7 @@ func (b *kqBatch) newPath(n *kqNode) (string, bool) {
 
 // compare finds what left and what came into d since its last listing.
 func (b *kqBatch) compare(d *kqNode, ents map[string]entry) {
-	for _, name := range sortedKeys(d.kids) {
+	for _, name := range fsobj.SortedKeys(d.kids) {
 		kid := d.kids[name]
 		if b.departed[kid] != nil {
 			continue
@@ -190,7 +191,7 @@ func (b *kqBatch) compare(d *kqNode, ents map[string]entry) {
 		}
 		b.depart(kid)
 	}
-	for _, name := range sortedKeys(ents) {
+	for _, name := range fsobj.SortedKeys(ents) {
 		if kid := d.kids[name]; kid != nil && b.departed[kid] == nil {
 			continue
 		}
@@ -233,7 +234,7 @@ func (b *kqBatch) matches(d *kqDeparture, a *kqArrival) bool {
 	if !kqSame(d.node.e, a.e) {
 		return false
 	}
-	if a.e.birth == 0 && d.node.w != nil {
+	if a.e.Birth == 0 && d.node.w != nil {
 		b.where(d)
 		return d.err == nil && d.nlink > 0
 	}
@@ -367,7 +368,7 @@ func (b *kqBatch) expand() bool {
 			continue // moved: its contents went with it
 		}
 		d.expanded = true
-		for _, name := range sortedKeys(n.kids) {
+		for _, name := range fsobj.SortedKeys(n.kids) {
 			if kid := n.kids[name]; b.departed[kid] == nil {
 				b.depart(kid)
 				progress = true
@@ -397,7 +398,7 @@ func (b *kqBatch) resolve() bool {
 		a.node = n
 		b.fresh[n] = true
 		b.k.openWatch(n)
-		if n.w != nil && n.isDir() {
+		if n.w != nil && n.IsDir() {
 			b.dirty[n] = true
 		}
 	}
@@ -406,7 +407,7 @@ func (b *kqBatch) resolve() bool {
 
 // otherLink finds a name of a's object that stays where it was.
 func (b *kqBatch) otherLink(a *kqArrival) *kqNode {
-	if a.e.isDir() {
+	if a.e.IsDir() {
 		return nil
 	}
 	for _, n := range b.k.byIdent[kqIdentOf(a.e)] {

@@ -8,6 +8,7 @@ package kqshim
 // one the object had at that point.
 
 import (
+	"github.com/notifyfs/notifyfs/kqshim/internal/fsobj"
 	"sort"
 	"strings"
 	"time"
@@ -68,7 +69,7 @@ func (b *kqBatch) expireParked() {
 			continue
 		}
 		b.k.dropTree(n)
-		b.k.s.removed(p.from, n.isDir(), true)
+		b.k.s.removed(p.from, n.IsDir(), true)
 	}
 }
 
@@ -104,7 +105,7 @@ func (b *kqBatch) plan() ([]*kqStep, map[*kqNode]bool) {
 	for _, st := range removes {
 		paths[st.node] = st.node.path()
 	}
-	sort.SliceStable(removes, func(i, j int) bool { return deeperFirst(paths[removes[i].node], paths[removes[j].node]) })
+	sort.SliceStable(removes, func(i, j int) bool { return fsobj.DeeperFirst(paths[removes[i].node], paths[removes[j].node]) })
 	for _, a := range b.arrivals {
 		if a.node != nil {
 			creates = append(creates, &kqStep{kind: kqStepCreate, node: a.node, dir: a.dir, name: a.name})
@@ -170,7 +171,7 @@ func (b *kqBatch) apply(st *kqStep) {
 		rel := n.path()
 		k.detach(n)
 		k.dropTree(n)
-		k.s.removed(rel, n.isDir(), st.moved)
+		k.s.removed(rel, n.IsDir(), st.moved)
 	case kqStepPark:
 		k.parked[n] = &kqParked{from: n.path(), since: time.Now(), drain: k.drains}
 		k.detach(n)
@@ -203,7 +204,7 @@ func (b *kqBatch) apply(st *kqStep) {
 		}
 		// Reported even if gone again (its removal follows, by the
 		// directory's next listing).
-		k.s.created(n.path(), n.isDir(), false)
+		k.s.created(n.path(), n.IsDir(), false)
 	}
 }
 
@@ -213,8 +214,8 @@ func (k *kqBackend) reappeared(n *kqNode) {
 	for len(queue) > 0 {
 		m := queue[0]
 		queue = queue[1:]
-		k.s.created(m.path(), m.isDir(), m == n)
-		for _, name := range sortedKeys(m.kids) {
+		k.s.created(m.path(), m.IsDir(), m == n)
+		for _, name := range fsobj.SortedKeys(m.kids) {
 			queue = append(queue, m.kids[name])
 		}
 	}

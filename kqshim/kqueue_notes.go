@@ -219,7 +219,7 @@ func (k *kqBackend) collect(notes []kqNote) []*kqWatch {
 // object that left its name.
 func (k *kqBackend) classify(b *kqBatch, w *kqWatch) {
 	for _, n := range w.names {
-		if n.isDir() && w.flags&kqEntries != 0 {
+		if n.IsDir() && w.flags&kqEntries != 0 {
 			b.dirty[n] = true
 		}
 		if w.flags&kqGone == 0 {
@@ -265,9 +265,9 @@ func (k *kqBackend) reportInPlace(w *kqWatch) {
 	}
 	prev := n.e
 	n.e = cur
-	entries := n.isDir() && f&kqEntries != 0
-	data := !n.isDir() && (f&(kqWrite|kqExtend) != 0 || cur.size != prev.size)
-	owner := cur.mode != prev.mode || cur.uid != prev.uid || cur.gid != prev.gid
+	entries := n.IsDir() && f&kqEntries != 0
+	data := !n.IsDir() && (f&(kqWrite|kqExtend) != 0 || cur.Size != prev.Size)
+	owner := cur.Mode != prev.Mode || cur.UID != prev.UID || cur.GID != prev.GID
 	if f&kqAttrib != 0 && (owner || (!data && !entries)) {
 		k.s.attrChanged(rel)
 	}

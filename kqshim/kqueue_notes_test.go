@@ -2,6 +2,7 @@ package kqshim
 
 import (
 	"fmt"
+	"github.com/notifyfs/notifyfs/kqshim/internal/fsobj"
 	"io/fs"
 	"math/rand/v2"
 	"os"
@@ -48,7 +49,7 @@ func (f *kqFake) find(id entry) (string, entry, bool) {
 			if err != nil || found != "" {
 				return filepath.SkipDir
 			}
-			if e, err := statEntry(p); err == nil && kqSame(e, id) {
+			if e, err := fsobj.Stat(p); err == nil && kqSame(e, id) {
 				found, at = p, e
 				return filepath.SkipAll
 			}
@@ -76,11 +77,11 @@ func (f *kqFake) open(dir kqHandle, name string) (kqHandle, entry, error) {
 		}
 		p = filepath.Join(d, name)
 	}
-	e, err := statEntry(p)
+	e, err := fsobj.Stat(p)
 	switch {
 	case err != nil:
 		return kqNoHandle, entry{}, err
-	case e.mode&syscall.S_IFMT == syscall.S_IFLNK:
+	case e.Mode&syscall.S_IFMT == syscall.S_IFLNK:
 		return kqNoHandle, entry{}, syscall.ELOOP // O_NOFOLLOW
 	case !kqWatchable(e):
 		return kqNoHandle, entry{}, errKqUnwatchable
@@ -164,7 +165,7 @@ func (f *kqFake) where(h kqHandle) (string, uint32, error) {
 	if !f.getpath {
 		p = ""
 	}
-	return p, e.nlink, nil
+	return p, e.Nlink, nil
 }
 
 func (f *kqFake) close() error {
@@ -260,7 +261,7 @@ func (fx *kqFixture) tree(rels ...string) {
 // n is a note for the object at rel now (look it up before changing it).
 func (fx *kqFixture) n(rel string, flags kqFlags) kqNote {
 	fx.t.Helper()
-	e, err := statEntry(fx.p(rel))
+	e, err := fsobj.Stat(fx.p(rel))
 	fx.must(err)
 	fx.src.mu.Lock()
 	defer fx.src.mu.Unlock()
@@ -803,7 +804,7 @@ func kqNamespaceNotes(fx *kqFixture, notes []kqNote) []kqNote {
 		if w == nil || len(w.names) == 0 {
 			continue
 		}
-		if w.names[0].isDir() {
+		if w.names[0].IsDir() {
 			n.flags &^= kqAttrib
 		} else {
 			n.flags &^= kqAttrib | kqWrite | kqExtend

@@ -3,6 +3,7 @@ package kqshim
 import (
 	"errors"
 	"fmt"
+	"github.com/notifyfs/notifyfs/kqshim/internal/fsobj"
 	"os"
 	"sort"
 	"time"
@@ -35,7 +36,7 @@ func (k *kqBackend) list(rel string, d entry) (map[string]entry, error) {
 	}
 	ents := make(map[string]entry, len(names))
 	for _, name := range names {
-		if e, err := statEntryAt(fd, name); err == nil {
+		if e, err := fsobj.StatAt(fd, name); err == nil {
 			ents[name] = e
 		}
 	}
@@ -66,7 +67,7 @@ func (k *kqBackend) handOver() {
 	for d := range k.uncover {
 		dirs = append(dirs, d)
 	}
-	sort.Slice(dirs, func(i, j int) bool { return shallowerFirst(dirs[i].path(), dirs[j].path()) })
+	sort.Slice(dirs, func(i, j int) bool { return fsobj.ShallowerFirst(dirs[i].path(), dirs[j].path()) })
 	for _, d := range dirs {
 		why := k.uncover[d]
 		delete(k.uncover, d)
@@ -109,7 +110,7 @@ func (k *kqBackend) pollRegions(force bool) {
 	for d := range k.regions {
 		dirs = append(dirs, d)
 	}
-	sort.Slice(dirs, func(i, j int) bool { return shallowerFirst(dirs[i].path(), dirs[j].path()) })
+	sort.Slice(dirs, func(i, j int) bool { return fsobj.ShallowerFirst(dirs[i].path(), dirs[j].path()) })
 	for _, d := range dirs {
 		k.pollRegion(d)
 	}
@@ -127,7 +128,7 @@ func (k *kqBackend) pollRegion(d *kqNode) {
 	if err != nil {
 		return
 	}
-	if cur.mode != d.e.mode || cur.uid != d.e.uid || cur.gid != d.e.gid {
+	if cur.Mode != d.e.Mode || cur.UID != d.e.UID || cur.GID != d.e.GID {
 		k.s.attrChanged(rel) // the region's own directory has no descriptor either
 	}
 	d.e = cur

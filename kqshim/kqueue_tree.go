@@ -3,6 +3,7 @@ package kqshim
 import (
 	"errors"
 	"fmt"
+	"github.com/notifyfs/notifyfs/kqshim/internal/fsobj"
 	"io/fs"
 	"sync"
 	"sync/atomic"
@@ -24,7 +25,7 @@ type kqNode struct {
 	region *kqRegion // set: a directory whose subtree is polled
 }
 
-func (n *kqNode) isDir() bool { return n.e.isDir() }
+func (n *kqNode) IsDir() bool { return n.e.IsDir() }
 
 // path is n's path relative to SOURCE, by the links as they are now.
 func (n *kqNode) path() string {
@@ -80,15 +81,15 @@ type kqIdent struct {
 	birth int64
 }
 
-func kqIdentOf(e entry) kqIdent { return kqIdent{e.ino, e.birth} }
+func kqIdentOf(e entry) kqIdent { return kqIdent{e.Ino, e.Birth} }
 
 // kqSame: a and b are the same object.
 func kqSame(a, b entry) bool {
-	return a.ino == b.ino && a.birth == b.birth && a.isDir() == b.isDir()
+	return a.Ino == b.Ino && a.Birth == b.Birth && a.IsDir() == b.IsDir()
 }
 
 func kqWatchable(e entry) bool {
-	t := e.mode & syscall.S_IFMT
+	t := e.Mode & syscall.S_IFMT
 	return t == syscall.S_IFDIR || t == syscall.S_IFREG
 }
 
@@ -196,7 +197,7 @@ func (k *kqBackend) adoptTree() {
 		if err != nil {
 			continue // gone already: its parent's notes will say so
 		}
-		for _, name := range sortedKeys(ents) {
+		for _, name := range fsobj.SortedKeys(ents) {
 			n := k.newNode(d, name, ents[name])
 			d.kids[name] = n
 			k.index(n)
@@ -206,7 +207,7 @@ func (k *kqBackend) adoptTree() {
 			}
 			// A baseline, so that the first attribute change is typed.
 			k.s.attrs.swap(n.e)
-			if n.isDir() {
+			if n.IsDir() {
 				queue = append(queue, n)
 			}
 		}
@@ -215,7 +216,7 @@ func (k *kqBackend) adoptTree() {
 
 func (k *kqBackend) newNode(dir *kqNode, name string, e entry) *kqNode {
 	n := &kqNode{name: name, parent: dir, e: e}
-	if e.isDir() {
+	if e.IsDir() {
 		n.kids = map[string]*kqNode{}
 	}
 	return n
@@ -256,7 +257,7 @@ func (k *kqBackend) openWatch(n *kqNode) {
 
 // watchOf finds the descriptor of a file known under another name.
 func (k *kqBackend) watchOf(e entry, except *kqNode) *kqWatch {
-	if e.isDir() {
+	if e.IsDir() {
 		return nil
 	}
 	for _, m := range k.byIdent[kqIdentOf(e)] {
@@ -282,7 +283,7 @@ func kqRaced(err error) bool {
 
 func (k *kqBackend) uncovered(n *kqNode, why string) {
 	dir := n
-	if !n.isDir() {
+	if !n.IsDir() {
 		dir = n.parent
 	}
 	if _, ok := k.uncover[dir]; !ok {
@@ -294,7 +295,7 @@ func (k *kqBackend) watch(n *kqNode, h kqHandle) {
 	w := &kqWatch{h: h, names: []*kqNode{n}}
 	k.watches[h] = w
 	n.w = w
-	if n.isDir() {
+	if n.IsDir() {
 		k.dirs.Add(1)
 	} else {
 		k.files.Add(1)
@@ -321,7 +322,7 @@ func (k *kqBackend) unwatch(n *kqNode) {
 	w.closed = true
 	delete(k.watches, w.h)
 	k.src.forget(w.h)
-	if n.isDir() {
+	if n.IsDir() {
 		k.dirs.Add(-1)
 	} else {
 		k.files.Add(-1)
