@@ -5,7 +5,6 @@ package kqshim
 import (
 	"encoding/binary"
 	"fmt"
-	"github.com/notifyfs/notifyfs/kqshim/internal/fsobj"
 	"os"
 	"strconv"
 	"strings"
@@ -14,6 +13,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/notifyfs/notifyfs/internal/relpath"
+	"github.com/notifyfs/notifyfs/kqshim/internal/fsobj"
 )
 
 // fanotifyBackend watches SOURCE's whole filesystem with one fanotify

@@ -1,7 +1,6 @@
 package kqshim
 
 import (
-	"github.com/notifyfs/notifyfs/kqshim/internal/fsobj"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -11,6 +10,7 @@ import (
 	"time"
 
 	"github.com/notifyfs/notifyfs/eventbus"
+	"github.com/notifyfs/notifyfs/kqshim/internal/fsobj"
 )
 
 // collector gathers what a watcher publishes.

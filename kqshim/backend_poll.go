@@ -2,9 +2,10 @@ package kqshim
 
 import (
 	"errors"
-	"github.com/notifyfs/notifyfs/kqshim/internal/fsobj"
 	"sync/atomic"
 	"time"
+
+	"github.com/notifyfs/notifyfs/kqshim/internal/fsobj"
 )
 
 // pollBackend scans SOURCE every interval and reports the difference

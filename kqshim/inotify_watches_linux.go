@@ -16,7 +16,6 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/notifyfs/notifyfs/internal/beneath"
-
 	"github.com/notifyfs/notifyfs/internal/relpath"
 )
 

@@ -1,11 +1,11 @@
 package kqueue
 
 import (
-	"github.com/notifyfs/notifyfs/kqshim/internal/fsobj"
 	"sort"
 	"time"
 
 	"github.com/notifyfs/notifyfs/internal/relpath"
+	"github.com/notifyfs/notifyfs/kqshim/internal/fsobj"
 )
 
 // batch works out what one batch of notes means.

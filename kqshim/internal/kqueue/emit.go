@@ -1,6 +1,6 @@
 package kqueue
 
-// The emission half of a kqueue batch (kqueue_batch.go has discovery and
+// The emission half of a kqueue batch (batch.go has discovery and
 // decision): the changes are reported in an order that is a possible
 // history — a name is vacated before it is taken, a directory's contents
 // leave before it does, a directory appears before its contents — and
@@ -8,10 +8,11 @@ package kqueue
 // one the object had at that point.
 
 import (
-	"github.com/notifyfs/notifyfs/kqshim/internal/fsobj"
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/notifyfs/notifyfs/kqshim/internal/fsobj"
 )
 
 type stepKind uint8

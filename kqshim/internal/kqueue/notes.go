@@ -3,8 +3,9 @@ package kqueue
 import (
 	"errors"
 	"fmt"
-	"github.com/notifyfs/notifyfs/kqshim/internal/fsobj"
 	"time"
+
+	"github.com/notifyfs/notifyfs/kqshim/internal/fsobj"
 )
 
 // This file is the kqueue backend's translation of vnode notes into
@@ -44,7 +45,7 @@ type Note struct {
 }
 
 // Source is the kernel side of the kqueue backend: descriptors and their
-// notes. backend_kqueue.go has the real one.
+// notes. source_bsd.go has the real one; notes_test.go a fake.
 type Source interface {
 	// open watches the object called name in the watched directory dir,
 	// resolved beneath it without following a symlink; with NoHandle,

@@ -2,7 +2,6 @@ package kqueue
 
 import (
 	"fmt"
-	"github.com/notifyfs/notifyfs/kqshim/internal/fsobj"
 	"io/fs"
 	"math/rand/v2"
 	"os"
@@ -15,6 +14,7 @@ import (
 	"time"
 
 	"github.com/notifyfs/notifyfs/eventbus"
+	"github.com/notifyfs/notifyfs/kqshim/internal/fsobj"
 )
 
 // The kqueue translation is tested here on any system: changes are made

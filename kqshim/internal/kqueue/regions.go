@@ -3,7 +3,6 @@ package kqueue
 import (
 	"errors"
 	"fmt"
-	"github.com/notifyfs/notifyfs/kqshim/internal/fsobj"
 	"os"
 	"sort"
 	"time"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/notifyfs/notifyfs/internal/beneath"
 	"github.com/notifyfs/notifyfs/internal/relpath"
+	"github.com/notifyfs/notifyfs/kqshim/internal/fsobj"
 )
 
 // Listing directories for the kqueue backend, and the polled regions it

@@ -4,10 +4,11 @@ package kqueue
 
 import (
 	"fmt"
-	"github.com/notifyfs/notifyfs/kqshim/internal/fsobj"
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/notifyfs/notifyfs/kqshim/internal/fsobj"
 )
 
 // vnodeNotes are the notes asked for on every descriptor.

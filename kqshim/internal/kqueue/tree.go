@@ -3,12 +3,13 @@ package kqueue
 import (
 	"errors"
 	"fmt"
-	"github.com/notifyfs/notifyfs/kqshim/internal/fsobj"
 	"io/fs"
 	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/notifyfs/notifyfs/kqshim/internal/fsobj"
 )
 
 // The kqueue backend's record of SOURCE: a node per object, linked to
