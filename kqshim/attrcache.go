@@ -40,14 +40,14 @@ const maxAttrs = 1 << 20
 func (c *attrCache) swap(e entry) (entry, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	prev, ok := c.m[e.ino]
+	prev, ok := c.m[e.Ino]
 	if ok && !sameObject(prev, e) {
 		ok = false
 	}
 	if len(c.m) >= maxAttrs {
 		c.m = map[uint64]entry{}
 	}
-	c.m[e.ino] = e
+	c.m[e.Ino] = e
 	return prev, ok
 }
 

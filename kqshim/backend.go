@@ -1,8 +1,9 @@
 package kqshim
 
 // backend is one way of seeing changes on SOURCE. Each lives in its own
-// file (backend_fanotify.go, backend_inotify.go, backend_kqueue.go,
-// backend_poll.go) and talks to the rest only through the sink.
+// file (backend_fanotify.go, backend_inotify.go, backend_kqueue.go — the
+// glue of the package internal/kqueue —, backend_poll.go) and talks to
+// the rest only through the sink.
 type backend interface {
 	// run reads the kernel's notes (or scans) and hands the changes to
 	// the sink until close is called.

@@ -13,6 +13,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/notifyfs/notifyfs/internal/relpath"
+	"github.com/notifyfs/notifyfs/kqshim/internal/fsobj"
 )
 
 // fanotifyBackend watches SOURCE's whole filesystem with one fanotify
@@ -473,7 +474,7 @@ func (b *fanotifyBackend) ownByIdentity(n *fanNote, rel string) uint64 {
 	if err != nil {
 		return 0
 	}
-	e, err := statEntryAt(fd, "")
+	e, err := fsobj.StatAt(fd, "")
 	unix.Close(fd)
 	if err != nil {
 		return 0

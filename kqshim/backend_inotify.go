@@ -353,7 +353,7 @@ func (b *inotifyBackend) note(wd int32, mask, cookie uint32, name string) {
 // from outside SOURCE.
 func (b *inotifyBackend) appeared(d *watchedDir, name, rel string, isDir, moved bool) {
 	e, ok := b.s.noteCreated(rel, isDir, moved)
-	if !ok || !isDir || !e.isDir() {
+	if !ok || !isDir || !e.IsDir() {
 		return
 	}
 	if _, watched := d.children[name]; !watched {

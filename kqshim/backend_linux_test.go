@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/notifyfs/notifyfs/eventbus"
+	"github.com/notifyfs/notifyfs/kqshim/internal/fsobj"
 )
 
 // collector gathers what a watcher publishes.
@@ -141,7 +142,7 @@ func newFile(t *testing.T, path string) entry {
 	if err := os.WriteFile(path, nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	e, err := statEntry(path)
+	e, err := fsobj.Stat(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -173,8 +174,8 @@ func TestBackendsDropAnnouncedChanges(t *testing.T) {
 			f := filepath.Join(root, "f")
 			st := newFile(t, f)
 			w, c := startWatcher(t, backend, root)
-			wrote := w.Expect(eventbus.Write, "f", "", st.ino, uint64(st.birth))
-			closed := w.Expect(eventbus.CloseWrite, "f", "", st.ino, uint64(st.birth))
+			wrote := w.Expect(eventbus.Write, "f", "", st.Ino, uint64(st.Birth))
+			closed := w.Expect(eventbus.CloseWrite, "f", "", st.Ino, uint64(st.Birth))
 			if err := exec.Command("sh", "-c", "printf x >> "+f).Run(); err != nil {
 				t.Fatal(err)
 			}
@@ -205,7 +206,7 @@ func TestBackendsAnnouncementIsAboutOneObject(t *testing.T) {
 			f := filepath.Join(root, "log")
 			st := newFile(t, f)
 			w, c := startWatcher(t, backend, root)
-			defer w.Expect(eventbus.Write, "log", "", st.ino, uint64(st.birth))()
+			defer w.Expect(eventbus.Write, "log", "", st.Ino, uint64(st.Birth))()
 			if err := exec.Command("sh", "-c", "cd "+root+" && mv log log.1 && printf new > log").Run(); err != nil {
 				t.Fatal(err)
 			}

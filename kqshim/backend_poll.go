@@ -4,6 +4,8 @@ import (
 	"errors"
 	"sync/atomic"
 	"time"
+
+	"github.com/notifyfs/notifyfs/kqshim/internal/fsobj"
 )
 
 // pollBackend scans SOURCE every interval and reports the difference
@@ -92,7 +94,7 @@ func scanWithRoot(root int, stop <-chan struct{}, fresh bool) (tree, error) {
 	if err != nil {
 		return nil, err
 	}
-	e, err := statEntryFresh(root, "", fresh)
+	e, err := fsobj.StatFresh(root, "", fresh)
 	if err != nil {
 		return nil, err
 	}

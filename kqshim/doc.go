@@ -13,13 +13,19 @@
 //     added as directories appear, with the mkdir/add_watch race closed
 //     by listing the new directory; renames paired by cookie.
 //   - backend_kqueue.go (macOS, FreeBSD): a descriptor per vnode; a
-//     directory's NOTE_WRITE is a rescan-and-diff of that directory.
+//     directory's NOTE_WRITE is a rescan-and-diff of that directory. The
+//     backend itself is the package kqshim/internal/kqueue (its doc.go
+//     has the model), which reaches the sink only through its Sink
+//     interface (kqueue_sink.go adapts the sink to it); its translation
+//     and tests build and run on every system.
 //   - backend_poll.go (everywhere): scan and diff the whole tree every
 //     interval (scan.go), for network filesystems whose local kernel
 //     never hears of other clients' changes.
 //
 // Kernel notes are translated into eventbus events at the package's edge
-// (the sink, sink.go); no watch descriptor or mask leaves it.
+// (the sink, sink.go); no watch descriptor or mask leaves it. What is
+// recorded of one object (an entry: identity, type, attributes) is
+// kqshim/internal/fsobj's Entry, shared with the kqueue backend.
 //
 // # Exactly once
 //

@@ -129,7 +129,7 @@ func (ix *Index) compare(w *Watcher, bus *eventbus.Bus) ([]*eventbus.Event, erro
 		}
 	}
 	rootEntry := now[""]
-	ix.head.srcDev, ix.head.srcIno = rootEntry.dev, rootEntry.ino
+	ix.head.srcDev, ix.head.srcIno = rootEntry.Dev, rootEntry.Ino
 	t2 := time.Now()
 	var evs []*eventbus.Event
 	if old != nil && !sameObject(old[""], rootEntry) {
@@ -338,7 +338,7 @@ func (ix *Index) refresh() {
 			continue
 		}
 		ix.cur[p] = e
-		if whole && e.isDir() {
+		if whole && e.IsDir() {
 			if t, err := scanUntil(ix.rootfd, p, nil); err == nil {
 				for q, e := range t {
 					ix.cur[p+"/"+q] = e

@@ -71,10 +71,10 @@ func encodeIndex(h indexHeader, t tree) []byte {
 		b = binary.AppendUvarint(b, uint64(len(p)-n))
 		b = append(b, p[n:]...)
 		e := t[p]
-		for _, v := range []uint64{e.ino, e.dev, uint64(e.mode), uint64(e.uid), uint64(e.gid), uint64(e.nlink)} {
+		for _, v := range []uint64{e.Ino, e.Dev, uint64(e.Mode), uint64(e.UID), uint64(e.GID), uint64(e.Nlink)} {
 			b = binary.AppendUvarint(b, v)
 		}
-		for _, v := range []int64{e.birth, e.size, e.mtime, e.ctime} {
+		for _, v := range []int64{e.Birth, e.Size, e.Mtime, e.Ctime} {
 			b = binary.AppendVarint(b, v)
 		}
 		prev = p
@@ -124,8 +124,8 @@ func decodeIndex(b []byte) (indexHeader, tree, error) {
 		}
 		p := prev[:n] + string(suffix)
 		var e entry
-		e.ino, e.dev, e.mode, e.uid, e.gid, e.nlink = r.uvarint(), r.uvarint(), uint32(r.uvarint()), uint32(r.uvarint()), uint32(r.uvarint()), uint32(r.uvarint())
-		e.birth, e.size, e.mtime, e.ctime = r.varint(), r.varint(), r.varint(), r.varint()
+		e.Ino, e.Dev, e.Mode, e.UID, e.GID, e.Nlink = r.uvarint(), r.uvarint(), uint32(r.uvarint()), uint32(r.uvarint()), uint32(r.uvarint()), uint32(r.uvarint())
+		e.Birth, e.Size, e.Mtime, e.Ctime = r.varint(), r.varint(), r.varint(), r.varint()
 		t[p] = e
 		prev = p
 	}

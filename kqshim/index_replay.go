@@ -123,17 +123,17 @@ func (r *replay) told(ev *eventbus.Event) {
 		}
 		return
 	}
-	if !ok || e.ino != ev.Ino || e.mode&0o170000 != ev.Mode&0o170000 {
+	if !ok || e.Ino != ev.Ino || e.Mode&0o170000 != ev.Mode&0o170000 {
 		e = r.toldObject(ev)
 	}
 	switch {
 	case ev.Type == eventbus.Chown:
 	case ev.Origin == eventbus.OriginMount && createsObject(ev.Type):
-		e.uid, e.gid = ev.Uid, ev.Gid
+		e.UID, e.GID = ev.Uid, ev.Gid
 	case had && sameObject(prev, e):
-		e.uid, e.gid = prev.uid, prev.gid
+		e.UID, e.GID = prev.UID, prev.GID
 	}
-	e.size, e.mode = ev.Size, ev.Mode
+	e.Size, e.Mode = ev.Size, ev.Mode
 	old[ev.Path] = e
 }
 
@@ -147,16 +147,16 @@ func (r *replay) toldObject(ev *eventbus.Event) entry {
 	if r.byIno == nil {
 		r.byIno = make(map[uint64][]string, len(r.now))
 		for p, e := range r.now {
-			r.byIno[e.ino] = append(r.byIno[e.ino], p)
+			r.byIno[e.Ino] = append(r.byIno[e.Ino], p)
 		}
 	}
 	born := ev.Time.UnixNano()
 	for _, p := range r.byIno[ev.Ino] {
-		if e := r.now[p]; e.mode&0o170000 == ev.Mode&0o170000 && e.birth <= born {
+		if e := r.now[p]; e.Mode&0o170000 == ev.Mode&0o170000 && e.Birth <= born {
 			return e
 		}
 	}
-	return entry{ino: ev.Ino, mode: ev.Mode, birth: born}
+	return entry{Ino: ev.Ino, Mode: ev.Mode, Birth: born}
 }
 
 func createsObject(t eventbus.Type) bool {

@@ -15,10 +15,10 @@ import (
 // as a whole, never half-read.
 func TestIndexEncoding(t *testing.T) {
 	tr := tree{
-		"":         {ino: 1, dev: 9, mode: syscall.S_IFDIR | 0o755, nlink: 3},
-		"a":        {ino: 2, dev: 9, birth: 5, mode: syscall.S_IFREG | 0o644, size: 10, mtime: -3, ctime: 7, uid: 1000, gid: 100, nlink: 1},
-		"a b/c":    {ino: 3, mode: syscall.S_IFREG},
-		"a b/cd/é": {ino: 4, mode: syscall.S_IFLNK | 0o777, size: 1 << 40},
+		"":         {Ino: 1, Dev: 9, Mode: syscall.S_IFDIR | 0o755, Nlink: 3},
+		"a":        {Ino: 2, Dev: 9, Birth: 5, Mode: syscall.S_IFREG | 0o644, Size: 10, Mtime: -3, Ctime: 7, UID: 1000, GID: 100, Nlink: 1},
+		"a b/c":    {Ino: 3, Mode: syscall.S_IFREG},
+		"a b/cd/é": {Ino: 4, Mode: syscall.S_IFLNK | 0o777, Size: 1 << 40},
 	}
 	h := indexHeader{srcDev: 9, srcIno: 1, epoch: "ep", seq: 42}
 	b := encodeIndex(h, tr)

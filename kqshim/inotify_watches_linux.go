@@ -16,7 +16,6 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/notifyfs/notifyfs/internal/beneath"
-
 	"github.com/notifyfs/notifyfs/internal/relpath"
 )
 
@@ -160,7 +159,7 @@ func (b *inotifyBackend) polledMoved(from, to string) {
 func (b *inotifyBackend) adopt(node, dir *watchedDir, name, rel string) bool {
 	oldRel := node.rel()
 	if cur, err := b.s.statRel(oldRel); err == nil {
-		if now, err := b.s.statRel(rel); err == nil && cur.ino == now.ino {
+		if now, err := b.s.statRel(rel); err == nil && cur.Ino == now.Ino {
 			return false
 		}
 	}
@@ -179,7 +178,7 @@ func (b *inotifyBackend) adopt(node, dir *watchedDir, name, rel string) bool {
 	node.parent, node.name = dir, name
 	dir.children[name] = node
 	if e, err := b.s.statRel(rel); err == nil {
-		b.s.listed[rel] = listedEntry{ino: e.ino, epoch: b.s.ledger.epoch.Load()}
+		b.s.listed[rel] = listedEntry{ino: e.Ino, epoch: b.s.ledger.epoch.Load()}
 	}
 	b.s.renamed(oldRel, rel, false)
 	return true

@@ -11,24 +11,11 @@ import (
 
 	"github.com/notifyfs/notifyfs/eventbus"
 	"github.com/notifyfs/notifyfs/internal/beneath"
+	"github.com/notifyfs/notifyfs/kqshim/internal/fsobj"
 )
 
-// entry is what a scan records of one object: enough to tell, by
-// comparing two scans, what happened to it.
-type entry struct {
-	ino   uint64
-	dev   uint64 // the device: objects of filesystems mounted beneath SOURCE may share a number
-	birth int64  // birth time (ns) where the OS has it: tells a reused inode number apart
-	mode  uint32
-	size  int64
-	mtime int64
-	ctime int64
-	uid   uint32
-	gid   uint32
-	nlink uint32
-}
-
-func (e entry) isDir() bool { return e.mode&syscall.S_IFMT == syscall.S_IFDIR }
+// entry is what a scan records of one object (fsobj.Entry).
+type entry = fsobj.Entry
 
 // sameObject tells whether two stats are of one object: same inode
 // number, device and type, and — since file systems hand a freed inode
@@ -44,14 +31,14 @@ func (e entry) isDir() bool { return e.mode&syscall.S_IFMT == syscall.S_IFDIR }
 // time, a file removed and another created with its recycled inode
 // number between two scans reads as one object.
 func sameObject(a, b entry) bool {
-	if a.ino != b.ino || a.mode&syscall.S_IFMT != b.mode&syscall.S_IFMT {
+	if a.Ino != b.Ino || a.Mode&syscall.S_IFMT != b.Mode&syscall.S_IFMT {
 		return false
 	}
-	if a.dev != 0 && b.dev != 0 && a.dev != b.dev {
+	if a.Dev != 0 && b.Dev != 0 && a.Dev != b.Dev {
 		return false
 	}
-	if a.birth != 0 && b.birth != 0 {
-		return a.birth == b.birth
+	if a.Birth != 0 && b.Birth != 0 {
+		return a.Birth == b.Birth
 	}
 	return true
 }
@@ -116,7 +103,7 @@ func scanDir(dirfd int, rel string, t tree, o scanOpts) error {
 			return errScanStopped
 		default:
 		}
-		e, err := statEntryFresh(dirfd, name, o.fresh)
+		e, err := fsobj.StatFresh(dirfd, name, o.fresh)
 		if err != nil {
 			continue
 		}
@@ -125,7 +112,7 @@ func scanDir(dirfd int, rel string, t tree, o scanOpts) error {
 			p = rel + "/" + name
 		}
 		t[p] = e
-		if !e.isDir() {
+		if !e.IsDir() {
 			continue
 		}
 		sub, err := unix.Openat(dirfd, name, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
@@ -176,7 +163,7 @@ func diffOf(fullOld, fullNew tree, pathInodes bool) []*eventbus.Event {
 		pairByAttributes(old, new, moves)
 	}
 	var evs []*eventbus.Event
-	for _, to := range sortedKeys(moves) {
+	for _, to := range fsobj.SortedKeys(moves) {
 		ev := event(eventbus.Rename, to, moves[to], new[to])
 		if o, ok := old[to]; ok && !sameObject(o, new[to]) {
 			ev.Replaced = true
@@ -205,11 +192,11 @@ func diffOf(fullOld, fullNew tree, pathInodes bool) []*eventbus.Event {
 			created = append(created, p)
 		}
 	}
-	sort.Slice(removed, func(i, j int) bool { return deeperFirst(removed[i], removed[j]) })
+	sort.Slice(removed, func(i, j int) bool { return fsobj.DeeperFirst(removed[i], removed[j]) })
 	sortShallowFirst(created)
 	for _, p := range removed {
 		t := eventbus.Remove
-		if old[p].isDir() {
+		if old[p].IsDir() {
 			t = eventbus.Rmdir
 		}
 		evs = append(evs, event(t, p, "", old[p]))
@@ -223,7 +210,7 @@ func diffOf(fullOld, fullNew tree, pathInodes bool) []*eventbus.Event {
 		evs = append(evs, event(createType(n), p, "", n))
 	}
 
-	for _, p := range sortedKeys(new) {
+	for _, p := range fsobj.SortedKeys(new) {
 		n := new[p]
 		was, ok := moves.oldName(p)
 		if !ok {
@@ -233,17 +220,17 @@ func diffOf(fullOld, fullNew tree, pathInodes bool) []*eventbus.Event {
 		if !ok || !sameObject(o, n) {
 			continue
 		}
-		if !n.isDir() && (n.size != o.size || n.mtime != o.mtime) {
+		if !n.IsDir() && (n.Size != o.Size || n.Mtime != o.Mtime) {
 			evs = append(evs, event(dataChange(o, n), p, "", n))
 		}
-		if n.mode != o.mode {
+		if n.Mode != o.Mode {
 			evs = append(evs, event(eventbus.Chmod, p, "", n))
 		}
-		if n.uid != o.uid || n.gid != o.gid {
+		if n.UID != o.UID || n.GID != o.GID {
 			evs = append(evs, event(eventbus.Chown, p, "", n))
 		}
-		if n.ctime != o.ctime && n.mode == o.mode && n.uid == o.uid && n.gid == o.gid &&
-			n.size == o.size && n.mtime == o.mtime && n.nlink == o.nlink && was == p {
+		if n.Ctime != o.Ctime && n.Mode == o.Mode && n.UID == o.UID && n.GID == o.GID &&
+			n.Size == o.Size && n.Mtime == o.Mtime && n.Nlink == o.Nlink && was == p {
 			// Only the change time moved: an extended attribute.
 			evs = append(evs, event(eventbus.Setxattr, p, "", n))
 		}
@@ -273,9 +260,9 @@ func differing(old, new tree) (tree, tree) {
 // (and the size as it was).
 func dataChange(o, n entry) eventbus.Type {
 	switch {
-	case n.size < o.size:
+	case n.Size < o.Size:
 		return eventbus.Truncate
-	case n.size == o.size && n.mtime != n.ctime:
+	case n.Size == o.Size && n.Mtime != n.Ctime:
 		return eventbus.Utimes
 	}
 	return eventbus.Write
@@ -284,7 +271,7 @@ func dataChange(o, n entry) eventbus.Type {
 // otherName finds, for a new non-directory name with more than one link,
 // a name the same object already had: the new name is a hard link.
 func otherName(old, new tree, p string, n entry) (string, bool) {
-	if n.isDir() || n.nlink < 2 {
+	if n.IsDir() || n.Nlink < 2 {
 		return "", false
 	}
 	for q, o := range old {
@@ -306,18 +293,18 @@ type moveSet map[string]string
 func findMoves(old, new tree) moveSet {
 	oldByIno := make(map[uint64]string, len(old))
 	for p, e := range old {
-		oldByIno[e.ino] = p
+		oldByIno[e.Ino] = p
 	}
 	all := moveSet{}
 	for p, n := range new {
 		if o, ok := old[p]; ok && sameObject(o, n) {
 			continue
 		}
-		from, ok := oldByIno[n.ino]
+		from, ok := oldByIno[n.Ino]
 		if !ok || !sameObject(old[from], n) {
 			continue
 		}
-		if still, ok := new[from]; ok && still.ino == n.ino {
+		if still, ok := new[from]; ok && still.Ino == n.Ino {
 			continue // a new hard link, not a move
 		}
 		all[p] = from
@@ -339,7 +326,7 @@ func pairByAttributes(old, new tree, moves moveSet) {
 		mode, uid, gid uint32
 		size, mtime    int64
 	}
-	fp := func(e entry) print { return print{e.mode, e.uid, e.gid, e.size, e.mtime} }
+	fp := func(e entry) print { return print{e.Mode, e.UID, e.GID, e.Size, e.Mtime} }
 	removed := map[print][]string{}
 	for p, o := range old {
 		if _, ok := new[p]; ok || p == "" {
@@ -366,7 +353,7 @@ func pairByAttributes(old, new tree, moves moveSet) {
 	}
 	// Shallowest first: a moved directory's contents pair too, and are
 	// then carried by it rather than reported.
-	sort.Slice(pairs, func(i, j int) bool { return shallowerFirst(pairs[i][0], pairs[j][0]) })
+	sort.Slice(pairs, func(i, j int) bool { return fsobj.ShallowerFirst(pairs[i][0], pairs[j][0]) })
 	for _, pr := range pairs {
 		if _, carried := moves.oldName(pr[0]); !carried {
 			moves[pr[0]] = pr[1]
@@ -411,36 +398,11 @@ func (m moveSet) newName(p string) (string, bool) {
 }
 
 func sortShallowFirst(ps []string) {
-	sort.Slice(ps, func(i, j int) bool { return shallowerFirst(ps[i], ps[j]) })
-}
-
-func shallowerFirst(a, b string) bool {
-	da, db := strings.Count(a, "/"), strings.Count(b, "/")
-	if da != db {
-		return da < db
-	}
-	return a < b
-}
-
-func deeperFirst(a, b string) bool {
-	da, db := strings.Count(a, "/"), strings.Count(b, "/")
-	if da != db {
-		return da > db
-	}
-	return a < b
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
+	sort.Slice(ps, func(i, j int) bool { return fsobj.ShallowerFirst(ps[i], ps[j]) })
 }
 
 func createType(e entry) eventbus.Type {
-	switch e.mode & syscall.S_IFMT {
+	switch e.Mode & syscall.S_IFMT {
 	case syscall.S_IFREG:
 		return eventbus.Create
 	case syscall.S_IFDIR:
@@ -454,6 +416,6 @@ func createType(e entry) eventbus.Type {
 func event(t eventbus.Type, path, from string, e entry) *eventbus.Event {
 	return &eventbus.Event{
 		Type: t, Path: path, From: from, Origin: eventbus.OriginBacking,
-		IsDir: e.isDir(), HasAttr: true, Ino: e.ino, Mode: e.mode, Size: e.size,
+		IsDir: e.IsDir(), HasAttr: true, Ino: e.Ino, Mode: e.Mode, Size: e.Size,
 	}
 }

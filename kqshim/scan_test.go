@@ -1,6 +1,7 @@
 package kqshim
 
 import (
+	"github.com/notifyfs/notifyfs/kqshim/internal/fsobj"
 	"os"
 	"path/filepath"
 	"strings"
@@ -112,7 +113,7 @@ func TestDiffReusedInodeIsNotARename(t *testing.T) {
 	os.WriteFile(b, []byte("y"), 0o644)
 	after := mustScan(t, root)
 	if got := describe(diff(before, after)); got != "remove a; create b" {
-		t.Errorf("got %s (inodes %d, %d)", got, before["a"].ino, after["b"].ino)
+		t.Errorf("got %s (inodes %d, %d)", got, before["a"].Ino, after["b"].Ino)
 	}
 }
 
@@ -126,10 +127,10 @@ func TestScanDoesNotFollowSymlinks(t *testing.T) {
 	os.Symlink(outside, filepath.Join(root, "link"))
 	tr := mustScan(t, root)
 	if _, ok := tr["link/secret"]; ok || len(tr) != 1 {
-		t.Errorf("scan went through a symlink: %v", sortedKeys(tr))
+		t.Errorf("scan went through a symlink: %v", fsobj.SortedKeys(tr))
 	}
-	if e := tr["link"]; e.mode&syscall.S_IFMT != syscall.S_IFLNK {
-		t.Errorf("link recorded as mode %o", e.mode)
+	if e := tr["link"]; e.Mode&syscall.S_IFMT != syscall.S_IFLNK {
+		t.Errorf("link recorded as mode %o", e.Mode)
 	}
 }
 
@@ -148,7 +149,7 @@ func TestStatRelStaysBeneath(t *testing.T) {
 	if _, err := s.statRel("link/secret"); err == nil {
 		t.Error("stat through a symlink to outside SOURCE succeeded")
 	}
-	if e, err := s.statRel("dir/mine"); err != nil || e.size != 1 {
+	if e, err := s.statRel("dir/mine"); err != nil || e.Size != 1 {
 		t.Errorf("stat of dir/mine: %+v %v", e, err)
 	}
 }
@@ -159,15 +160,15 @@ func TestStatRelStaysBeneath(t *testing.T) {
 func TestDiffWithoutBirthTimes(t *testing.T) {
 	const reg = syscall.S_IFREG | 0o644
 	old := tree{
-		"f":  {ino: 5, dev: 1, mode: reg, size: 2, mtime: 100, ctime: 100, nlink: 1},
-		"mv": {ino: 7, dev: 1, mode: reg, size: 1, mtime: 100, ctime: 100, nlink: 1},
-		"ty": {ino: 9, dev: 1, mode: reg, size: 1, mtime: 100, ctime: 100, nlink: 1},
+		"f":  {Ino: 5, Dev: 1, Mode: reg, Size: 2, Mtime: 100, Ctime: 100, Nlink: 1},
+		"mv": {Ino: 7, Dev: 1, Mode: reg, Size: 1, Mtime: 100, Ctime: 100, Nlink: 1},
+		"ty": {Ino: 9, Dev: 1, Mode: reg, Size: 1, Mtime: 100, Ctime: 100, Nlink: 1},
 	}
 	new := tree{
-		"f":   {ino: 5, dev: 1, mode: reg, size: 4, mtime: 200, ctime: 200, nlink: 1},
-		"mv2": {ino: 7, dev: 1, mode: reg, size: 3, mtime: 200, ctime: 200, nlink: 1},
+		"f":   {Ino: 5, Dev: 1, Mode: reg, Size: 4, Mtime: 200, Ctime: 200, Nlink: 1},
+		"mv2": {Ino: 7, Dev: 1, Mode: reg, Size: 3, Mtime: 200, Ctime: 200, Nlink: 1},
 		// The same number with another type: replaced, whatever the times.
-		"ty": {ino: 9, dev: 1, mode: syscall.S_IFDIR | 0o755, mtime: 100, ctime: 100, nlink: 2},
+		"ty": {Ino: 9, Dev: 1, Mode: syscall.S_IFDIR | 0o755, Mtime: 100, Ctime: 100, Nlink: 2},
 	}
 	got := describe(diff(old, new))
 	want := "rename mv2 <- mv; remove ty; mkdir ty; write f; write mv2"
@@ -181,15 +182,15 @@ func TestDiffWithoutBirthTimes(t *testing.T) {
 func TestDiffPathInodes(t *testing.T) {
 	const reg, dir = syscall.S_IFREG | 0o644, syscall.S_IFDIR | 0o755
 	old := tree{
-		"f": {ino: 2, mode: reg, size: 3, mtime: 100},
-		"d": {ino: 3, mode: dir, size: 4096, mtime: 50}, "d/a": {ino: 4, mode: reg, size: 1, mtime: 60},
-		"x": {ino: 8, mode: reg, size: 1, mtime: 70}, "y": {ino: 9, mode: reg, size: 1, mtime: 70},
+		"f": {Ino: 2, Mode: reg, Size: 3, Mtime: 100},
+		"d": {Ino: 3, Mode: dir, Size: 4096, Mtime: 50}, "d/a": {Ino: 4, Mode: reg, Size: 1, Mtime: 60},
+		"x": {Ino: 8, Mode: reg, Size: 1, Mtime: 70}, "y": {Ino: 9, Mode: reg, Size: 1, Mtime: 70},
 	}
 	new := tree{
-		"g": {ino: 5, mode: reg, size: 3, mtime: 100},
-		"e": {ino: 6, mode: dir, size: 4096, mtime: 50}, "e/a": {ino: 7, mode: reg, size: 1, mtime: 60},
+		"g": {Ino: 5, Mode: reg, Size: 3, Mtime: 100},
+		"e": {Ino: 6, Mode: dir, Size: 4096, Mtime: 50}, "e/a": {Ino: 7, Mode: reg, Size: 1, Mtime: 60},
 		// Two alike: which went where cannot be told, so no rename.
-		"x2": {ino: 10, mode: reg, size: 1, mtime: 70}, "y2": {ino: 11, mode: reg, size: 1, mtime: 70},
+		"x2": {Ino: 10, Mode: reg, Size: 1, Mtime: 70}, "y2": {Ino: 11, Mode: reg, Size: 1, Mtime: 70},
 	}
 	want := "rename e <- d; rename g <- f; remove x; remove y; create x2; create y2"
 	if got := describe(diffOf(old, new, true)); got != want {

@@ -5,6 +5,7 @@ package kqshim
 // then publish).
 
 import (
+	"github.com/notifyfs/notifyfs/kqshim/internal/fsobj"
 	"sync"
 	"sync/atomic"
 
@@ -93,7 +94,7 @@ func (s *sink) stat(rel string) (cur, prev entry, known, ok bool) {
 		return entry{}, entry{}, false, false
 	}
 	prev, known = s.attrs.swap(cur)
-	s.attrs.named(rel, cur.ino)
+	s.attrs.named(rel, cur.Ino)
 	return cur, prev, known, true
 }
 
@@ -105,7 +106,7 @@ func (s *sink) statRel(rel string) (entry, error) { return statBeneath(s.rootfd,
 // statBeneath stats rel beneath the descriptor root that way.
 func statBeneath(root int, rel string) (entry, error) {
 	if rel == "" {
-		return statEntryAt(root, "")
+		return fsobj.StatAt(root, "")
 	}
 	dir, name := beneath.Split(rel)
 	dfd, err := beneath.OpenDir(root, dir)
@@ -113,7 +114,7 @@ func statBeneath(root int, rel string) (entry, error) {
 		return entry{}, err
 	}
 	defer unix.Close(dfd)
-	return statEntryAt(dfd, name)
+	return fsobj.StatAt(dfd, name)
 }
 
 // readlinkRel reads the symlink rel through its directory opened beneath
@@ -140,12 +141,12 @@ func (s *sink) readlinkRel(rel string) (string, error) {
 // echo reports (and counts) a note that is the mount's own change; ino
 // is the object's inode number if known (0 if not).
 func (s *sink) echo(c noteClass, rel string, ino uint64) bool {
-	return s.echoOf(c, rel, entry{ino: ino})
+	return s.echoOf(c, rel, entry{Ino: ino})
 }
 
 // echoOf is echo for an object just stat'ed (its birth time helps).
 func (s *sink) echoOf(c noteClass, rel string, e entry) bool {
-	if c&s.consult != 0 && s.ledger.isEcho(c&s.consult, rel, e.ino, e.birth) || s.ledger.remote.covers(c, rel) {
+	if c&s.consult != 0 && s.ledger.isEcho(c&s.consult, rel, e.Ino, e.Birth) || s.ledger.remote.covers(c, rel) {
 		s.echoes.Add(1)
 		return true
 	}

@@ -7,6 +7,7 @@ package kqshim
 import (
 	"github.com/notifyfs/notifyfs/eventbus"
 	"github.com/notifyfs/notifyfs/internal/relpath"
+	"github.com/notifyfs/notifyfs/kqshim/internal/fsobj"
 )
 
 // created reports a name that appeared at rel (if it is not the mount's
@@ -31,7 +32,7 @@ func (s *sink) created(rel string, isDir, moved bool) (entry, bool) {
 		return entry{}, false
 	}
 	t := createType(e)
-	if t == eventbus.Create && e.nlink > 1 && known && !moved {
+	if t == eventbus.Create && e.Nlink > 1 && known && !moved {
 		// A new name of a file already seen under another. (A file made
 		// and linked before its creation was read has two links but was
 		// never seen: its first name is a create.)
@@ -50,7 +51,7 @@ func (s *sink) created(rel string, isDir, moved bool) (entry, bool) {
 // first.
 func (s *sink) createdTree(rel string, moved bool) {
 	e, ok := s.created(rel, true, moved)
-	if !ok || !e.isDir() {
+	if !ok || !e.IsDir() {
 		return
 	}
 	t, err := scan(s.rootfd, rel)
@@ -58,7 +59,7 @@ func (s *sink) createdTree(rel string, moved bool) {
 		return
 	}
 	for _, p := range sortedByDepth(t) {
-		s.listedCreated(relpath.Join(rel, p), t[p].isDir())
+		s.listedCreated(relpath.Join(rel, p), t[p].IsDir())
 	}
 }
 
@@ -68,7 +69,7 @@ func (s *sink) createdTree(rel string, moved bool) {
 // then drops it).
 func (s *sink) listedCreated(rel string, isDir bool) {
 	if e, ok := s.created(rel, isDir, false); ok {
-		s.listed[rel] = listedEntry{ino: e.ino, epoch: s.ledger.epoch.Load()}
+		s.listed[rel] = listedEntry{ino: e.Ino, epoch: s.ledger.epoch.Load()}
 	}
 }
 
@@ -83,7 +84,7 @@ type listedEntry struct {
 func (s *sink) noteCreated(rel string, isDir, moved bool) (entry, bool) {
 	if l, ok := s.listed[rel]; ok {
 		delete(s.listed, rel)
-		if e, err := s.statRel(rel); err == nil && e.ino == l.ino {
+		if e, err := s.statRel(rel); err == nil && e.Ino == l.ino {
 			return e, true
 		}
 	}
@@ -176,16 +177,16 @@ func (s *sink) dataChanged(rel string) {
 	if !ok {
 		return
 	}
-	seen := [2]int64{e.size, e.mtime}
-	if w, ok := s.written[e.ino]; ok && w == seen {
+	seen := [2]int64{e.Size, e.Mtime}
+	if w, ok := s.written[e.Ino]; ok && w == seen {
 		return
 	}
 	if len(s.written) >= maxAttrs {
 		clear(s.written)
 	}
-	s.written[e.ino] = seen
+	s.written[e.Ino] = seen
 	t := eventbus.Write
-	if known && e.size < prev.size {
+	if known && e.Size < prev.Size {
 		t = eventbus.Truncate
 	}
 	s.emit(event(t, rel, "", e))
@@ -216,17 +217,17 @@ func attrTypes(prev, cur entry, known bool) []eventbus.Type {
 		return []eventbus.Type{eventbus.Chmod}
 	}
 	var ts []eventbus.Type
-	if cur.mode != prev.mode {
+	if cur.Mode != prev.Mode {
 		ts = append(ts, eventbus.Chmod)
 	}
-	if cur.uid != prev.uid || cur.gid != prev.gid {
+	if cur.UID != prev.UID || cur.GID != prev.GID {
 		ts = append(ts, eventbus.Chown)
 	}
 	switch {
 	case len(ts) > 0:
-	case cur.mtime != prev.mtime && cur.mtime != cur.ctime:
+	case cur.Mtime != prev.Mtime && cur.Mtime != cur.Ctime:
 		ts = append(ts, eventbus.Utimes)
-	case cur.ctime != prev.ctime && cur.mtime == prev.mtime && cur.size == prev.size && cur.nlink == prev.nlink:
+	case cur.Ctime != prev.Ctime && cur.Mtime == prev.Mtime && cur.Size == prev.Size && cur.Nlink == prev.Nlink:
 		ts = append(ts, eventbus.Setxattr)
 	default:
 		ts = append(ts, eventbus.Chmod)
@@ -245,7 +246,7 @@ func (s *sink) closedWrite(rel string) {
 
 // sortedByDepth lists a scan's paths shallowest first.
 func sortedByDepth(t tree) []string {
-	keys := sortedKeys(t)
+	keys := fsobj.SortedKeys(t)
 	sortShallowFirst(keys)
 	return keys
 }

@@ -1,4 +1,4 @@
-package kqshim
+package kqueue
 
 import (
 	"errors"
@@ -11,6 +11,7 @@ import (
 
 	"github.com/notifyfs/notifyfs/internal/beneath"
 	"github.com/notifyfs/notifyfs/internal/relpath"
+	"github.com/notifyfs/notifyfs/kqshim/internal/fsobj"
 )
 
 // Listing directories for the kqueue backend, and the polled regions it
@@ -19,11 +20,11 @@ import (
 // list reads the directory rel: each entry's attributes, by name. The
 // directory must be the object d (checked before and after reading), so
 // that a listing never speaks for another directory that took its path.
-func (k *kqBackend) list(rel string, d entry) (map[string]entry, error) {
+func (k *Backend) list(rel string, d fsobj.Entry) (map[string]fsobj.Entry, error) {
 	if err := k.isAt(rel, d); err != nil {
 		return nil, err
 	}
-	fd, err := beneath.Open(k.s.rootfd, rel, unix.O_RDONLY|unix.O_DIRECTORY)
+	fd, err := beneath.Open(k.s.RootFD(), rel, unix.O_RDONLY|unix.O_DIRECTORY)
 	if err != nil {
 		return nil, fmt.Errorf("kqueue: list %s: %w", rel, err)
 	}
@@ -33,9 +34,9 @@ func (k *kqBackend) list(rel string, d entry) (map[string]entry, error) {
 	if err != nil {
 		return nil, fmt.Errorf("kqueue: list %s: %w", rel, err)
 	}
-	ents := make(map[string]entry, len(names))
+	ents := make(map[string]fsobj.Entry, len(names))
 	for _, name := range names {
-		if e, err := statEntryAt(fd, name); err == nil {
+		if e, err := fsobj.StatAt(fd, name); err == nil {
 			ents[name] = e
 		}
 	}
@@ -45,15 +46,15 @@ func (k *kqBackend) list(rel string, d entry) (map[string]entry, error) {
 	return ents, nil
 }
 
-var errKqMoved = errors.New("kqshim: another object has that path now")
+var errMoved = errors.New("kqshim: another object has that path now")
 
-func (k *kqBackend) isAt(rel string, want entry) error {
-	e, err := k.s.statRel(rel)
+func (k *Backend) isAt(rel string, want fsobj.Entry) error {
+	e, err := k.s.StatRel(rel)
 	if err != nil {
 		return err
 	}
-	if !kqSame(e, want) {
-		return errKqMoved
+	if !same(e, want) {
+		return errMoved
 	}
 	return nil
 }
@@ -61,12 +62,12 @@ func (k *kqBackend) isAt(rel string, want entry) error {
 // handOver turns the directories that could not be covered by
 // descriptors into polled regions, shallowest first (a region takes in
 // everything below it).
-func (k *kqBackend) handOver() {
-	dirs := make([]*kqNode, 0, len(k.uncover))
+func (k *Backend) handOver() {
+	dirs := make([]*node, 0, len(k.uncover))
 	for d := range k.uncover {
 		dirs = append(dirs, d)
 	}
-	sort.Slice(dirs, func(i, j int) bool { return shallowerFirst(dirs[i].path(), dirs[j].path()) })
+	sort.Slice(dirs, func(i, j int) bool { return fsobj.ShallowerFirst(dirs[i].path(), dirs[j].path()) })
 	for _, d := range dirs {
 		why := k.uncover[d]
 		delete(k.uncover, d)
@@ -79,80 +80,80 @@ func (k *kqBackend) handOver() {
 // pollFrom hands the subtree of d over to polling: its descriptors are
 // closed, it is scanned for a baseline, and subscribers are told to
 // re-read it (what changed there until now may not have been reported).
-func (k *kqBackend) pollFrom(d *kqNode, why string) {
+func (k *Backend) pollFrom(d *node, why string) {
 	for _, kid := range d.kids {
 		k.dropTree(kid)
 	}
 	d.kids = nil
 	k.unwatch(d)
 	rel := d.path()
-	mark := k.s.ledger.mark()
-	t, err := scan(k.s.rootfd, rel)
+	mark := k.s.Mark()
+	t, err := k.s.Scan(rel)
 	if err != nil {
-		t = tree{}
+		t = map[string]fsobj.Entry{}
 	}
-	r := &kqRegion{last: t, mark: mark}
+	r := &region{last: t, mark: mark}
 	d.region = r
 	k.regions[d] = r
 	k.polled.Add(1)
-	k.s.rescan(rel, why+"; polled every "+k.every.String())
+	k.s.Rescan(rel, why+"; polled every "+k.every.String())
 }
 
 // pollRegions scans the polled directories, if it is time (or force),
 // and reports what changed since their last scan.
-func (k *kqBackend) pollRegions(force bool) {
+func (k *Backend) pollRegions(force bool) {
 	if len(k.regions) == 0 || (!force && time.Since(k.lastPoll) < k.every) {
 		return
 	}
 	k.lastPoll = time.Now()
-	dirs := make([]*kqNode, 0, len(k.regions))
+	dirs := make([]*node, 0, len(k.regions))
 	for d := range k.regions {
 		dirs = append(dirs, d)
 	}
-	sort.Slice(dirs, func(i, j int) bool { return shallowerFirst(dirs[i].path(), dirs[j].path()) })
+	sort.Slice(dirs, func(i, j int) bool { return fsobj.ShallowerFirst(dirs[i].path(), dirs[j].path()) })
 	for _, d := range dirs {
 		k.pollRegion(d)
 	}
 }
 
-func (k *kqBackend) pollRegion(d *kqNode) {
+func (k *Backend) pollRegion(d *node) {
 	r := d.region
 	rel := d.path()
-	mark := k.s.ledger.mark()
-	cur, err := k.s.statRel(rel)
-	if err != nil || !kqSame(cur, d.e) {
+	mark := k.s.Mark()
+	cur, err := k.s.StatRel(rel)
+	if err != nil || !same(cur, d.e) {
 		return // moved or gone: its directory's notes will say so
 	}
-	t, err := scan(k.s.rootfd, rel)
+	t, err := k.s.Scan(rel)
 	if err != nil {
 		return
 	}
-	if cur.mode != d.e.mode || cur.uid != d.e.uid || cur.gid != d.e.gid {
-		k.s.attrChanged(rel) // the region's own directory has no descriptor either
+	if cur.Mode != d.e.Mode || cur.UID != d.e.UID || cur.GID != d.e.GID {
+		k.s.AttrChanged(rel) // the region's own directory has no descriptor either
 	}
 	d.e = cur
-	for _, ev := range diff(r.last, t) {
+	for _, ev := range k.s.Diff(r.last, t) {
 		ev.Path = relpath.Join(rel, ev.Path)
 		if ev.From != "" {
 			ev.From = relpath.Join(rel, ev.From)
 		}
-		if !k.s.inferredEcho(ev) {
-			k.s.emit(ev)
+		if !k.s.InferredEcho(ev) {
+			k.s.Emit(ev)
 		}
 	}
 	r.last, r.mark = t, mark
 }
 
 // retire spends the mount's announcements whose changes every part of
-// the backend has looked past: the queue (drained since kqMark) and each
+// the backend has looked past: the queue (drained since queueMark) and each
 // polled region (scanned since its mark).
-func (k *kqBackend) retire() {
-	m := k.kqMark
+func (k *Backend) retire() {
+	m := k.queueMark
 	if m == 0 {
 		return
 	}
 	for _, r := range k.regions {
 		m = min(m, r.mark)
 	}
-	k.s.ledger.retire(m)
+	k.s.Retire(m)
 }

@@ -1,4 +1,4 @@
-package kqshim
+package kqueue
 
 import (
 	"errors"
@@ -8,37 +8,39 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/notifyfs/notifyfs/kqshim/internal/fsobj"
 )
 
 // The kqueue backend's record of SOURCE: a node per object, linked to
 // its directory, and the descriptors (watches) that carry its notes.
 
-type kqNode struct {
+type node struct {
 	name   string
-	parent *kqNode
-	e      entry
+	parent *node
+	e      fsobj.Entry
 	// kids are a watched directory's entries as last listed; nil for
 	// other objects and for directories that are polled.
-	kids   map[string]*kqNode
-	w      *kqWatch
-	region *kqRegion // set: a directory whose subtree is polled
+	kids   map[string]*node
+	w      *watch
+	region *region // set: a directory whose subtree is polled
 }
 
-func (n *kqNode) isDir() bool { return n.e.isDir() }
+func (n *node) IsDir() bool { return n.e.IsDir() }
 
 // path is n's path relative to SOURCE, by the links as they are now.
-func (n *kqNode) path() string {
+func (n *node) path() string {
 	var segs []string
-	for i := 0; n.parent != nil && i < kqMaxDepth; i++ {
+	for i := 0; n.parent != nil && i < maxDepth; i++ {
 		segs = append(segs, n.name)
 		n = n.parent
 	}
-	return kqJoinReversed(segs)
+	return joinReversed(segs)
 }
 
 // attached: n is in the tree (reachable from the root).
-func (n *kqNode) attached(root *kqNode) bool {
-	for i := 0; n.parent != nil && i < kqMaxDepth; i++ {
+func (n *node) attached(root *node) bool {
+	for i := 0; n.parent != nil && i < maxDepth; i++ {
 		if n.parent.kids[n.name] != n {
 			return false
 		}
@@ -47,56 +49,56 @@ func (n *kqNode) attached(root *kqNode) bool {
 	return n == root
 }
 
-// kqWatch is one descriptor. Its object may have several names (hard
+// watch is one descriptor. Its object may have several names (hard
 // links); the first still in the tree is the one data and attribute
 // changes are reported under.
-type kqWatch struct {
-	h      kqHandle
-	names  []*kqNode
-	flags  kqFlags // the notes of the batch being translated
+type watch struct {
+	h      Handle
+	names  []*node
+	flags  Flags // the notes of the batch being translated
 	closed bool
 }
 
-// kqRegion is a directory beyond the descriptor budget: its subtree is
+// region is a directory beyond the descriptor budget: its subtree is
 // scanned and diffed every poll interval.
-type kqRegion struct {
-	last tree
+type region struct {
+	last map[string]fsobj.Entry
 	mark uint64 // the ledger mark taken before last was scanned
 }
 
-// kqParked is an object that left its directory for a place not known yet
+// parked is an object that left its directory for a place not known yet
 // (no F_GETPATH): it keeps its descriptor, out of the tree, until a
 // directory's listing shows where it went or the grace runs out.
-type kqParked struct {
+type parked struct {
 	from  string // the path it had
 	since time.Time
 	drain uint64
 }
 
-// kqIdent is an object's identity: the inode number alone is handed to
+// ident is an object's identity: the inode number alone is handed to
 // the next new file as soon as it is freed; with the birth time it is not.
-type kqIdent struct {
+type ident struct {
 	ino   uint64
 	birth int64
 }
 
-func kqIdentOf(e entry) kqIdent { return kqIdent{e.ino, e.birth} }
+func identOf(e fsobj.Entry) ident { return ident{e.Ino, e.Birth} }
 
-// kqSame: a and b are the same object.
-func kqSame(a, b entry) bool {
-	return a.ino == b.ino && a.birth == b.birth && a.isDir() == b.isDir()
+// same: a and b are the same object.
+func same(a, b fsobj.Entry) bool {
+	return a.Ino == b.Ino && a.Birth == b.Birth && a.IsDir() == b.IsDir()
 }
 
-func kqWatchable(e entry) bool {
-	t := e.mode & syscall.S_IFMT
+func watchable(e fsobj.Entry) bool {
+	t := e.Mode & syscall.S_IFMT
 	return t == syscall.S_IFDIR || t == syscall.S_IFREG
 }
 
-// kqBackend is the kqueue backend: a descriptor per directory and regular
+// Backend is the kqueue backend: a descriptor per directory and regular
 // file of SOURCE, their notes translated into changes.
-type kqBackend struct {
-	s      *sink
-	src    kqSource
+type Backend struct {
+	s      Sink
+	src    Source
 	budget int           // most descriptors to hold
 	every  time.Duration // how often polled directories are scanned
 	grace  time.Duration
@@ -104,21 +106,21 @@ type kqBackend struct {
 	// spells SOURCE as Config does).
 	locate bool
 
-	root    *kqNode
-	watches map[kqHandle]*kqWatch
-	byIdent map[kqIdent][]*kqNode
-	regions map[*kqNode]*kqRegion
-	parked  map[*kqNode]*kqParked
-	uncover map[*kqNode]string // directories to hand over to polling, and why
+	root    *node
+	watches map[Handle]*watch
+	byIdent map[ident][]*node
+	regions map[*node]*region
+	parked  map[*node]*parked
+	uncover map[*node]string // directories to hand over to polling, and why
 	// stale are directories noted as changed that could not be listed
 	// yet: they had moved to a place not known then. They are listed in
 	// the batch that finds them.
-	stale    map[*kqNode]bool
-	drains   uint64 // batches translated
-	kqMark   uint64 // ledger mark of the last look that found the queue empty
-	behind   bool   // the last look stopped at kqMaxBatch
-	lastPoll time.Time
-	rootGone bool
+	stale     map[*node]bool
+	drains    uint64 // batches translated
+	queueMark uint64 // ledger mark of the last look that found the queue empty
+	behind    bool   // the last look stopped at maxBatch
+	lastPoll  time.Time
+	rootGone  bool
 
 	dirs, files, polled atomic.Int64
 
@@ -130,30 +132,30 @@ type kqBackend struct {
 	releaseErr error
 }
 
-func newKqBackend(s *sink, src kqSource, opts Options, budget int) *kqBackend {
-	return &kqBackend{
-		s: s, src: src, budget: budget, every: opts.PollInterval, grace: kqGrace,
-		watches: map[kqHandle]*kqWatch{}, byIdent: map[kqIdent][]*kqNode{},
-		regions: map[*kqNode]*kqRegion{}, parked: map[*kqNode]*kqParked{},
-		uncover: map[*kqNode]string{}, stale: map[*kqNode]bool{}, exited: make(chan struct{}),
+func newBackend(s Sink, src Source, every time.Duration, budget int) *Backend {
+	return &Backend{
+		s: s, src: src, budget: budget, every: every, grace: defaultGrace,
+		watches: map[Handle]*watch{}, byIdent: map[ident][]*node{},
+		regions: map[*node]*region{}, parked: map[*node]*parked{},
+		uncover: map[*node]string{}, stale: map[*node]bool{}, exited: make(chan struct{}),
 	}
 }
 
 // start watches the whole tree. Each directory's descriptor is registered
 // before the directory is listed, so a change made after start returns
 // is noted, if not listed.
-func (k *kqBackend) start() error {
-	e, err := k.s.statRel("")
+func (k *Backend) start() error {
+	e, err := k.s.StatRel("")
 	if err != nil {
 		return fmt.Errorf("kqueue: %w", err)
 	}
-	k.root = &kqNode{e: e, kids: map[string]*kqNode{}}
+	k.root = &node{e: e, kids: map[string]*node{}}
 	if k.budget < 1 {
 		k.uncover[k.root] = "descriptor budget is 0"
 	} else {
-		h, e, err := k.src.open(kqNoHandle, k.s.source)
+		h, e, err := k.src.open(NoHandle, k.s.Source())
 		if err != nil {
-			return fmt.Errorf("kqueue: watch %s: %w", k.s.source, err)
+			return fmt.Errorf("kqueue: watch %s: %w", k.s.Source(), err)
 		}
 		k.root.e = e
 		k.watch(k.root, h)
@@ -168,15 +170,13 @@ func (k *kqBackend) start() error {
 
 // canLocate checks that where's paths spell SOURCE as Config does;
 // without that, a path found for a moved object proves nothing.
-func (k *kqBackend) canLocate(root kqHandle) bool {
+func (k *Backend) canLocate(root Handle) bool {
 	abs, _, err := k.src.where(root)
 	if err != nil || abs == "" {
 		return false
 	}
-	if abs != k.s.source {
-		if k.s.cfg.Logf != nil {
-			k.s.cfg.Logf("underneath: kqueue: SOURCE is %s to the kernel, not %s: moves are found by listing", abs, k.s.source)
-		}
+	if abs != k.s.Source() {
+		k.s.Logf("underneath: kqueue: SOURCE is %s to the kernel, not %s: moves are found by listing", abs, k.s.Source())
 		return false
 	}
 	return true
@@ -184,8 +184,8 @@ func (k *kqBackend) canLocate(root kqHandle) bool {
 
 // adoptTree lists and watches everything below the root, shallowest
 // first (within the budget, the top of the tree is covered by notes).
-func (k *kqBackend) adoptTree() {
-	queue := []*kqNode{k.root}
+func (k *Backend) adoptTree() {
+	queue := []*node{k.root}
 	for len(queue) > 0 {
 		d := queue[0]
 		queue = queue[1:]
@@ -196,7 +196,7 @@ func (k *kqBackend) adoptTree() {
 		if err != nil {
 			continue // gone already: its parent's notes will say so
 		}
-		for _, name := range sortedKeys(ents) {
+		for _, name := range fsobj.SortedKeys(ents) {
 			n := k.newNode(d, name, ents[name])
 			d.kids[name] = n
 			k.index(n)
@@ -205,18 +205,18 @@ func (k *kqBackend) adoptTree() {
 				continue
 			}
 			// A baseline, so that the first attribute change is typed.
-			k.s.attrs.swap(n.e)
-			if n.isDir() {
+			k.s.Baseline(n.e)
+			if n.IsDir() {
 				queue = append(queue, n)
 			}
 		}
 	}
 }
 
-func (k *kqBackend) newNode(dir *kqNode, name string, e entry) *kqNode {
-	n := &kqNode{name: name, parent: dir, e: e}
-	if e.isDir() {
-		n.kids = map[string]*kqNode{}
+func (k *Backend) newNode(dir *node, name string, e fsobj.Entry) *node {
+	n := &node{name: name, parent: dir, e: e}
+	if e.IsDir() {
+		n.kids = map[string]*node{}
 	}
 	return n
 }
@@ -224,8 +224,8 @@ func (k *kqBackend) newNode(dir *kqNode, name string, e entry) *kqNode {
 // openWatch gives n a descriptor, opened beneath its directory's. One that
 // cannot be had (budget, permissions) leaves its directory uncovered:
 // that directory is handed over to polling at the end of the batch.
-func (k *kqBackend) openWatch(n *kqNode) {
-	if !kqWatchable(n.e) || n.parent == nil || n.parent.w == nil {
+func (k *Backend) openWatch(n *node) {
+	if !watchable(n.e) || n.parent == nil || n.parent.w == nil {
 		return
 	}
 	if w := k.watchOf(n.e, n); w != nil {
@@ -240,12 +240,12 @@ func (k *kqBackend) openWatch(n *kqNode) {
 	}
 	h, e, err := k.src.open(n.parent.w.h, n.name)
 	if err != nil {
-		if !kqRaced(err) {
+		if !raced(err) {
 			k.uncovered(n, "cannot watch: "+err.Error())
 		}
 		return
 	}
-	if !kqSame(e, n.e) {
+	if !same(e, n.e) {
 		// Replaced since the listing; the directory's notes will say so.
 		k.src.forget(h)
 		return
@@ -255,24 +255,24 @@ func (k *kqBackend) openWatch(n *kqNode) {
 }
 
 // watchOf finds the descriptor of a file known under another name.
-func (k *kqBackend) watchOf(e entry, except *kqNode) *kqWatch {
-	if e.isDir() {
+func (k *Backend) watchOf(e fsobj.Entry, except *node) *watch {
+	if e.IsDir() {
 		return nil
 	}
-	for _, m := range k.byIdent[kqIdentOf(e)] {
-		if m != except && m.w != nil && !m.w.closed && kqSame(m.e, e) {
+	for _, m := range k.byIdent[identOf(e)] {
+		if m != except && m.w != nil && !m.w.closed && same(m.e, e) {
 			return m.w
 		}
 	}
 	return nil
 }
 
-// kqRaced: the name changed between the listing and the open (gone,
+// raced: the name changed between the listing and the open (gone,
 // turned into a symlink — ELOOP, or EMLINK on FreeBSD — or into a socket
 // or device): not a reason to give up on the directory.
-func kqRaced(err error) bool {
+func raced(err error) bool {
 	for _, e := range []error{fs.ErrNotExist, syscall.ELOOP, syscall.EMLINK, syscall.ENOTDIR,
-		syscall.ENXIO, syscall.EOPNOTSUPP, errKqUnwatchable} {
+		syscall.ENXIO, syscall.EOPNOTSUPP, errUnwatchable} {
 		if errors.Is(err, e) {
 			return true
 		}
@@ -280,9 +280,9 @@ func kqRaced(err error) bool {
 	return false
 }
 
-func (k *kqBackend) uncovered(n *kqNode, why string) {
+func (k *Backend) uncovered(n *node, why string) {
 	dir := n
-	if !n.isDir() {
+	if !n.IsDir() {
 		dir = n.parent
 	}
 	if _, ok := k.uncover[dir]; !ok {
@@ -290,11 +290,11 @@ func (k *kqBackend) uncovered(n *kqNode, why string) {
 	}
 }
 
-func (k *kqBackend) watch(n *kqNode, h kqHandle) {
-	w := &kqWatch{h: h, names: []*kqNode{n}}
+func (k *Backend) watch(n *node, h Handle) {
+	w := &watch{h: h, names: []*node{n}}
 	k.watches[h] = w
 	n.w = w
-	if n.isDir() {
+	if n.IsDir() {
 		k.dirs.Add(1)
 	} else {
 		k.files.Add(1)
@@ -303,7 +303,7 @@ func (k *kqBackend) watch(n *kqNode, h kqHandle) {
 
 // unwatch takes n's name off its descriptor, and closes the descriptor
 // once no name is left.
-func (k *kqBackend) unwatch(n *kqNode) {
+func (k *Backend) unwatch(n *node) {
 	w := n.w
 	if w == nil {
 		return
@@ -321,15 +321,15 @@ func (k *kqBackend) unwatch(n *kqNode) {
 	w.closed = true
 	delete(k.watches, w.h)
 	k.src.forget(w.h)
-	if n.isDir() {
+	if n.IsDir() {
 		k.dirs.Add(-1)
 	} else {
 		k.files.Add(-1)
 	}
 }
 
-func (k *kqBackend) index(n *kqNode) {
-	id := kqIdentOf(n.e)
+func (k *Backend) index(n *node) {
+	id := identOf(n.e)
 	for _, m := range k.byIdent[id] {
 		if m == n {
 			return
@@ -338,8 +338,8 @@ func (k *kqBackend) index(n *kqNode) {
 	k.byIdent[id] = append(k.byIdent[id], n)
 }
 
-func (k *kqBackend) unindex(n *kqNode) {
-	id := kqIdentOf(n.e)
+func (k *Backend) unindex(n *node) {
+	id := identOf(n.e)
 	ns := k.byIdent[id]
 	for i, m := range ns {
 		if m == n {
@@ -355,14 +355,14 @@ func (k *kqBackend) unindex(n *kqNode) {
 }
 
 // detach takes n out of its directory (it keeps its link to it).
-func (k *kqBackend) detach(n *kqNode) {
+func (k *Backend) detach(n *node) {
 	if p := n.parent; p != nil && p.kids[n.name] == n {
 		delete(p.kids, n.name)
 	}
 }
 
 // dropTree forgets n and everything below it: descriptors, polling.
-func (k *kqBackend) dropTree(n *kqNode) {
+func (k *Backend) dropTree(n *node) {
 	for _, kid := range n.kids {
 		k.dropTree(kid)
 	}

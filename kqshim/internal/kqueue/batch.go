@@ -1,13 +1,14 @@
-package kqshim
+package kqueue
 
 import (
 	"sort"
 	"time"
 
 	"github.com/notifyfs/notifyfs/internal/relpath"
+	"github.com/notifyfs/notifyfs/kqshim/internal/fsobj"
 )
 
-// kqBatch works out what one batch of notes means.
+// batch works out what one batch of notes means.
 //
 // # Discovery
 //
@@ -48,26 +49,26 @@ import (
 // it does, a directory appears before its contents. Each change is
 // applied to the tree as it is reported, so every path is the one the
 // object had at that point.
-type kqBatch struct {
-	k        *kqBackend
-	dirty    map[*kqNode]bool
-	listed   map[*kqNode]bool
-	failed   map[*kqNode]string // the path at which a listing failed
-	departed map[*kqNode]*kqDeparture
-	order    []*kqDeparture
-	arrivals []*kqArrival
-	fresh    map[*kqNode]bool // nodes of new objects, not in the tree yet
+type batch struct {
+	k        *Backend
+	dirty    map[*node]bool
+	listed   map[*node]bool
+	failed   map[*node]string // the path at which a listing failed
+	departed map[*node]*departure
+	order    []*departure
+	arrivals []*arrival
+	fresh    map[*node]bool // nodes of new objects, not in the tree yet
 	// open departures and arrivals, by identity, for pairing
-	loose   map[kqIdent][]*kqDeparture
-	unknown map[kqIdent][]*kqArrival
+	loose   map[ident][]*departure
+	unknown map[ident][]*arrival
 }
 
-// kqDeparture is an object gone from the name it had in the tree.
-type kqDeparture struct {
-	node   *kqNode
-	to     *kqArrival
-	parked *kqParked // it had been parked: the node is out of the tree
-	fate   kqFate
+// departure is an object gone from the name it had in the tree.
+type departure struct {
+	node   *node
+	to     *arrival
+	parked *parked // it had been parked: the node is out of the tree
+	fate   fate
 	// what its descriptor said (asked once): its path, if the system
 	// tells, and link count
 	located  bool
@@ -78,51 +79,51 @@ type kqDeparture struct {
 	polled   bool // its new place is in a polled directory
 }
 
-// kqArrival is a name found in a listing that the tree does not have.
-type kqArrival struct {
-	dir  *kqNode
+// arrival is a name found in a listing that the tree does not have.
+type arrival struct {
+	dir  *node
 	name string
-	e    entry
-	from *kqDeparture // it moved here
-	node *kqNode      // a new object, or a new name of a known one
+	e    fsobj.Entry
+	from *departure // it moved here
+	node *node      // a new object, or a new name of a known one
 }
 
-func (a *kqArrival) open() bool { return a.from == nil && a.node == nil }
+func (a *arrival) open() bool { return a.from == nil && a.node == nil }
 
-// kqFate is what became of a departed object.
-type kqFate uint8
+// fate is what became of a departed object.
+type fate uint8
 
 const (
-	kqUndecided kqFate = iota
-	kqMoved            // paired with an arrival
-	kqRemoved          // gone (or this name of it is)
-	kqLeft             // moved out of SOURCE
-	kqParks            // not known yet
+	fateUndecided fate = iota
+	fateMoved          // paired with an arrival
+	fateRemoved        // gone (or this name of it is)
+	fateLeft           // moved out of SOURCE
+	fateParks          // not known yet
 )
 
-func newKqBatch(k *kqBackend) *kqBatch {
-	return &kqBatch{
-		k: k, dirty: map[*kqNode]bool{}, listed: map[*kqNode]bool{}, failed: map[*kqNode]string{},
-		departed: map[*kqNode]*kqDeparture{}, fresh: map[*kqNode]bool{},
-		loose: map[kqIdent][]*kqDeparture{}, unknown: map[kqIdent][]*kqArrival{},
+func newBatch(k *Backend) *batch {
+	return &batch{
+		k: k, dirty: map[*node]bool{}, listed: map[*node]bool{}, failed: map[*node]string{},
+		departed: map[*node]*departure{}, fresh: map[*node]bool{},
+		loose: map[ident][]*departure{}, unknown: map[ident][]*arrival{},
 	}
 }
 
 // discover lists and chases until nothing is left to look at; each step
 // is tried only when those before it have nothing to do.
-func (b *kqBatch) discover() {
+func (b *batch) discover() {
 	for b.list() || b.chase() || b.locate() || b.expand() || b.resolve() {
 	}
 }
 
-type kqDirAt struct {
-	node *kqNode
+type dirAt struct {
+	node *node
 	rel  string
 }
 
 // list lists the dirty directories whose path is known now.
-func (b *kqBatch) list() bool {
-	var dirs []kqDirAt
+func (b *batch) list() bool {
+	var dirs []dirAt
 	for d := range b.dirty {
 		if d.kids == nil || b.listed[d] {
 			delete(b.dirty, d)
@@ -130,10 +131,10 @@ func (b *kqBatch) list() bool {
 		}
 		rel, ok := b.newPath(d)
 		if failed, tried := b.failed[d]; ok && !(tried && failed == rel) {
-			dirs = append(dirs, kqDirAt{d, rel})
+			dirs = append(dirs, dirAt{d, rel})
 		}
 	}
-	sort.Slice(dirs, func(i, j int) bool { return shallowerFirst(dirs[i].rel, dirs[j].rel) })
+	sort.Slice(dirs, func(i, j int) bool { return fsobj.ShallowerFirst(dirs[i].rel, dirs[j].rel) })
 	for _, d := range dirs {
 		ents, err := b.k.list(d.rel, d.node.e)
 		if err != nil {
@@ -154,10 +155,10 @@ func (b *kqBatch) list() bool {
 
 // newPath is where n is after the moves found so far; false while that is
 // not known (n, or a directory above it, left and has not been found).
-func (b *kqBatch) newPath(n *kqNode) (string, bool) {
+func (b *batch) newPath(n *node) (string, bool) {
 	var segs []string
 	for i := 0; n != b.k.root; i++ {
-		if i > kqMaxDepth {
+		if i > maxDepth {
 			return "", false
 		}
 		if d := b.departed[n]; d != nil {
@@ -175,22 +176,22 @@ func (b *kqBatch) newPath(n *kqNode) (string, bool) {
 		segs = append(segs, n.name)
 		n = p
 	}
-	return kqJoinReversed(segs), true
+	return joinReversed(segs), true
 }
 
 // compare finds what left and what came into d since its last listing.
-func (b *kqBatch) compare(d *kqNode, ents map[string]entry) {
-	for _, name := range sortedKeys(d.kids) {
+func (b *batch) compare(d *node, ents map[string]fsobj.Entry) {
+	for _, name := range fsobj.SortedKeys(d.kids) {
 		kid := d.kids[name]
 		if b.departed[kid] != nil {
 			continue
 		}
-		if e, ok := ents[name]; ok && kqSame(e, kid.e) {
+		if e, ok := ents[name]; ok && same(e, kid.e) {
 			continue
 		}
 		b.depart(kid)
 	}
-	for _, name := range sortedKeys(ents) {
+	for _, name := range fsobj.SortedKeys(ents) {
 		if kid := d.kids[name]; kid != nil && b.departed[kid] == nil {
 			continue
 		}
@@ -198,11 +199,11 @@ func (b *kqBatch) compare(d *kqNode, ents map[string]entry) {
 	}
 }
 
-func (b *kqBatch) depart(n *kqNode) *kqDeparture {
-	d := &kqDeparture{node: n}
+func (b *batch) depart(n *node) *departure {
+	d := &departure{node: n}
 	b.departed[n] = d
 	b.order = append(b.order, d)
-	id := kqIdentOf(n.e)
+	id := identOf(n.e)
 	for _, a := range b.unknown[id] {
 		if b.matches(d, a) {
 			b.pair(d, a)
@@ -213,10 +214,10 @@ func (b *kqBatch) depart(n *kqNode) *kqDeparture {
 	return d
 }
 
-func (b *kqBatch) arrive(dir *kqNode, name string, e entry) {
-	a := &kqArrival{dir: dir, name: name, e: e}
+func (b *batch) arrive(dir *node, name string, e fsobj.Entry) {
+	a := &arrival{dir: dir, name: name, e: e}
 	b.arrivals = append(b.arrivals, a)
-	id := kqIdentOf(e)
+	id := identOf(e)
 	for _, d := range b.loose[id] {
 		if b.matches(d, a) {
 			b.pair(d, a)
@@ -229,25 +230,25 @@ func (b *kqBatch) arrive(dir *kqNode, name string, e entry) {
 // matches: d's object is the one that arrived. Without birth times an
 // inode number can be reused at once; a descriptor then tells whether
 // the departed object still exists.
-func (b *kqBatch) matches(d *kqDeparture, a *kqArrival) bool {
-	if !kqSame(d.node.e, a.e) {
+func (b *batch) matches(d *departure, a *arrival) bool {
+	if !same(d.node.e, a.e) {
 		return false
 	}
-	if a.e.birth == 0 && d.node.w != nil {
+	if a.e.Birth == 0 && d.node.w != nil {
 		b.where(d)
 		return d.err == nil && d.nlink > 0
 	}
 	return true
 }
 
-func (b *kqBatch) pair(d *kqDeparture, a *kqArrival) {
+func (b *batch) pair(d *departure, a *arrival) {
 	d.to, a.from = a, d
-	id := kqIdentOf(a.e)
-	b.loose[id] = kqWithout(b.loose[id], d)
-	b.unknown[id] = kqWithout(b.unknown[id], a)
+	id := identOf(a.e)
+	b.loose[id] = without(b.loose[id], d)
+	b.unknown[id] = without(b.unknown[id], a)
 }
 
-func kqWithout[T comparable](xs []T, x T) []T {
+func without[T comparable](xs []T, x T) []T {
 	for i, y := range xs {
 		if y == x {
 			return append(xs[:i], xs[i+1:]...)
@@ -257,27 +258,27 @@ func kqWithout[T comparable](xs []T, x T) []T {
 }
 
 // where asks the descriptor of d's object where it is (once).
-func (b *kqBatch) where(d *kqDeparture) {
+func (b *batch) where(d *departure) {
 	if d.located {
 		return
 	}
 	d.located = true
 	if d.node.w == nil {
-		d.err = errKqUnwatchable
+		d.err = errUnwatchable
 		return
 	}
 	d.abs, d.nlink, d.err = b.k.src.where(d.node.w.h)
 }
 
 // chase follows arrivals of known objects back to where they were.
-func (b *kqBatch) chase() bool {
+func (b *batch) chase() bool {
 	progress := false
 	for _, a := range b.arrivals {
 		if !a.open() {
 			continue
 		}
-		for _, n := range b.k.byIdent[kqIdentOf(a.e)] {
-			if b.departed[n] != nil || n == b.k.root || !kqSame(n.e, a.e) {
+		for _, n := range b.k.byIdent[identOf(a.e)] {
+			if b.departed[n] != nil || n == b.k.root || !same(n.e, a.e) {
 				continue
 			}
 			if p := b.k.parked[n]; p != nil || b.lostAbove(n) {
@@ -298,8 +299,8 @@ func (b *kqBatch) chase() bool {
 }
 
 // lostAbove: a directory above n departed and was not found again.
-func (b *kqBatch) lostAbove(n *kqNode) bool {
-	for i, p := 0, n.parent; p != nil && i < kqMaxDepth; i, p = i+1, p.parent {
+func (b *batch) lostAbove(n *node) bool {
+	for i, p := 0, n.parent; p != nil && i < maxDepth; i, p = i+1, p.parent {
 		if d := b.departed[p]; d != nil && d.to == nil {
 			return true
 		}
@@ -309,7 +310,7 @@ func (b *kqBatch) lostAbove(n *kqNode) bool {
 
 // locate asks where each departed object is, and lists the directory
 // that holds it now.
-func (b *kqBatch) locate() bool {
+func (b *batch) locate() bool {
 	progress := false
 	for _, d := range b.order {
 		if d.to != nil || d.located || d.node.w == nil {
@@ -319,7 +320,7 @@ func (b *kqBatch) locate() bool {
 		if d.err != nil || d.nlink == 0 || d.abs == "" || !b.k.locate {
 			continue
 		}
-		if rel, ok := b.k.s.rel(d.abs); ok && b.listHolder(rel, d) {
+		if rel, ok := b.k.s.Rel(d.abs); ok && b.listHolder(rel, d) {
 			progress = true
 		}
 	}
@@ -328,11 +329,11 @@ func (b *kqBatch) locate() bool {
 
 // listHolder marks the nearest known directory above rel dirty. A new
 // directory on the way is listed anyway, once it is adopted.
-func (b *kqBatch) listHolder(rel string, d *kqDeparture) bool {
+func (b *batch) listHolder(rel string, d *departure) bool {
 	for p := relpath.Dir(rel); ; p = relpath.Dir(p) {
-		if e, err := b.k.s.statRel(p); err == nil {
-			for _, n := range b.k.byIdent[kqIdentOf(e)] {
-				if !kqSame(n.e, e) {
+		if e, err := b.k.s.StatRel(p); err == nil {
+			for _, n := range b.k.byIdent[identOf(e)] {
+				if !same(n.e, e) {
 					continue
 				}
 				if n.region != nil {
@@ -353,7 +354,7 @@ func (b *kqBatch) listHolder(rel string, d *kqDeparture) bool {
 }
 
 // expand makes the contents of each deleted directory depart with it.
-func (b *kqBatch) expand() bool {
+func (b *batch) expand() bool {
 	progress := false
 	for i := 0; i < len(b.order); i++ {
 		d := b.order[i]
@@ -362,12 +363,12 @@ func (b *kqBatch) expand() bool {
 			continue
 		}
 		b.where(d)
-		rmdir := n.w != nil && n.w.flags&(kqDelete|kqRevoke) != 0
+		rmdir := n.w != nil && n.w.flags&(Delete|Revoke) != 0
 		if d.err == nil && d.nlink > 0 && !rmdir {
 			continue // moved: its contents went with it
 		}
 		d.expanded = true
-		for _, name := range sortedKeys(n.kids) {
+		for _, name := range fsobj.SortedKeys(n.kids) {
 			if kid := n.kids[name]; b.departed[kid] == nil {
 				b.depart(kid)
 				progress = true
@@ -380,16 +381,16 @@ func (b *kqBatch) expand() bool {
 // resolve takes the remaining arrivals as new: a new name of an object
 // still known elsewhere is a hard link; anything else is a new object,
 // watched at once (a new directory is then listed).
-func (b *kqBatch) resolve() bool {
+func (b *batch) resolve() bool {
 	progress := false
 	for _, a := range b.arrivals {
 		if !a.open() {
 			continue
 		}
 		progress = true
-		b.unknown[kqIdentOf(a.e)] = kqWithout(b.unknown[kqIdentOf(a.e)], a)
+		b.unknown[identOf(a.e)] = without(b.unknown[identOf(a.e)], a)
 		if m := b.otherLink(a); m != nil {
-			a.node = &kqNode{name: a.name, parent: a.dir, e: a.e, w: m.w}
+			a.node = &node{name: a.name, parent: a.dir, e: a.e, w: m.w}
 			b.fresh[a.node] = true
 			continue
 		}
@@ -397,7 +398,7 @@ func (b *kqBatch) resolve() bool {
 		a.node = n
 		b.fresh[n] = true
 		b.k.openWatch(n)
-		if n.w != nil && n.isDir() {
+		if n.w != nil && n.IsDir() {
 			b.dirty[n] = true
 		}
 	}
@@ -405,12 +406,12 @@ func (b *kqBatch) resolve() bool {
 }
 
 // otherLink finds a name of a's object that stays where it was.
-func (b *kqBatch) otherLink(a *kqArrival) *kqNode {
-	if a.e.isDir() {
+func (b *batch) otherLink(a *arrival) *node {
+	if a.e.IsDir() {
 		return nil
 	}
-	for _, n := range b.k.byIdent[kqIdentOf(a.e)] {
-		if b.departed[n] == nil && b.k.parked[n] == nil && kqSame(n.e, a.e) && n.attached(b.k.root) {
+	for _, n := range b.k.byIdent[identOf(a.e)] {
+		if b.departed[n] == nil && b.k.parked[n] == nil && same(n.e, a.e) && n.attached(b.k.root) {
 			return n
 		}
 	}
@@ -418,43 +419,43 @@ func (b *kqBatch) otherLink(a *kqArrival) *kqNode {
 }
 
 // decide settles the fate of each departure not paired with an arrival.
-func (b *kqBatch) decide() {
+func (b *batch) decide() {
 	for _, d := range b.order {
 		if d.to != nil {
-			d.fate = kqMoved
+			d.fate = fateMoved
 			continue
 		}
 		d.fate = b.fateOf(d)
 	}
 }
 
-func (b *kqBatch) fateOf(d *kqDeparture) kqFate {
+func (b *batch) fateOf(d *departure) fate {
 	n := d.node
 	if n.w == nil {
-		return kqRemoved // no descriptor to ask: gone, as far as can be told
+		return fateRemoved // no descriptor to ask: gone, as far as can be told
 	}
 	b.where(d)
 	switch {
 	case d.err != nil || d.nlink == 0:
-		return kqRemoved
+		return fateRemoved
 	case b.otherName(n):
-		return kqRemoved // this name went; the object keeps another
-	case n.w.flags&(kqDelete|kqRevoke) != 0:
-		return kqRemoved // unlinked here, linked outside SOURCE
+		return fateRemoved // this name went; the object keeps another
+	case n.w.flags&(Delete|Revoke) != 0:
+		return fateRemoved // unlinked here, linked outside SOURCE
 	case d.polled:
-		return kqLeft // moved into a polled directory: its scans report the arrival
+		return fateLeft // moved into a polled directory: its scans report the arrival
 	case b.k.locate && d.abs != "":
-		if _, inside := b.k.s.rel(d.abs); !inside {
-			return kqLeft
+		if _, inside := b.k.s.Rel(d.abs); !inside {
+			return fateLeft
 		}
 	}
 	if p := d.parked; p != nil && b.k.drains > p.drain && time.Since(p.since) >= b.k.grace {
-		return kqLeft
+		return fateLeft
 	}
-	return kqParks
+	return fateParks
 }
 
-func (b *kqBatch) otherName(n *kqNode) bool {
+func (b *batch) otherName(n *node) bool {
 	for _, m := range n.w.names {
 		if m != n && b.departed[m] == nil && m.attached(b.k.root) {
 			return true

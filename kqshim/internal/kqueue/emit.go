@@ -1,6 +1,6 @@
-package kqshim
+package kqueue
 
-// The emission half of a kqueue batch (kqueue_batch.go has discovery and
+// The emission half of a kqueue batch (batch.go has discovery and
 // decision): the changes are reported in an order that is a possible
 // history — a name is vacated before it is taken, a directory's contents
 // leave before it does, a directory appears before its contents — and
@@ -11,21 +11,23 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/notifyfs/notifyfs/kqshim/internal/fsobj"
 )
 
-type kqStepKind uint8
+type stepKind uint8
 
 const (
-	kqStepRemove kqStepKind = iota // report the name gone, drop the object
-	kqStepPark                     // take the object out of the tree, unreported for now
-	kqStepRename
-	kqStepCreate
+	stepRemove stepKind = iota // report the name gone, drop the object
+	stepPark                   // take the object out of the tree, unreported for now
+	stepRename
+	stepCreate
 )
 
-type kqStep struct {
-	kind  kqStepKind
-	node  *kqNode
-	dir   *kqNode // rename, create: where it goes
+type step struct {
+	kind  stepKind
+	node  *node
+	dir   *node // rename, create: where it goes
 	name  string
 	moved bool   // remove: it left SOURCE
 	from  string // the path it had, if it is out of the tree already
@@ -35,17 +37,17 @@ type kqStep struct {
 	done      bool
 }
 
-type kqSlot struct {
-	dir  *kqNode
+type slot struct {
+	dir  *node
 	name string
 }
 
 // emit reports the batch's changes in an order that is a possible
-// history and applies them to the tree (see kqBatch).
-func (b *kqBatch) emit() {
+// history and applies them to the tree (see batch).
+func (b *batch) emit() {
 	b.expireParked()
 	steps, replaced := b.plan()
-	pending := map[*kqNode]*kqStep{}
+	pending := map[*node]*step{}
 	for _, st := range steps {
 		pending[st.node] = st
 	}
@@ -62,13 +64,13 @@ func (b *kqBatch) emit() {
 
 // expireParked reports the objects parked in an earlier batch whose
 // grace ran out and which no listing found since: they left SOURCE.
-func (b *kqBatch) expireParked() {
+func (b *batch) expireParked() {
 	for n, p := range b.k.parked {
 		if b.departed[n] != nil || b.k.drains <= p.drain || time.Since(p.since) < b.k.grace {
 			continue
 		}
 		b.k.dropTree(n)
-		b.k.s.removed(p.from, n.isDir(), true)
+		b.k.s.Removed(p.from, n.IsDir(), true)
 	}
 }
 
@@ -76,44 +78,44 @@ func (b *kqBatch) expireParked() {
 // the order found, so directories before their contents). An object that
 // went from a name another object is renamed to was replaced: the rename
 // says it all.
-func (b *kqBatch) plan() ([]*kqStep, map[*kqNode]bool) {
-	dest := map[kqSlot]bool{}
+func (b *batch) plan() ([]*step, map[*node]bool) {
+	dest := map[slot]bool{}
 	for _, d := range b.order {
 		if d.to != nil {
-			dest[kqSlot{d.to.dir, d.to.name}] = true
+			dest[slot{d.to.dir, d.to.name}] = true
 		}
 	}
-	replaced := map[*kqNode]bool{}
-	var removes, renames, creates []*kqStep
+	replaced := map[*node]bool{}
+	var removes, renames, creates []*step
 	for _, d := range b.order {
 		n := d.node
 		switch {
-		case d.fate == kqMoved:
-			renames = append(renames, &kqStep{kind: kqStepRename, node: n, dir: d.to.dir, name: d.to.name, from: b.parkedFrom(d)})
+		case d.fate == fateMoved:
+			renames = append(renames, &step{kind: stepRename, node: n, dir: d.to.dir, name: d.to.name, from: b.parkedFrom(d)})
 		case d.parked != nil:
 			// Still out of the tree, still waiting.
-		case dest[kqSlot{n.parent, n.name}]:
+		case dest[slot{n.parent, n.name}]:
 			replaced[n] = true
-		case d.fate == kqParks:
-			removes = append(removes, &kqStep{kind: kqStepPark, node: n})
+		case d.fate == fateParks:
+			removes = append(removes, &step{kind: stepPark, node: n})
 		default:
-			removes = append(removes, &kqStep{kind: kqStepRemove, node: n, moved: d.fate == kqLeft})
+			removes = append(removes, &step{kind: stepRemove, node: n, moved: d.fate == fateLeft})
 		}
 	}
-	paths := map[*kqNode]string{}
+	paths := map[*node]string{}
 	for _, st := range removes {
 		paths[st.node] = st.node.path()
 	}
-	sort.SliceStable(removes, func(i, j int) bool { return deeperFirst(paths[removes[i].node], paths[removes[j].node]) })
+	sort.SliceStable(removes, func(i, j int) bool { return fsobj.DeeperFirst(paths[removes[i].node], paths[removes[j].node]) })
 	for _, a := range b.arrivals {
 		if a.node != nil {
-			creates = append(creates, &kqStep{kind: kqStepCreate, node: a.node, dir: a.dir, name: a.name})
+			creates = append(creates, &step{kind: stepCreate, node: a.node, dir: a.dir, name: a.name})
 		}
 	}
 	return append(append(removes, renames...), creates...), replaced
 }
 
-func (b *kqBatch) parkedFrom(d *kqDeparture) string {
+func (b *batch) parkedFrom(d *departure) string {
 	if d.parked != nil {
 		return d.parked.from
 	}
@@ -121,7 +123,7 @@ func (b *kqBatch) parkedFrom(d *kqDeparture) string {
 }
 
 // pass applies every step that is ready, in order; it returns how many.
-func (b *kqBatch) pass(steps []*kqStep, pending map[*kqNode]*kqStep, replaced map[*kqNode]bool) int {
+func (b *batch) pass(steps []*step, pending map[*node]*step, replaced map[*node]bool) int {
 	done := 0
 	for _, st := range steps {
 		if st.done || !b.ready(st, pending, replaced) {
@@ -135,12 +137,12 @@ func (b *kqBatch) pass(steps []*kqStep, pending map[*kqNode]*kqStep, replaced ma
 	return done
 }
 
-func (b *kqBatch) ready(st *kqStep, pending map[*kqNode]*kqStep, replaced map[*kqNode]bool) bool {
+func (b *batch) ready(st *step, pending map[*node]*step, replaced map[*node]bool) bool {
 	root := b.k.root
 	switch st.kind {
-	case kqStepRemove, kqStepPark:
-		return st.node.attached(root) && !kqBusy(st.node, pending)
-	case kqStepRename:
+	case stepRemove, stepPark:
+		return st.node.attached(root) && !busy(st.node, pending)
+	case stepRename:
 		if st.from == "" && !st.displaced && !st.node.attached(root) {
 			return false
 		}
@@ -150,11 +152,11 @@ func (b *kqBatch) ready(st *kqStep, pending map[*kqNode]*kqStep, replaced map[*k
 		return false
 	}
 	occ := st.dir.kids[st.name]
-	return occ == nil || occ == st.node || (replaced[occ] && !kqBusy(occ, pending))
+	return occ == nil || occ == st.node || (replaced[occ] && !busy(occ, pending))
 }
 
-// kqBusy: something in directory n has a step still to take.
-func kqBusy(n *kqNode, pending map[*kqNode]*kqStep) bool {
+// busy: something in directory n has a step still to take.
+func busy(n *node, pending map[*node]*step) bool {
 	for _, kid := range n.kids {
 		if pending[kid] != nil {
 			return true
@@ -163,18 +165,18 @@ func kqBusy(n *kqNode, pending map[*kqNode]*kqStep) bool {
 	return false
 }
 
-func (b *kqBatch) apply(st *kqStep) {
+func (b *batch) apply(st *step) {
 	k, n := b.k, st.node
 	switch st.kind {
-	case kqStepRemove:
+	case stepRemove:
 		rel := n.path()
 		k.detach(n)
 		k.dropTree(n)
-		k.s.removed(rel, n.isDir(), st.moved)
-	case kqStepPark:
-		k.parked[n] = &kqParked{from: n.path(), since: time.Now(), drain: k.drains}
+		k.s.Removed(rel, n.IsDir(), st.moved)
+	case stepPark:
+		k.parked[n] = &parked{from: n.path(), since: time.Now(), drain: k.drains}
 		k.detach(n)
-	case kqStepRename:
+	case stepRename:
 		from := st.from
 		if from == "" {
 			from = n.path()
@@ -193,34 +195,34 @@ func (b *kqBatch) apply(st *kqStep) {
 			k.reappeared(n)
 			return
 		}
-		k.s.renamed(from, n.path(), replaced)
-	case kqStepCreate:
+		k.s.Renamed(from, n.path(), replaced)
+	case stepCreate:
 		n.parent, n.name = st.dir, st.name
 		st.dir.kids[st.name] = n
 		k.index(n)
-		if w := n.w; w != nil && !w.closed && !kqHas(w.names, n) {
+		if w := n.w; w != nil && !w.closed && !has(w.names, n) {
 			w.names = append(w.names, n) // a new hard link
 		}
 		// Reported even if gone again (its removal follows, by the
 		// directory's next listing).
-		k.s.created(n.path(), n.isDir(), false)
+		k.s.Created(n.path(), n.IsDir(), false)
 	}
 }
 
 // reappeared reports a displaced object, and what is in it, as moved in.
-func (k *kqBackend) reappeared(n *kqNode) {
-	queue := []*kqNode{n}
+func (k *Backend) reappeared(n *node) {
+	queue := []*node{n}
 	for len(queue) > 0 {
 		m := queue[0]
 		queue = queue[1:]
-		k.s.created(m.path(), m.isDir(), m == n)
-		for _, name := range sortedKeys(m.kids) {
+		k.s.Created(m.path(), m.IsDir(), m == n)
+		for _, name := range fsobj.SortedKeys(m.kids) {
 			queue = append(queue, m.kids[name])
 		}
 	}
 }
 
-func kqHas(ns []*kqNode, n *kqNode) bool {
+func has(ns []*node, n *node) bool {
 	for _, m := range ns {
 		if m == n {
 			return true
@@ -236,16 +238,16 @@ func kqHas(ns []*kqNode, n *kqNode) bool {
 // reader applying "rename b <- a; rename a <- b" in turn ends up with
 // one object, not two. This history (b replaced by a's object, then a
 // new object at a) is a true one, if less precise.
-func (b *kqBatch) displace(steps []*kqStep, pending map[*kqNode]*kqStep) bool {
+func (b *batch) displace(steps []*step, pending map[*node]*step) bool {
 	for _, st := range steps {
-		if st.done || st.kind != kqStepRename || pending[st.dir] != nil || !st.dir.attached(b.k.root) {
+		if st.done || st.kind != stepRename || pending[st.dir] != nil || !st.dir.attached(b.k.root) {
 			continue
 		}
 		occ := st.dir.kids[st.name]
 		if occ == nil {
 			continue
 		}
-		if o := pending[occ]; o != nil && o.kind == kqStepRename && !o.displaced {
+		if o := pending[occ]; o != nil && o.kind == stepRename && !o.displaced {
 			o.displaced = true
 			b.k.detach(occ)
 			return true
@@ -257,7 +259,7 @@ func (b *kqBatch) displace(steps []*kqStep, pending map[*kqNode]*kqStep) bool {
 // abandon gives up on steps that cannot be ordered (which a consistent
 // tree never leaves): their objects are dropped and subscribers told to
 // re-read the tree.
-func (b *kqBatch) abandon(steps []*kqStep) {
+func (b *batch) abandon(steps []*step) {
 	for _, st := range steps {
 		if st.done {
 			continue
@@ -265,11 +267,11 @@ func (b *kqBatch) abandon(steps []*kqStep) {
 		b.k.detach(st.node)
 		b.k.dropTree(st.node)
 	}
-	b.k.s.rescan("", "kqueue: changes of one batch could not be put in order")
+	b.k.s.Rescan("", "kqueue: changes of one batch could not be put in order")
 }
 
-// kqJoinReversed joins path segments listed from the leaf up.
-func kqJoinReversed(segs []string) string {
+// joinReversed joins path segments listed from the leaf up.
+func joinReversed(segs []string) string {
 	for i, j := 0, len(segs)-1; i < j; i, j = i+1, j-1 {
 		segs[i], segs[j] = segs[j], segs[i]
 	}

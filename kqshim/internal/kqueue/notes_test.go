@@ -1,4 +1,4 @@
-package kqshim
+package kqueue
 
 import (
 	"fmt"
@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/notifyfs/notifyfs/eventbus"
+	"github.com/notifyfs/notifyfs/kqshim/internal/fsobj"
 )
 
 // The kqueue translation is tested here on any system: changes are made
@@ -23,32 +24,32 @@ import (
 // own: like the kernel, it knows the objects behind its descriptors and
 // finds where they are (F_GETPATH) by their identity on disk.
 
-// kqFake is a kqSource over a real directory tree.
-type kqFake struct {
+// fake is a Source over a real directory tree.
+type fake struct {
 	mu      sync.Mutex
 	places  []string // where objects may be: SOURCE, then outside it
 	getpath bool     // macOS: where tells the path; FreeBSD: it cannot
-	next    kqHandle
-	objs    map[kqHandle]entry
-	queue   [][]kqNote
+	next    Handle
+	objs    map[Handle]fsobj.Entry
+	queue   [][]Note
 	wake    chan struct{}
 	closed  bool
 }
 
-func newKqFake(getpath bool, places ...string) *kqFake {
-	return &kqFake{places: places, getpath: getpath, objs: map[kqHandle]entry{}, wake: make(chan struct{}, 1)}
+func newFake(getpath bool, places ...string) *fake {
+	return &fake{places: places, getpath: getpath, objs: map[Handle]fsobj.Entry{}, wake: make(chan struct{}, 1)}
 }
 
 // find is where an object is now (the first of its names).
-func (f *kqFake) find(id entry) (string, entry, bool) {
+func (f *fake) find(id fsobj.Entry) (string, fsobj.Entry, bool) {
 	var found string
-	var at entry
+	var at fsobj.Entry
 	for _, top := range f.places {
 		filepath.WalkDir(top, func(p string, _ fs.DirEntry, err error) error {
 			if err != nil || found != "" {
 				return filepath.SkipDir
 			}
-			if e, err := statEntry(p); err == nil && kqSame(e, id) {
+			if e, err := fsobj.Stat(p); err == nil && same(e, id) {
 				found, at = p, e
 				return filepath.SkipAll
 			}
@@ -58,46 +59,46 @@ func (f *kqFake) find(id entry) (string, entry, bool) {
 			return found, at, true
 		}
 	}
-	return "", entry{}, false
+	return "", fsobj.Entry{}, false
 }
 
-func (f *kqFake) open(dir kqHandle, name string) (kqHandle, entry, error) {
+func (f *fake) open(dir Handle, name string) (Handle, fsobj.Entry, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	p := name
-	if dir != kqNoHandle {
+	if dir != NoHandle {
 		id, ok := f.objs[dir]
 		if !ok {
-			return kqNoHandle, entry{}, syscall.EBADF
+			return NoHandle, fsobj.Entry{}, syscall.EBADF
 		}
 		d, _, ok := f.find(id)
 		if !ok {
-			return kqNoHandle, entry{}, syscall.ENOENT
+			return NoHandle, fsobj.Entry{}, syscall.ENOENT
 		}
 		p = filepath.Join(d, name)
 	}
-	e, err := statEntry(p)
+	e, err := fsobj.Stat(p)
 	switch {
 	case err != nil:
-		return kqNoHandle, entry{}, err
-	case e.mode&syscall.S_IFMT == syscall.S_IFLNK:
-		return kqNoHandle, entry{}, syscall.ELOOP // O_NOFOLLOW
-	case !kqWatchable(e):
-		return kqNoHandle, entry{}, errKqUnwatchable
+		return NoHandle, fsobj.Entry{}, err
+	case e.Mode&syscall.S_IFMT == syscall.S_IFLNK:
+		return NoHandle, fsobj.Entry{}, syscall.ELOOP // O_NOFOLLOW
+	case !watchable(e):
+		return NoHandle, fsobj.Entry{}, errUnwatchable
 	}
 	f.next++
 	f.objs[f.next] = e
 	return f.next, e, nil
 }
 
-func (f *kqFake) forget(h kqHandle) {
+func (f *fake) forget(h Handle) {
 	f.mu.Lock()
 	delete(f.objs, h)
 	f.mu.Unlock()
 }
 
 // push queues one read's worth of notes.
-func (f *kqFake) push(notes []kqNote) {
+func (f *fake) push(notes []Note) {
 	f.mu.Lock()
 	f.queue = append(f.queue, notes)
 	f.mu.Unlock()
@@ -106,13 +107,13 @@ func (f *kqFake) push(notes []kqNote) {
 
 // read hands out one pushed batch per call. Notes of a descriptor closed
 // since are gone, as closing a descriptor takes them off a kqueue.
-func (f *kqFake) read(timeout time.Duration) ([]kqNote, error) {
+func (f *fake) read(timeout time.Duration) ([]Note, error) {
 	for {
 		f.mu.Lock()
 		if len(f.queue) > 0 {
 			batch := f.queue[0]
 			f.queue = f.queue[1:]
-			var kept []kqNote
+			var kept []Note
 			for _, n := range batch {
 				if _, open := f.objs[n.h]; open {
 					kept = append(kept, n)
@@ -143,14 +144,14 @@ func (f *kqFake) read(timeout time.Duration) ([]kqNote, error) {
 	}
 }
 
-func (f *kqFake) interrupt() {
+func (f *fake) interrupt() {
 	select {
 	case f.wake <- struct{}{}:
 	default:
 	}
 }
 
-func (f *kqFake) where(h kqHandle) (string, uint32, error) {
+func (f *fake) where(h Handle) (string, uint32, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	id, ok := f.objs[h]
@@ -164,88 +165,92 @@ func (f *kqFake) where(h kqHandle) (string, uint32, error) {
 	if !f.getpath {
 		p = ""
 	}
-	return p, e.nlink, nil
+	return p, e.Nlink, nil
 }
 
-func (f *kqFake) close() error {
+func (f *fake) close() error {
 	f.mu.Lock()
 	f.closed = true
 	f.mu.Unlock()
 	return nil
 }
 
-func (f *kqFake) handles() int {
+func (f *fake) handles() int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return len(f.objs)
 }
 
-// kqFixture is a temporary SOURCE (and a place outside it) watched by the
-// translation through a kqFake; what it publishes is collected.
-type kqFixture struct {
+// fixture is a temporary SOURCE (and a place outside it) watched by the
+// translation through a fake; what it publishes is collected.
+type fixture struct {
 	t    *testing.T
 	root string
 	out  string
-	src  *kqFake
-	k    *kqBackend
+	src  *fake
+	k    *Backend
+	sink TestSink
 
 	mu  sync.Mutex
 	evs []*eventbus.Event
 }
 
-func newKqFixture(t *testing.T, getpath bool) *kqFixture {
+func newFixture(t *testing.T, getpath bool) *fixture {
 	t.Helper()
 	base, err := filepath.EvalSymlinks(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
-	fx := &kqFixture{t: t, root: filepath.Join(base, "src"), out: filepath.Join(base, "out")}
+	fx := &fixture{t: t, root: filepath.Join(base, "src"), out: filepath.Join(base, "out")}
 	fx.must(os.Mkdir(fx.root, 0o755))
 	fx.must(os.Mkdir(fx.out, 0o755))
-	fx.src = newKqFake(getpath, fx.root, fx.out)
+	fx.src = newFake(getpath, fx.root, fx.out)
 	return fx
 }
 
-func (fx *kqFixture) must(err error) {
+func (fx *fixture) must(err error) {
 	fx.t.Helper()
 	if err != nil {
 		fx.t.Fatal(err)
 	}
 }
 
-func (fx *kqFixture) publish(ev *eventbus.Event) {
+func (fx *fixture) publish(ev *eventbus.Event) {
 	fx.mu.Lock()
 	fx.evs = append(fx.evs, ev)
 	fx.mu.Unlock()
 }
 
 // start watches SOURCE with the given descriptor budget (0: plenty).
-func (fx *kqFixture) start(budget int) {
+func (fx *fixture) start(budget int) {
 	fx.t.Helper()
 	if budget == 0 {
 		budget = 1 << 10
 	}
-	s := newSink(fx.root, Config{Source: fx.root, Publish: fx.publish, Logf: fx.t.Logf})
-	fx.k = newKqBackend(s, fx.src, Options{PollInterval: time.Hour}, budget)
+	if NewTestSink == nil {
+		fx.t.Fatal("kqshim did not set NewTestSink")
+	}
+	fx.sink = NewTestSink(fx.root, fx.publish, fx.t.Logf)
+	fx.k = newBackend(fx.sink, fx.src, time.Hour, budget)
 	fx.k.grace = 0 // the tests say when a drain comes; one later drain is the grace
 	fx.must(fx.k.start())
-	fx.t.Cleanup(func() { fx.k.close() })
+	fx.t.Cleanup(func() { fx.k.Close() })
 }
 
-func (fx *kqFixture) p(rel string) string {
+func (fx *fixture) p(rel string) string {
 	if rel == "" {
 		return fx.root
 	}
 	return filepath.Join(fx.root, rel)
 }
 
-func (fx *kqFixture) write(rel, data string) {
+func (fx *fixture) write(rel, data string) {
 	fx.t.Helper()
 	fx.must(os.WriteFile(fx.p(rel), []byte(data), 0o644))
 }
 
 // tree makes directories (names ending in /) and files.
-func (fx *kqFixture) tree(rels ...string) {
+func (fx *fixture) tree(rels ...string) {
 	fx.t.Helper()
 	for _, rel := range rels {
 		if d, ok := strings.CutSuffix(rel, "/"); ok {
@@ -258,24 +263,24 @@ func (fx *kqFixture) tree(rels ...string) {
 }
 
 // n is a note for the object at rel now (look it up before changing it).
-func (fx *kqFixture) n(rel string, flags kqFlags) kqNote {
+func (fx *fixture) n(rel string, flags Flags) Note {
 	fx.t.Helper()
-	e, err := statEntry(fx.p(rel))
+	e, err := fsobj.Stat(fx.p(rel))
 	fx.must(err)
 	fx.src.mu.Lock()
 	defer fx.src.mu.Unlock()
 	for h, id := range fx.src.objs {
-		if kqSame(id, e) {
-			return kqNote{h: h, flags: flags}
+		if same(id, e) {
+			return Note{h: h, flags: flags}
 		}
 	}
 	fx.t.Fatalf("%q is not watched", rel)
-	return kqNote{}
+	return Note{}
 }
 
 // drain hands the translation the notes as successive reads of one look
 // at the queue.
-func (fx *kqFixture) drain(reads ...[]kqNote) {
+func (fx *fixture) drain(reads ...[]Note) {
 	fx.t.Helper()
 	for _, r := range reads {
 		fx.src.push(r)
@@ -289,7 +294,7 @@ func (fx *kqFixture) drain(reads ...[]kqNote) {
 }
 
 // settle lets parked objects' grace run out (one more drain each).
-func (fx *kqFixture) settle() {
+func (fx *fixture) settle() {
 	for i := 0; i < 3 && len(fx.k.parked) > 0; i++ {
 		fx.drain()
 	}
@@ -300,12 +305,15 @@ func (fx *kqFixture) settle() {
 
 // take returns what was published since the last take, as "type path
 // [<- from]".
-func (fx *kqFixture) take() string {
+func (fx *fixture) take() string {
 	fx.mu.Lock()
 	defer fx.mu.Unlock()
 	var out []string
 	for _, e := range fx.evs {
-		s := eventLine(e)
+		s := e.Type.String() + " " + e.Path
+		if e.From != "" {
+			s += " <- " + e.From
+		}
 		if e.Origin != eventbus.OriginBacking {
 			s += " (origin " + e.Origin.String() + ")"
 		}
@@ -318,13 +326,14 @@ func (fx *kqFixture) take() string {
 // agrees checks the translation's tree against the disk: the same names
 // of the same objects, a descriptor for every directory and regular file
 // (one per object), and none left over.
-func (fx *kqFixture) agrees() {
+func (fx *fixture) agrees() {
 	fx.t.Helper()
 	k := fx.k
-	want := mustScan(fx.t, fx.root)
-	got := map[string]*kqNode{}
-	var walk func(n *kqNode)
-	walk = func(n *kqNode) {
+	want, err := fx.sink.Scan("")
+	fx.must(err)
+	got := map[string]*node{}
+	var walk func(n *node)
+	walk = func(n *node) {
 		for _, kid := range n.kids {
 			got[kid.path()] = kid
 			walk(kid)
@@ -332,9 +341,9 @@ func (fx *kqFixture) agrees() {
 	}
 	walk(k.root)
 	for p, e := range want {
-		if n := got[p]; n == nil || !kqSame(n.e, e) {
+		if n := got[p]; n == nil || !same(n.e, e) {
 			fx.t.Errorf("tree: %q missing or another object", p)
-		} else if kqWatchable(e) && n.w == nil {
+		} else if watchable(e) && n.w == nil {
 			fx.t.Errorf("tree: %q has no descriptor", p)
 		}
 	}
@@ -343,10 +352,10 @@ func (fx *kqFixture) agrees() {
 			fx.t.Errorf("tree: %q is not on disk", p)
 		}
 	}
-	objects := map[kqIdent]bool{kqIdentOf(k.root.e): true}
+	objects := map[ident]bool{identOf(k.root.e): true}
 	for _, e := range want {
-		if kqWatchable(e) {
-			objects[kqIdentOf(e)] = true
+		if watchable(e) {
+			objects[identOf(e)] = true
 		}
 	}
 	if n := fx.src.handles(); n != len(objects) || n != len(k.watches) {
@@ -357,17 +366,17 @@ func (fx *kqFixture) agrees() {
 	}
 }
 
-// kqDelivery is one way the notes of a change reach the translation:
+// delivery is one way the notes of a change reach the translation:
 // drains (looks at the queue until empty), each of one or more reads.
-type kqDelivery struct {
+type delivery struct {
 	name   string
 	drains [][][]int // indices into the notes
 }
 
-// kqDeliveries lists the ways n notes can arrive: in every order (a
+// deliveries lists the ways n notes can arrive: in every order (a
 // sample, beyond 4 notes), all in one read, split between two reads of
 // one drain, or split between two drains, at every point.
-func kqDeliveries(n int) []kqDelivery {
+func deliveries(n int) []delivery {
 	var perms [][]int
 	var permute func(prefix, rest []int)
 	permute = func(prefix, rest []int) {
@@ -390,24 +399,24 @@ func kqDeliveries(n int) []kqDelivery {
 		r.Shuffle(len(perms), func(i, j int) { perms[i], perms[j] = perms[j], perms[i] })
 		perms = perms[:24]
 	}
-	var ds []kqDelivery
+	var ds []delivery
 	for _, p := range perms {
-		ds = append(ds, kqDelivery{fmt.Sprint(p), [][][]int{{p}}})
+		ds = append(ds, delivery{fmt.Sprint(p), [][][]int{{p}}})
 		for i := 1; i < len(p); i++ {
 			ds = append(ds,
-				kqDelivery{fmt.Sprintf("%v,%v", p[:i], p[i:]), [][][]int{{p[:i], p[i:]}}},
-				kqDelivery{fmt.Sprintf("%v|%v", p[:i], p[i:]), [][][]int{{p[:i]}, {p[i:]}}})
+				delivery{fmt.Sprintf("%v,%v", p[:i], p[i:]), [][][]int{{p[:i], p[i:]}}},
+				delivery{fmt.Sprintf("%v|%v", p[:i], p[i:]), [][][]int{{p[:i]}, {p[i:]}}})
 		}
 	}
 	return ds
 }
 
-// kqCase is one change made on disk, the notes the kernel posts for it
+// testCase is one change made on disk, the notes the kernel posts for it
 // (handles looked up before the change), and what must be published.
-type kqCase struct {
+type testCase struct {
 	name   string
 	before []string // the tree when watching starts (see tree)
-	change func(fx *kqFixture) []kqNote
+	change func(fx *fixture) []Note
 	want   string
 	// or is another history the notes allow: split between drains,
 	// changes to one object's data and attributes may be reported in
@@ -415,203 +424,203 @@ type kqCase struct {
 	or string
 }
 
-func kqNotes(ns ...kqNote) []kqNote { return ns }
+func noteList(ns ...Note) []Note { return ns }
 
-var kqCases = []kqCase{
+var cases = []testCase{
 	{
 		name: "create file",
-		change: func(fx *kqFixture) []kqNote {
-			r := fx.n("", kqWrite)
+		change: func(fx *fixture) []Note {
+			r := fx.n("", Write)
 			fx.write("a", "1")
-			return kqNotes(r)
+			return noteList(r)
 		},
 		want: "create a",
 	},
 	{
 		name: "mkdir with contents",
-		change: func(fx *kqFixture) []kqNote {
-			r := fx.n("", kqWrite|kqLink)
+		change: func(fx *fixture) []Note {
+			r := fx.n("", Write|Link)
 			fx.tree("d/x", "d/e/y")
-			return kqNotes(r)
+			return noteList(r)
 		},
 		want: "mkdir d; mkdir d/e; create d/x; create d/e/y",
 	},
 	{
 		name:   "symlink",
 		before: []string{"a"},
-		change: func(fx *kqFixture) []kqNote {
-			r := fx.n("", kqWrite)
+		change: func(fx *fixture) []Note {
+			r := fx.n("", Write)
 			fx.must(os.Symlink("a", fx.p("s")))
-			return kqNotes(r)
+			return noteList(r)
 		},
 		want: "symlink s",
 	},
 	{
 		name: "fifo",
-		change: func(fx *kqFixture) []kqNote {
-			r := fx.n("", kqWrite)
+		change: func(fx *fixture) []Note {
+			r := fx.n("", Write)
 			fx.must(syscall.Mkfifo(fx.p("f"), 0o644))
-			return kqNotes(r)
+			return noteList(r)
 		},
 		want: "mknod f",
 	},
 	{
 		name:   "remove file",
 		before: []string{"a", "b"},
-		change: func(fx *kqFixture) []kqNote {
-			r, a := fx.n("", kqWrite), fx.n("a", kqDelete)
+		change: func(fx *fixture) []Note {
+			r, a := fx.n("", Write), fx.n("a", Delete)
 			fx.must(os.Remove(fx.p("a")))
-			return kqNotes(r, a)
+			return noteList(r, a)
 		},
 		want: "remove a",
 	},
 	{
 		name:   "remove symlink",
 		before: []string{"a"},
-		change: func(fx *kqFixture) []kqNote {
+		change: func(fx *fixture) []Note {
 			fx.must(os.Symlink("a", fx.p("s")))
-			fx.drain(kqNotes(fx.n("", kqWrite)))
+			fx.drain(noteList(fx.n("", Write)))
 			fx.take()
-			r := fx.n("", kqWrite)
+			r := fx.n("", Write)
 			fx.must(os.Remove(fx.p("s")))
-			return kqNotes(r)
+			return noteList(r)
 		},
 		want: "remove s",
 	},
 	{
 		name:   "rmdir with contents",
 		before: []string{"d/x", "d/sub/", "k"},
-		change: func(fx *kqFixture) []kqNote {
-			x, sub := fx.n("d/x", kqDelete), fx.n("d/sub", kqDelete)
-			dw, dd, r := fx.n("d", kqWrite|kqLink), fx.n("d", kqDelete), fx.n("", kqWrite|kqLink)
+		change: func(fx *fixture) []Note {
+			x, sub := fx.n("d/x", Delete), fx.n("d/sub", Delete)
+			dw, dd, r := fx.n("d", Write|Link), fx.n("d", Delete), fx.n("", Write|Link)
 			fx.must(os.RemoveAll(fx.p("d")))
-			return kqNotes(x, sub, dw, dd, r)
+			return noteList(x, sub, dw, dd, r)
 		},
 		want: "rmdir d/sub; remove d/x; rmdir d",
 	},
 	{
 		name:   "rename within a directory",
 		before: []string{"a", "z"},
-		change: func(fx *kqFixture) []kqNote {
-			r, a := fx.n("", kqWrite), fx.n("a", kqRename)
+		change: func(fx *fixture) []Note {
+			r, a := fx.n("", Write), fx.n("a", Rename)
 			fx.must(os.Rename(fx.p("a"), fx.p("b")))
-			return kqNotes(r, a)
+			return noteList(r, a)
 		},
 		want: "rename b <- a",
 	},
 	{
 		name:   "rename across directories",
 		before: []string{"d1/a", "d2/"},
-		change: func(fx *kqFixture) []kqNote {
-			d1, d2, a := fx.n("d1", kqWrite|kqExtend), fx.n("d2", kqWrite|kqExtend), fx.n("d1/a", kqRename)
+		change: func(fx *fixture) []Note {
+			d1, d2, a := fx.n("d1", Write|Extend), fx.n("d2", Write|Extend), fx.n("d1/a", Rename)
 			fx.must(os.Rename(fx.p("d1/a"), fx.p("d2/b")))
-			return kqNotes(d1, d2, a)
+			return noteList(d1, d2, a)
 		},
 		want: "rename d2/b <- d1/a",
 	},
 	{
 		name:   "rename of a directory",
 		before: []string{"d/x", "d/e/y"},
-		change: func(fx *kqFixture) []kqNote {
-			r, d := fx.n("", kqWrite), fx.n("d", kqRename)
+		change: func(fx *fixture) []Note {
+			r, d := fx.n("", Write), fx.n("d", Rename)
 			fx.must(os.Rename(fx.p("d"), fx.p("f")))
-			return kqNotes(r, d)
+			return noteList(r, d)
 		},
 		want: "rename f <- d",
 	},
 	{
 		name:   "directory moved across directories",
 		before: []string{"p/d/x", "q/"},
-		change: func(fx *kqFixture) []kqNote {
-			p, q, d := fx.n("p", kqWrite|kqLink|kqExtend), fx.n("q", kqWrite|kqLink|kqExtend), fx.n("p/d", kqRename)
+		change: func(fx *fixture) []Note {
+			p, q, d := fx.n("p", Write|Link|Extend), fx.n("q", Write|Link|Extend), fx.n("p/d", Rename)
 			fx.must(os.Rename(fx.p("p/d"), fx.p("q/d")))
-			return kqNotes(p, q, d)
+			return noteList(p, q, d)
 		},
 		want: "rename q/d <- p/d",
 	},
 	{
 		name:   "directory moved with a change inside",
 		before: []string{"p/sub/x", "q/"},
-		change: func(fx *kqFixture) []kqNote {
-			p, q := fx.n("p", kqWrite|kqLink), fx.n("q", kqWrite|kqLink)
-			sr, sw := fx.n("p/sub", kqRename), fx.n("p/sub", kqWrite)
+		change: func(fx *fixture) []Note {
+			p, q := fx.n("p", Write|Link), fx.n("q", Write|Link)
+			sr, sw := fx.n("p/sub", Rename), fx.n("p/sub", Write)
 			fx.must(os.Rename(fx.p("p/sub"), fx.p("q/sub")))
 			fx.write("q/sub/new", "n")
-			return kqNotes(p, q, sr, sw)
+			return noteList(p, q, sr, sw)
 		},
 		want: "rename q/sub <- p/sub; create q/sub/new",
 	},
 	{
 		name:   "move out of SOURCE",
 		before: []string{"a", "b"},
-		change: func(fx *kqFixture) []kqNote {
-			r, a := fx.n("", kqWrite), fx.n("a", kqRename)
+		change: func(fx *fixture) []Note {
+			r, a := fx.n("", Write), fx.n("a", Rename)
 			fx.must(os.Rename(fx.p("a"), filepath.Join(fx.out, "a")))
-			return kqNotes(r, a)
+			return noteList(r, a)
 		},
 		want: "remove a",
 	},
 	{
 		name:   "directory moved out of SOURCE",
 		before: []string{"d/x", "d/e/y"},
-		change: func(fx *kqFixture) []kqNote {
-			r, d := fx.n("", kqWrite|kqLink), fx.n("d", kqRename)
+		change: func(fx *fixture) []Note {
+			r, d := fx.n("", Write|Link), fx.n("d", Rename)
 			fx.must(os.Rename(fx.p("d"), filepath.Join(fx.out, "d")))
-			return kqNotes(r, d)
+			return noteList(r, d)
 		},
 		want: "rmdir d",
 	},
 	{
 		name: "directory moved into SOURCE",
-		change: func(fx *kqFixture) []kqNote {
+		change: func(fx *fixture) []Note {
 			fx.must(os.MkdirAll(filepath.Join(fx.out, "m/e"), 0o755))
 			fx.must(os.WriteFile(filepath.Join(fx.out, "m/e/y"), nil, 0o644))
-			r := fx.n("", kqWrite|kqLink)
+			r := fx.n("", Write|Link)
 			fx.must(os.Rename(filepath.Join(fx.out, "m"), fx.p("m")))
-			return kqNotes(r)
+			return noteList(r)
 		},
 		want: "mkdir m; mkdir m/e; create m/e/y",
 	},
 	{
 		name:   "rename replacing a file",
 		before: []string{"a", "t"},
-		change: func(fx *kqFixture) []kqNote {
-			r, t, a := fx.n("", kqWrite), fx.n("t", kqRename), fx.n("a", kqDelete)
+		change: func(fx *fixture) []Note {
+			r, t, a := fx.n("", Write), fx.n("t", Rename), fx.n("a", Delete)
 			fx.must(os.Rename(fx.p("t"), fx.p("a")))
-			return kqNotes(r, t, a)
+			return noteList(r, t, a)
 		},
 		want: "rename a <- t",
 	},
 	{
 		name:   "mkdir and move into it",
 		before: []string{"a"},
-		change: func(fx *kqFixture) []kqNote {
-			r, a := fx.n("", kqWrite|kqLink), fx.n("a", kqRename)
+		change: func(fx *fixture) []Note {
+			r, a := fx.n("", Write|Link), fx.n("a", Rename)
 			fx.must(os.Mkdir(fx.p("n"), 0o755))
 			fx.must(os.Rename(fx.p("a"), fx.p("n/a")))
-			return kqNotes(r, a)
+			return noteList(r, a)
 		},
 		want: "mkdir n; rename n/a <- a",
 	},
 	{
 		name:   "move out of a directory, then remove it",
 		before: []string{"d/f"},
-		change: func(fx *kqFixture) []kqNote {
-			dw, r, f, dd := fx.n("d", kqWrite), fx.n("", kqWrite|kqLink), fx.n("d/f", kqRename), fx.n("d", kqDelete)
+		change: func(fx *fixture) []Note {
+			dw, r, f, dd := fx.n("d", Write), fx.n("", Write|Link), fx.n("d/f", Rename), fx.n("d", Delete)
 			fx.must(os.Rename(fx.p("d/f"), fx.p("g")))
 			fx.must(os.Remove(fx.p("d")))
-			return kqNotes(dw, r, f, dd)
+			return noteList(dw, r, f, dd)
 		},
 		want: "rename g <- d/f; rmdir d",
 	},
 	{
 		name:   "move out of a directory, then move it out of SOURCE",
 		before: []string{"d/f", "d/k"},
-		change: func(fx *kqFixture) []kqNote {
-			dw, r, f, dr := fx.n("d", kqWrite), fx.n("", kqWrite|kqLink), fx.n("d/f", kqRename), fx.n("d", kqRename)
+		change: func(fx *fixture) []Note {
+			dw, r, f, dr := fx.n("d", Write), fx.n("", Write|Link), fx.n("d/f", Rename), fx.n("d", Rename)
 			fx.must(os.Rename(fx.p("d/f"), fx.p("g")))
 			fx.must(os.Rename(fx.p("d"), filepath.Join(fx.out, "d")))
-			return kqNotes(dw, r, f, dr)
+			return noteList(dw, r, f, dr)
 		},
 		want: "rename g <- d/f; rmdir d",
 	},
@@ -622,108 +631,108 @@ var kqCases = []kqCase{
 		// object at a, is true.
 		name:   "swap",
 		before: []string{"a", "b"},
-		change: func(fx *kqFixture) []kqNote {
-			r, a, b := fx.n("", kqWrite), fx.n("a", kqRename), fx.n("b", kqRename)
+		change: func(fx *fixture) []Note {
+			r, a, b := fx.n("", Write), fx.n("a", Rename), fx.n("b", Rename)
 			fx.must(os.Rename(fx.p("a"), fx.p("t")))
 			fx.must(os.Rename(fx.p("b"), fx.p("a")))
 			fx.must(os.Rename(fx.p("t"), fx.p("b")))
-			return kqNotes(r, a, b)
+			return noteList(r, a, b)
 		},
 		want: "rename b <- a; create a",
 	},
 	{
 		name:   "remove, then create the same name",
 		before: []string{"a"},
-		change: func(fx *kqFixture) []kqNote {
-			r, a := fx.n("", kqWrite), fx.n("a", kqDelete)
+		change: func(fx *fixture) []Note {
+			r, a := fx.n("", Write), fx.n("a", Delete)
 			fx.must(os.Remove(fx.p("a")))
 			fx.write("a", "new")
-			return kqNotes(r, a)
+			return noteList(r, a)
 		},
 		want: "remove a; create a",
 	},
 	{
 		name:   "hard link",
 		before: []string{"a"},
-		change: func(fx *kqFixture) []kqNote {
-			r, a := fx.n("", kqWrite), fx.n("a", kqLink)
+		change: func(fx *fixture) []Note {
+			r, a := fx.n("", Write), fx.n("a", Link)
 			fx.must(os.Link(fx.p("a"), fx.p("c")))
-			return kqNotes(r, a)
+			return noteList(r, a)
 		},
 		want: "link c",
 	},
 	{
 		name:   "one of two links removed",
 		before: []string{"a"},
-		change: func(fx *kqFixture) []kqNote {
+		change: func(fx *fixture) []Note {
 			fx.must(os.Link(fx.p("a"), fx.p("c")))
-			fx.drain(kqNotes(fx.n("", kqWrite)))
+			fx.drain(noteList(fx.n("", Write)))
 			fx.take()
-			r, a := fx.n("", kqWrite), fx.n("a", kqDelete|kqLink)
+			r, a := fx.n("", Write), fx.n("a", Delete|Link)
 			fx.must(os.Remove(fx.p("a")))
-			return kqNotes(r, a)
+			return noteList(r, a)
 		},
 		want: "remove a",
 	},
 	{
 		name:   "write",
 		before: []string{"a"},
-		change: func(fx *kqFixture) []kqNote {
-			a := fx.n("a", kqWrite|kqExtend)
+		change: func(fx *fixture) []Note {
+			a := fx.n("a", Write|Extend)
 			fx.write("a", "longer than before")
-			return kqNotes(a)
+			return noteList(a)
 		},
 		want: "write a",
 	},
 	{
 		name:   "truncate",
 		before: []string{"a"},
-		change: func(fx *kqFixture) []kqNote {
-			a := fx.n("a", kqAttrib)
+		change: func(fx *fixture) []Note {
+			a := fx.n("a", Attrib)
 			fx.must(os.Truncate(fx.p("a"), 0))
-			return kqNotes(a)
+			return noteList(a)
 		},
 		want: "truncate a",
 	},
 	{
 		name:   "chmod",
 		before: []string{"a"},
-		change: func(fx *kqFixture) []kqNote {
-			a := fx.n("a", kqAttrib)
+		change: func(fx *fixture) []Note {
+			a := fx.n("a", Attrib)
 			fx.must(os.Chmod(fx.p("a"), 0o600))
-			return kqNotes(a)
+			return noteList(a)
 		},
 		want: "chmod a",
 	},
 	{
 		name:   "chmod of a directory",
 		before: []string{"d/"},
-		change: func(fx *kqFixture) []kqNote {
-			d := fx.n("d", kqAttrib)
+		change: func(fx *fixture) []Note {
+			d := fx.n("d", Attrib)
 			fx.must(os.Chmod(fx.p("d"), 0o700))
-			return kqNotes(d)
+			return noteList(d)
 		},
 		want: "chmod d",
 	},
 	{
 		name:   "utimes",
 		before: []string{"a"},
-		change: func(fx *kqFixture) []kqNote {
-			a := fx.n("a", kqAttrib)
+		change: func(fx *fixture) []Note {
+			a := fx.n("a", Attrib)
 			t := time.Date(2001, 2, 3, 4, 5, 6, 0, time.UTC)
 			fx.must(os.Chtimes(fx.p("a"), t, t))
-			return kqNotes(a)
+			return noteList(a)
 		},
 		want: "utimes a",
 	},
 	{
 		name:   "write and chmod",
 		before: []string{"a"},
-		change: func(fx *kqFixture) []kqNote {
-			w, c := fx.n("a", kqWrite|kqExtend), fx.n("a", kqAttrib)
+		change: func(fx *fixture) []Note {
+			w, c := fx.n("a", Write|Extend), fx.n("a", Attrib)
 			fx.write("a", "longer than before")
 			fx.must(os.Chmod(fx.p("a"), 0o600))
-			return kqNotes(w, c)
+			return noteList(w, c)
 		},
 		want: "chmod a; write a",
 		or:   "write a; chmod a",
@@ -735,7 +744,7 @@ var kqCases = []kqCase{
 // again afterwards publish nothing; the tree and the descriptors agree
 // with the disk.
 func TestKqueueNoteOrders(t *testing.T) {
-	for _, c := range kqCases {
+	for _, c := range cases {
 		for _, getpath := range []bool{true, false} {
 			mode := "getpath"
 			if !getpath {
@@ -743,20 +752,20 @@ func TestKqueueNoteOrders(t *testing.T) {
 			}
 			t.Run(c.name+"/"+mode, func(t *testing.T) {
 				t.Parallel()
-				probe := kqRunCase(t, c, getpath, nil)
-				for _, d := range kqDeliveries(probe) {
-					kqRunCase(t, c, getpath, &d)
+				probe := runCase(t, c, getpath, nil)
+				for _, d := range deliveries(probe) {
+					runCase(t, c, getpath, &d)
 				}
 			})
 		}
 	}
 }
 
-// kqRunCase runs one case with one delivery (nil: all notes in one read)
+// runCase runs one case with one delivery (nil: all notes in one read)
 // and returns how many notes it has.
-func kqRunCase(t *testing.T, c kqCase, getpath bool, d *kqDelivery) int {
+func runCase(t *testing.T, c testCase, getpath bool, d *delivery) int {
 	t.Helper()
-	fx := newKqFixture(t, getpath)
+	fx := newFixture(t, getpath)
 	fx.tree(c.before...)
 	fx.start(0)
 	if got := fx.take(); got != "" {
@@ -764,15 +773,15 @@ func kqRunCase(t *testing.T, c kqCase, getpath bool, d *kqDelivery) int {
 	}
 	notes := c.change(fx)
 	if d == nil {
-		d = &kqDelivery{"as posted", [][][]int{{nil}}}
+		d = &delivery{"as posted", [][][]int{{nil}}}
 		for i := range notes {
 			d.drains[0][0] = append(d.drains[0][0], i)
 		}
 	}
 	for _, drain := range d.drains {
-		var reads [][]kqNote
+		var reads [][]Note
 		for _, read := range drain {
-			var r []kqNote
+			var r []Note
 			for _, i := range read {
 				r = append(r, notes[i])
 			}
@@ -784,7 +793,7 @@ func kqRunCase(t *testing.T, c kqCase, getpath bool, d *kqDelivery) int {
 	if got := fx.take(); got != c.want && (c.or == "" || got != c.or) {
 		t.Errorf("%s:\n got %s\nwant %s", d.name, got, c.want)
 	}
-	fx.drain(kqNamespaceNotes(fx, notes))
+	fx.drain(namespaceNotes(fx, notes))
 	fx.settle()
 	if got := fx.take(); got != "" {
 		t.Errorf("%s: the same notes again: %s", d.name, got)
@@ -793,20 +802,20 @@ func kqRunCase(t *testing.T, c kqCase, getpath bool, d *kqDelivery) int {
 	return len(notes)
 }
 
-// kqNamespaceNotes keeps of notes what speaks of names: delivered again,
+// namespaceNotes keeps of notes what speaks of names: delivered again,
 // they must find nothing left to report. (A data or attribute note always
 // means a change: a second one is a second change.)
-func kqNamespaceNotes(fx *kqFixture, notes []kqNote) []kqNote {
-	var out []kqNote
+func namespaceNotes(fx *fixture, notes []Note) []Note {
+	var out []Note
 	for _, n := range notes {
 		w := fx.k.watches[n.h]
 		if w == nil || len(w.names) == 0 {
 			continue
 		}
-		if w.names[0].isDir() {
-			n.flags &^= kqAttrib
+		if w.names[0].IsDir() {
+			n.flags &^= Attrib
 		} else {
-			n.flags &^= kqAttrib | kqWrite | kqExtend
+			n.flags &^= Attrib | Write | Extend
 		}
 		if n.flags != 0 {
 			out = append(out, n)
@@ -819,18 +828,18 @@ func kqNamespaceNotes(fx *kqFixture, notes []kqNote) []kqNote {
 // reported (here: a name dropped from the tree) reports it twice, and
 // that is caught.
 func TestKqueueChecksCatchDoubles(t *testing.T) {
-	fx := newKqFixture(t, true)
+	fx := newFixture(t, true)
 	fx.start(0)
-	r := fx.n("", kqWrite)
+	r := fx.n("", Write)
 	fx.write("a", "1")
-	fx.drain(kqNotes(r))
+	fx.drain(noteList(r))
 	if got := fx.take(); got != "create a" {
 		t.Fatalf("got %q", got)
 	}
 	a := fx.k.root.kids["a"]
 	fx.k.detach(a)
 	fx.k.dropTree(a)
-	fx.drain(kqNotes(r))
+	fx.drain(noteList(r))
 	if got := fx.take(); got != "create a" {
 		t.Fatalf("a forgotten name should be reported again (and so caught); got %q", got)
 	}
@@ -841,12 +850,12 @@ func TestKqueueChecksCatchDoubles(t *testing.T) {
 // object waits, out of the tree, for the other directory's note.
 func TestKqueueFindsMovesByPath(t *testing.T) {
 	for _, getpath := range []bool{true, false} {
-		fx := newKqFixture(t, getpath)
+		fx := newFixture(t, getpath)
 		fx.tree("d1/a", "d2/")
 		fx.start(0)
-		d1, d2 := fx.n("d1", kqWrite|kqExtend), fx.n("d2", kqWrite|kqExtend)
+		d1, d2 := fx.n("d1", Write|Extend), fx.n("d2", Write|Extend)
 		fx.must(os.Rename(fx.p("d1/a"), fx.p("d2/b")))
-		fx.drain(kqNotes(d1))
+		fx.drain(noteList(d1))
 		want, parked := "rename d2/b <- d1/a", 0
 		if !getpath {
 			want, parked = "", 1
@@ -854,7 +863,7 @@ func TestKqueueFindsMovesByPath(t *testing.T) {
 		if got := fx.take(); got != want || len(fx.k.parked) != parked {
 			t.Errorf("getpath %v: after the source directory's note: %q, %d parked", getpath, got, len(fx.k.parked))
 		}
-		fx.drain(kqNotes(d2))
+		fx.drain(noteList(d2))
 		if got, want := fx.take(), strings.TrimPrefix("rename d2/b <- d1/a", want); got != want || len(fx.k.parked) != 0 {
 			t.Errorf("getpath %v: after the other's: %q, %d parked", getpath, got, len(fx.k.parked))
 		}
@@ -866,18 +875,18 @@ func TestKqueueFindsMovesByPath(t *testing.T) {
 // reported under its new path.
 func TestKqueueFollowsMovedDirectory(t *testing.T) {
 	for _, getpath := range []bool{true, false} {
-		fx := newKqFixture(t, getpath)
+		fx := newFixture(t, getpath)
 		fx.tree("d/e/y")
 		fx.start(0)
 		open := fx.src.handles()
-		r, d := fx.n("", kqWrite), fx.n("d", kqRename)
-		y, e := fx.n("d/e/y", kqWrite), fx.n("d/e", kqWrite)
+		r, d := fx.n("", Write), fx.n("d", Rename)
+		y, e := fx.n("d/e/y", Write), fx.n("d/e", Write)
 		fx.must(os.Rename(fx.p("d"), fx.p("f")))
-		fx.drain(kqNotes(d, r))
+		fx.drain(noteList(d, r))
 		fx.settle()
 		fx.write("f/e/y", "longer than before")
 		fx.write("f/e/new", "")
-		fx.drain(kqNotes(y, e))
+		fx.drain(noteList(y, e))
 		want := "rename f <- d; create f/e/new; write f/e/y"
 		if got := fx.take(); got != want {
 			t.Errorf("getpath %v:\n got %s\nwant %s", getpath, got, want)
@@ -892,18 +901,18 @@ func TestKqueueFollowsMovedDirectory(t *testing.T) {
 // Hard links share one descriptor; a write through the remaining name
 // is reported under it.
 func TestKqueueHardLinksShareDescriptor(t *testing.T) {
-	fx := newKqFixture(t, false)
+	fx := newFixture(t, false)
 	fx.tree("a")
 	fx.must(os.Link(fx.p("a"), fx.p("c")))
 	fx.start(0)
 	if n := fx.src.handles(); n != 2 {
 		t.Fatalf("descriptors: %d, want 2 (SOURCE and the file)", n)
 	}
-	r, a := fx.n("", kqWrite), fx.n("a", kqDelete)
+	r, a := fx.n("", Write), fx.n("a", Delete)
 	fx.must(os.Remove(fx.p("a")))
-	fx.drain(kqNotes(a, r))
+	fx.drain(noteList(a, r))
 	fx.write("c", "through the other name")
-	fx.drain(kqNotes(fx.n("c", kqWrite|kqExtend)))
+	fx.drain(noteList(fx.n("c", Write|Extend)))
 	if got, want := fx.take(), "remove a; write c"; got != want {
 		t.Errorf("got %s, want %s", got, want)
 	}
@@ -913,7 +922,7 @@ func TestKqueueHardLinksShareDescriptor(t *testing.T) {
 // chown needs privileges; a change of group to one the user is in does
 // not.
 func TestKqueueChown(t *testing.T) {
-	fx := newKqFixture(t, true)
+	fx := newFixture(t, true)
 	fx.tree("a")
 	fx.start(0)
 	uid, gid := os.Getuid(), 4242
@@ -932,9 +941,9 @@ func TestKqueueChown(t *testing.T) {
 			t.Skip("no second group to chown to")
 		}
 	}
-	a := fx.n("a", kqAttrib)
+	a := fx.n("a", Attrib)
 	fx.must(os.Chown(fx.p("a"), uid, gid))
-	fx.drain(kqNotes(a))
+	fx.drain(noteList(a))
 	if got := fx.take(); got != "chown a" {
 		t.Errorf("got %q", got)
 	}
@@ -942,27 +951,27 @@ func TestKqueueChown(t *testing.T) {
 
 // The kernel's notes of the mount's own changes are not published again.
 func TestKqueueEchoesDropped(t *testing.T) {
-	fx := newKqFixture(t, true)
+	fx := newFixture(t, true)
 	fx.tree("a")
 	fx.start(0)
-	s := fx.k.s
-	r, a := fx.n("", kqWrite), fx.n("a", kqWrite)
+	s := fx.sink
+	r, a := fx.n("", Write), fx.n("a", Write)
 
-	done := s.ledger.Expect(eventbus.Create, "m", "", 0, 0)
+	done := s.Expect(eventbus.Create, "m", "", 0, 0)
 	fx.write("m", "")
 	done()
-	done = s.ledger.Expect(eventbus.Write, "a", "", 0, 0)
+	done = s.Expect(eventbus.Write, "a", "", 0, 0)
 	fx.write("a", "written through the mount")
 	done()
-	fx.drain(kqNotes(r, a))
+	fx.drain(noteList(r, a))
 	if got := fx.take(); got != "" {
 		t.Errorf("echoes published: %s", got)
 	}
-	if n := s.ledger.standing(); n != 0 {
+	if n := s.Standing(); n != 0 {
 		t.Errorf("%d announcements still standing after the queue was drained", n)
 	}
 	fx.write("o", "")
-	fx.drain(kqNotes(r))
+	fx.drain(noteList(r))
 	if got := fx.take(); got != "create o" {
 		t.Errorf("a change from underneath after the echoes: %q", got)
 	}
@@ -970,12 +979,12 @@ func TestKqueueEchoesDropped(t *testing.T) {
 	// The mount unlinks one of two names (macOS notes the link count):
 	// the name went, it did not move, so it is the echo.
 	fx.must(os.Link(fx.p("a"), fx.p("c")))
-	fx.drain(kqNotes(r))
+	fx.drain(noteList(r))
 	fx.take()
-	done = s.ledger.Expect(eventbus.Remove, "a", "", 0, 0)
+	done = s.Expect(eventbus.Remove, "a", "", 0, 0)
 	fx.must(os.Remove(fx.p("a")))
 	done()
-	fx.drain(kqNotes(r, fx.n("c", kqLink)))
+	fx.drain(noteList(r, fx.n("c", Link)))
 	fx.settle()
 	if got := fx.take(); got != "" {
 		t.Errorf("echo of unlinking one of two names published: %s", got)
@@ -985,13 +994,13 @@ func TestKqueueEchoesDropped(t *testing.T) {
 // Beyond the descriptor budget, a directory is handed over to polling
 // (announced by a rescan), and changes in it are found by its scans.
 func TestKqueueBudgetFallsBackToPolling(t *testing.T) {
-	fx := newKqFixture(t, true)
+	fx := newFixture(t, true)
 	fx.tree("a", "b", "d/x", "e/z")
 	fx.start(4) // SOURCE, a, b, d; e is left over, and d's file
 	if got, want := fx.take(), "rescan d; rescan e"; got != want {
 		t.Fatalf("at start: got %s, want %s", got, want)
 	}
-	stats := fx.k.stats().(KqueueStats)
+	stats := fx.k.Stats()
 	if stats.Watches != 3 || stats.PolledDirs != 2 || stats.WatchedDirs != 1 {
 		t.Errorf("stats: %+v", stats)
 	}
@@ -1009,9 +1018,9 @@ func TestKqueueBudgetFallsBackToPolling(t *testing.T) {
 
 	// A file moved into a polled directory leaves the watched part; the
 	// scan finds it arrived.
-	r, a := fx.n("", kqWrite), fx.n("a", kqRename)
+	r, a := fx.n("", Write), fx.n("a", Rename)
 	fx.must(os.Rename(fx.p("a"), fx.p("d/a")))
-	fx.drain(kqNotes(r, a))
+	fx.drain(noteList(r, a))
 	fx.k.pollRegions(true)
 	if got, want := fx.take(), "remove a; create d/a"; got != want {
 		t.Errorf("moved into a polled directory: got %s, want %s", got, want)
@@ -1022,11 +1031,11 @@ func TestKqueueBudgetFallsBackToPolling(t *testing.T) {
 	fx.write("c1", "")
 	fx.write("c2", "")
 	fx.write("c3", "")
-	fx.drain(kqNotes(r))
+	fx.drain(noteList(r))
 	if got, want := fx.take(), "create c1; create c2; create c3; rescan "; got != want {
 		t.Errorf("past the budget: got %s, want %s", got, want)
 	}
-	stats = fx.k.stats().(KqueueStats)
+	stats = fx.k.Stats()
 	if stats.Watches != 0 || stats.PolledDirs != 1 || fx.src.handles() != 0 {
 		t.Errorf("stats: %+v, %d descriptors open", stats, fx.src.handles())
 	}
@@ -1040,18 +1049,18 @@ func TestKqueueBudgetFallsBackToPolling(t *testing.T) {
 // The loop: notes are translated as they come, a flush is answered once
 // they are, close stops it and releases the queue.
 func TestKqueueRunFlushClose(t *testing.T) {
-	fx := newKqFixture(t, false)
+	fx := newFixture(t, false)
 	fx.tree("a")
 	fx.start(0)
-	go fx.k.run()
-	r, a := fx.n("", kqWrite), fx.n("a", kqRename)
+	go fx.k.Run()
+	r, a := fx.n("", Write), fx.n("a", Rename)
 
 	fx.must(os.Rename(fx.p("a"), filepath.Join(fx.out, "a")))
-	fx.src.push(kqNotes(r, a))
+	fx.src.push(noteList(r, a))
 	flush := func() {
 		t.Helper()
-		ch := fx.k.s.addFlush()
-		fx.k.poke()
+		ch := fx.sink.AddFlush()
+		fx.k.Poke()
 		select {
 		case <-ch:
 		case <-time.After(10 * time.Second):
@@ -1063,12 +1072,12 @@ func TestKqueueRunFlushClose(t *testing.T) {
 		t.Errorf("got %q", got)
 	}
 	fx.write("b", "")
-	fx.src.push(kqNotes(r))
+	fx.src.push(noteList(r))
 	flush()
 	if got := fx.take(); got != "create b" {
 		t.Errorf("got %q", got)
 	}
-	if err := fx.k.close(); err != nil {
+	if err := fx.k.Close(); err != nil {
 		t.Fatal(err)
 	}
 	if !fx.src.closed || fx.src.handles() != 0 {
@@ -1077,7 +1086,7 @@ func TestKqueueRunFlushClose(t *testing.T) {
 }
 
 func TestKqueueDeliveriesCoverSplits(t *testing.T) {
-	ds := kqDeliveries(3)
+	ds := deliveries(3)
 	names := map[string]bool{}
 	for _, d := range ds {
 		names[d.name] = true

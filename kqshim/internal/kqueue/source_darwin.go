@@ -1,4 +1,4 @@
-package kqshim
+package kqueue
 
 import (
 	"unsafe"
@@ -6,13 +6,13 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// kqOpenMode: O_EVTONLY asks for notes only; such a descriptor does not
+// openMode: O_EVTONLY asks for notes only; such a descriptor does not
 // keep the volume from unmounting.
-const kqOpenMode = unix.O_EVTONLY
+const openMode = unix.O_EVTONLY
 
-// kqPathOf asks the kernel for the path of fd's vnode now (F_GETPATH);
+// pathOf asks the kernel for the path of fd's vnode now (F_GETPATH);
 // "" if it cannot tell.
-func kqPathOf(fd int) string {
+func pathOf(fd int) string {
 	// F_GETPATH fills a MAXPATHLEN buffer. x/sys/unix passes a pointer
 	// argument to fcntl only through its typed helpers, so the buffer
 	// (8-byte aligned, as Fstore_t wants) goes through FcntlFstore.
