@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -146,38 +147,73 @@ func (c *consumer) consume(js jetstream.JetStream) error {
 	if info := cons.CachedInfo(); info != nil && info.NumPending == 0 {
 		c.setCaughtUp(true)
 	}
-	stopped := make(chan struct{})
-	defer close(stopped)
+	// This goroutine applies the messages as Next returns them; another
+	// one, every tick and while holding mu, records the position and
+	// checks the stream when nothing came. Next is called with no time
+	// limit: a timer per message costs more than the rest of its way.
+	var (
+		mu     sync.Mutex
+		got    uint64 // messages taken, under mu
+		failed error  // why the watcher stopped the iterator, under mu
+	)
+	stopped, watched := make(chan struct{}), make(chan struct{})
+	defer func() { close(stopped); <-watched }()
 	go func() {
-		select {
-		case <-c.n.consumerStop:
-		case <-stopped:
+		defer close(watched)
+		defer it.Stop()
+		tick := time.NewTicker(idleWait / 2)
+		defer tick.Stop()
+		seen, quiet, lastCheck := uint64(0), 0, time.Now()
+		for {
+			select {
+			case <-c.n.consumerStop:
+				return
+			case <-stopped:
+				return
+			case <-tick.C:
+			}
+			mu.Lock()
+			c.save(false)
+			if got != seen {
+				seen, quiet = got, 0
+			} else {
+				quiet++
+			}
+			if quiet >= 2 && time.Since(lastCheck) >= idleCheck {
+				lastCheck = time.Now()
+				if err := c.checkIdle(js); err != nil {
+					failed = err
+					mu.Unlock()
+					return
+				}
+			}
+			mu.Unlock()
 		}
-		it.Stop()
 	}()
-	lastCheck := time.Now()
 	for {
-		msg, err := it.Next(jetstream.NextMaxWait(100 * time.Millisecond))
+		msg, err := it.Next()
 		if err == jetstream.ErrMsgIteratorClosed {
-			return nil
+			mu.Lock()
+			err = failed
+			mu.Unlock()
+			return err
 		}
 		if err != nil {
 			if !isTimeout(err) {
 				return err
 			}
-			c.save(false)
-			if time.Since(lastCheck) >= idleCheck {
-				lastCheck = time.Now()
-				if err := c.checkIdle(js); err != nil {
-					return err
-				}
-			}
 			continue
 		}
+		mu.Lock()
 		c.apply(msg)
-		c.save(false)
+		got++
+		mu.Unlock()
 	}
 }
+
+// idleWait is how long the consumer may receive nothing before it
+// counts as idle.
+const idleWait = 100 * time.Millisecond
 
 // idleCheck is how long the consumer may receive nothing before it asks
 // the stream whether that is because there is nothing to receive.
@@ -256,7 +292,7 @@ func (c *consumer) apply(msg jetstream.Msg) {
 // already or another host's report covers it.
 func (c *consumer) applyOne(m pendingMsg) {
 	host, seq := m.host, m.stream
-	if !c.recent.add(host + "/" + m.id) {
+	if !c.recent.add(msgID{host, m.id}) {
 		return
 	}
 	ev := new(event.Event)
@@ -267,9 +303,13 @@ func (c *consumer) applyOne(m pendingMsg) {
 	if ev.Host == "" {
 		ev.Host = host
 	}
-	if k := keyOf(ev); c.journaled[k] > 0 {
-		c.journaled[k]--
-		return
+	if len(c.journaled) > 0 {
+		if k := keyOf(ev); c.journaled[k] > 0 {
+			if c.journaled[k]--; c.journaled[k] == 0 {
+				delete(c.journaled, k)
+			}
+			return
+		}
 	}
 	backing, now := ev.Origin == event.OriginBacking, time.Now()
 	if c.n.recent.covered(ev, host, backing, now) {
@@ -317,21 +357,24 @@ func (c *consumer) save(force bool) {
 
 // idSet is a set of the last idSetSize ids added.
 type idSet struct {
-	m    map[string]struct{}
-	ring []string
+	m    map[msgID]struct{}
+	ring []msgID
 	next int
 }
 
+// msgID is a message's host and Msg-Id.
+type msgID struct{ host, id string }
+
 const idSetSize = 1 << 16
 
-func newIDSet() *idSet { return &idSet{m: map[string]struct{}{}, ring: make([]string, idSetSize)} }
+func newIDSet() *idSet { return &idSet{m: map[msgID]struct{}{}, ring: make([]msgID, idSetSize)} }
 
 // add reports whether id is new, remembering it.
-func (s *idSet) add(id string) bool {
+func (s *idSet) add(id msgID) bool {
 	if _, ok := s.m[id]; ok {
 		return false
 	}
-	if old := s.ring[s.next]; old != "" {
+	if old := s.ring[s.next]; old != (msgID{}) {
 		delete(s.m, old)
 	}
 	s.ring[s.next] = id
