@@ -261,18 +261,17 @@ func isTimeout(err error) bool {
 // apply takes one message from the stream: this host's own is passed
 // over, another's applied in its host's order (see order.go).
 func (c *consumer) apply(msg jetstream.Msg) {
-	meta, err := msg.Metadata()
-	if err != nil {
+	seq, pending, ok := position(msg.Reply())
+	if !ok {
 		return
 	}
-	seq := meta.Sequence.Stream
 	if seq <= c.applied.Load() {
 		return
 	}
 	defer func() {
 		c.applied.Store(seq)
-		c.pending.Store(meta.NumPending)
-		if meta.NumPending == 0 {
+		c.pending.Store(pending)
+		if pending == 0 {
 			// Caught up once since it (re)started is enough: from then
 			// on it reads as the stream grows, and a busy stream
 			// always has something pending.
@@ -286,6 +285,36 @@ func (c *consumer) apply(msg jetstream.Msg) {
 	}
 	c.order.take(c, pendingMsg{host: host, id: msg.Headers().Get(jetstream.MsgIDHeader),
 		prev: msg.Headers().Get(prevHeader), data: msg.Data(), stream: seq, local: c.n.cfg.Bus.Seq()})
+}
+
+// position reads a message's stream sequence and the number of messages
+// pending after it from its reply subject, as msg.Metadata does, without
+// the allocations: $JS.ACK.<stream>.<consumer>.<delivered>.<sseq>.<cseq>.
+// <tm>.<pending>, or with <domain>.<account hash> before <stream> and
+// possibly more tokens after <pending>.
+func position(reply string) (seq, pending uint64, ok bool) {
+	rest, ok := strings.CutPrefix(reply, "$JS.ACK.")
+	if !ok {
+		return 0, 0, false
+	}
+	skip := 3 // <stream>.<consumer>.<delivered>
+	switch n := strings.Count(rest, ".") + 1; {
+	case n == 7:
+	case n >= 9:
+		skip += 2
+	default:
+		return 0, 0, false
+	}
+	var tok [4]string // <sseq> <cseq> <tm> <pending>
+	for range skip {
+		_, rest, _ = strings.Cut(rest, ".")
+	}
+	for i := range tok {
+		tok[i], rest, _ = strings.Cut(rest, ".")
+	}
+	seq, err1 := strconv.ParseUint(tok[0], 10, 64)
+	pending, err2 := strconv.ParseUint(tok[3], 10, 64)
+	return seq, pending, err1 == nil && err2 == nil
 }
 
 // applyOne publishes one message's event locally, unless it was applied
