@@ -125,7 +125,20 @@ func (c *consumer) run() {
 // message it delivered whenever it sees a gap, a lost heartbeat or a
 // reconnect: the order of the stream is kept and nothing is skipped.
 func (c *consumer) consume(js jetstream.JetStream) error {
-	cfg := jetstream.OrderedConsumerConfig{FilterSubjects: []string{AllSubjects(c.n.opts.Share)}}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	stream, err := js.Stream(ctx, StreamName(c.n.opts.Share))
+	cancel()
+	if err != nil {
+		return err
+	}
+	var cfg jetstream.OrderedConsumerConfig
+	if subj := stream.CachedInfo().Config.Subjects; len(subj) != 1 || subj[0] != AllSubjects(c.n.opts.Share) {
+		// A stream made by hand may hold more: read the share's
+		// subjects alone. The stream ensureStream makes holds only
+		// them, and reading it unfiltered spares the server a
+		// subject match per message.
+		cfg.FilterSubjects = []string{AllSubjects(c.n.opts.Share)}
+	}
 	if a := c.applied.Load(); a > 0 {
 		cfg.DeliverPolicy, cfg.OptStartSeq = jetstream.DeliverByStartSequencePolicy, a+1
 	} else {
@@ -133,8 +146,8 @@ func (c *consumer) consume(js jetstream.JetStream) error {
 		// events made since it started, not the share's history.
 		cfg.DeliverPolicy, cfg.OptStartTime = jetstream.DeliverByStartTimePolicy, &c.start
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	cons, err := js.OrderedConsumer(ctx, StreamName(c.n.opts.Share), cfg)
+	ctx, cancel = context.WithTimeout(context.Background(), 5*time.Second)
+	cons, err := stream.OrderedConsumer(ctx, cfg)
 	cancel()
 	if err != nil {
 		return err
