@@ -409,7 +409,9 @@ type msgID struct{ host, id string }
 
 const idSetSize = 1 << 16
 
-func newIDSet() *idSet { return &idSet{m: map[msgID]struct{}{}, ring: make([]msgID, idSetSize)} }
+func newIDSet() *idSet {
+	return &idSet{m: make(map[msgID]struct{}, idSetSize), ring: make([]msgID, idSetSize)}
+}
 
 // add reports whether id is new, remembering it.
 func (s *idSet) add(id msgID) bool {

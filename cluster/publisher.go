@@ -96,8 +96,7 @@ func (p *publisher) run() {
 	defer func() { p.saved = time.Time{}; p.save() }()
 	attempt := 0
 	for {
-		js := p.n.jetStream()
-		if js == nil {
+		if p.n.jetStream() == nil {
 			if len(p.inflight) > 0 {
 				// Disconnected: what was in flight may never be
 				// answered. Send it again once connected.
@@ -117,7 +116,7 @@ func (p *publisher) run() {
 			p.reconnected = r
 			p.rewind()
 		}
-		ok, finished := p.pass(js)
+		ok, finished := p.pass()
 		if finished {
 			return
 		}
@@ -147,7 +146,7 @@ func (p *publisher) run() {
 
 // pass takes what the bus has and sends it. ok is false after a failed
 // publish; finished once the bus is closed and everything is settled.
-func (p *publisher) pass(js jetstream.JetStream) (ok, finished bool) {
+func (p *publisher) pass() (ok, finished bool) {
 	room := p.n.opts.MaxInFlight - len(p.inflight)
 	if room <= 0 {
 		return p.settle(false), false
