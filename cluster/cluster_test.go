@@ -180,3 +180,44 @@ func TestClusterBusesNodeKilled(t *testing.T) {
 		}
 	}
 }
+
+// position reads what msg.Metadata reads from both forms of reply subject.
+func TestPosition(t *testing.T) {
+	for _, tc := range []struct {
+		reply        string
+		seq, pending uint64
+		ok           bool
+	}{
+		{"$JS.ACK.S.C.1.42.7.1700000000000000000.3", 42, 3, true},
+		{"$JS.ACK._.HASH.S.C.1.42.7.1700000000000000000.3.rnd", 42, 3, true},
+		{"$JS.ACK.dom.HASH.S.C.2.9.9.1700000000000000000.0", 9, 0, true},
+		{"$JS.ACK.S.C.1.42", 0, 0, false},
+		{"_INBOX.x.y", 0, 0, false},
+	} {
+		seq, pending, ok := position(tc.reply)
+		if seq != tc.seq || pending != tc.pending || ok != tc.ok {
+			t.Errorf("position(%q) = %d, %d, %v; want %d, %d, %v", tc.reply, seq, pending, ok, tc.seq, tc.pending, tc.ok)
+		}
+	}
+}
+
+// parseAck reads a stream's answers as the client does.
+func TestParseAck(t *testing.T) {
+	for _, tc := range []struct {
+		data string
+		seq  uint64
+		ok   bool
+	}{
+		{`{"stream":"NOTIFYFS_x","seq":17}`, 17, true},
+		{`{"stream":"NOTIFYFS_x","seq":17,"duplicate":true}`, 17, true},
+		{`{"stream":"NOTIFYFS_x", "domain":"d", "seq" : 5}`, 5, true},
+		{`{"error":{"code":503,"err_code":10077,"description":"stream store failed"},"stream":"NOTIFYFS_x","seq":0}`, 0, false},
+		{``, 0, false},
+		{`{"stream":"NOTIFYFS_x"}`, 0, false},
+	} {
+		seq, ok := parseAck([]byte(tc.data))
+		if seq != tc.seq || ok != tc.ok {
+			t.Errorf("parseAck(%s) = %d, %v; want %d, %v", tc.data, seq, ok, tc.seq, tc.ok)
+		}
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -124,7 +125,20 @@ func (c *consumer) run() {
 // message it delivered whenever it sees a gap, a lost heartbeat or a
 // reconnect: the order of the stream is kept and nothing is skipped.
 func (c *consumer) consume(js jetstream.JetStream) error {
-	cfg := jetstream.OrderedConsumerConfig{FilterSubjects: []string{AllSubjects(c.n.opts.Share)}}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	stream, err := js.Stream(ctx, StreamName(c.n.opts.Share))
+	cancel()
+	if err != nil {
+		return err
+	}
+	var cfg jetstream.OrderedConsumerConfig
+	if subj := stream.CachedInfo().Config.Subjects; len(subj) != 1 || subj[0] != AllSubjects(c.n.opts.Share) {
+		// A stream made by hand may hold more: read the share's
+		// subjects alone. The stream ensureStream makes holds only
+		// them, and reading it unfiltered spares the server a
+		// subject match per message.
+		cfg.FilterSubjects = []string{AllSubjects(c.n.opts.Share)}
+	}
 	if a := c.applied.Load(); a > 0 {
 		cfg.DeliverPolicy, cfg.OptStartSeq = jetstream.DeliverByStartSequencePolicy, a+1
 	} else {
@@ -132,8 +146,8 @@ func (c *consumer) consume(js jetstream.JetStream) error {
 		// events made since it started, not the share's history.
 		cfg.DeliverPolicy, cfg.OptStartTime = jetstream.DeliverByStartTimePolicy, &c.start
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	cons, err := js.OrderedConsumer(ctx, StreamName(c.n.opts.Share), cfg)
+	ctx, cancel = context.WithTimeout(context.Background(), 5*time.Second)
+	cons, err := stream.OrderedConsumer(ctx, cfg)
 	cancel()
 	if err != nil {
 		return err
@@ -146,38 +160,73 @@ func (c *consumer) consume(js jetstream.JetStream) error {
 	if info := cons.CachedInfo(); info != nil && info.NumPending == 0 {
 		c.setCaughtUp(true)
 	}
-	stopped := make(chan struct{})
-	defer close(stopped)
+	// This goroutine applies the messages as Next returns them; another
+	// one, every tick and while holding mu, records the position and
+	// checks the stream when nothing came. Next is called with no time
+	// limit: a timer per message costs more than the rest of its way.
+	var (
+		mu     sync.Mutex
+		got    uint64 // messages taken, under mu
+		failed error  // why the watcher stopped the iterator, under mu
+	)
+	stopped, watched := make(chan struct{}), make(chan struct{})
+	defer func() { close(stopped); <-watched }()
 	go func() {
-		select {
-		case <-c.n.consumerStop:
-		case <-stopped:
+		defer close(watched)
+		defer it.Stop()
+		tick := time.NewTicker(idleWait / 2)
+		defer tick.Stop()
+		seen, quiet, lastCheck := uint64(0), 0, time.Now()
+		for {
+			select {
+			case <-c.n.consumerStop:
+				return
+			case <-stopped:
+				return
+			case <-tick.C:
+			}
+			mu.Lock()
+			c.save(false)
+			if got != seen {
+				seen, quiet = got, 0
+			} else {
+				quiet++
+			}
+			if quiet >= 2 && time.Since(lastCheck) >= idleCheck {
+				lastCheck = time.Now()
+				if err := c.checkIdle(js); err != nil {
+					failed = err
+					mu.Unlock()
+					return
+				}
+			}
+			mu.Unlock()
 		}
-		it.Stop()
 	}()
-	lastCheck := time.Now()
 	for {
-		msg, err := it.Next(jetstream.NextMaxWait(100 * time.Millisecond))
+		msg, err := it.Next()
 		if err == jetstream.ErrMsgIteratorClosed {
-			return nil
+			mu.Lock()
+			err = failed
+			mu.Unlock()
+			return err
 		}
 		if err != nil {
 			if !isTimeout(err) {
 				return err
 			}
-			c.save(false)
-			if time.Since(lastCheck) >= idleCheck {
-				lastCheck = time.Now()
-				if err := c.checkIdle(js); err != nil {
-					return err
-				}
-			}
 			continue
 		}
+		mu.Lock()
 		c.apply(msg)
-		c.save(false)
+		got++
+		mu.Unlock()
 	}
 }
+
+// idleWait is how long the consumer may receive nothing before it
+// counts as idle.
+const idleWait = 100 * time.Millisecond
 
 // idleCheck is how long the consumer may receive nothing before it asks
 // the stream whether that is because there is nothing to receive.
@@ -225,18 +274,17 @@ func isTimeout(err error) bool {
 // apply takes one message from the stream: this host's own is passed
 // over, another's applied in its host's order (see order.go).
 func (c *consumer) apply(msg jetstream.Msg) {
-	meta, err := msg.Metadata()
-	if err != nil {
+	seq, pending, ok := position(msg.Reply())
+	if !ok {
 		return
 	}
-	seq := meta.Sequence.Stream
 	if seq <= c.applied.Load() {
 		return
 	}
 	defer func() {
 		c.applied.Store(seq)
-		c.pending.Store(meta.NumPending)
-		if meta.NumPending == 0 {
+		c.pending.Store(pending)
+		if pending == 0 {
 			// Caught up once since it (re)started is enough: from then
 			// on it reads as the stream grows, and a busy stream
 			// always has something pending.
@@ -252,11 +300,41 @@ func (c *consumer) apply(msg jetstream.Msg) {
 		prev: msg.Headers().Get(prevHeader), data: msg.Data(), stream: seq, local: c.n.cfg.Bus.Seq()})
 }
 
+// position reads a message's stream sequence and the number of messages
+// pending after it from its reply subject, as msg.Metadata does, without
+// the allocations: $JS.ACK.<stream>.<consumer>.<delivered>.<sseq>.<cseq>.
+// <tm>.<pending>, or with <domain>.<account hash> before <stream> and
+// possibly more tokens after <pending>.
+func position(reply string) (seq, pending uint64, ok bool) {
+	rest, ok := strings.CutPrefix(reply, "$JS.ACK.")
+	if !ok {
+		return 0, 0, false
+	}
+	skip := 3 // <stream>.<consumer>.<delivered>
+	switch n := strings.Count(rest, ".") + 1; {
+	case n == 7:
+	case n >= 9:
+		skip += 2
+	default:
+		return 0, 0, false
+	}
+	var tok [4]string // <sseq> <cseq> <tm> <pending>
+	for range skip {
+		_, rest, _ = strings.Cut(rest, ".")
+	}
+	for i := range tok {
+		tok[i], rest, _ = strings.Cut(rest, ".")
+	}
+	seq, err1 := strconv.ParseUint(tok[0], 10, 64)
+	pending, err2 := strconv.ParseUint(tok[3], 10, 64)
+	return seq, pending, err1 == nil && err2 == nil
+}
+
 // applyOne publishes one message's event locally, unless it was applied
 // already or another host's report covers it.
 func (c *consumer) applyOne(m pendingMsg) {
 	host, seq := m.host, m.stream
-	if !c.recent.add(host + "/" + m.id) {
+	if !c.recent.add(msgID{host, m.id}) {
 		return
 	}
 	ev := new(event.Event)
@@ -267,9 +345,13 @@ func (c *consumer) applyOne(m pendingMsg) {
 	if ev.Host == "" {
 		ev.Host = host
 	}
-	if k := keyOf(ev); c.journaled[k] > 0 {
-		c.journaled[k]--
-		return
+	if len(c.journaled) > 0 {
+		if k := keyOf(ev); c.journaled[k] > 0 {
+			if c.journaled[k]--; c.journaled[k] == 0 {
+				delete(c.journaled, k)
+			}
+			return
+		}
 	}
 	backing, now := ev.Origin == event.OriginBacking, time.Now()
 	if c.n.recent.covered(ev, host, backing, now) {
@@ -317,21 +399,26 @@ func (c *consumer) save(force bool) {
 
 // idSet is a set of the last idSetSize ids added.
 type idSet struct {
-	m    map[string]struct{}
-	ring []string
+	m    map[msgID]struct{}
+	ring []msgID
 	next int
 }
 
+// msgID is a message's host and Msg-Id.
+type msgID struct{ host, id string }
+
 const idSetSize = 1 << 16
 
-func newIDSet() *idSet { return &idSet{m: map[string]struct{}{}, ring: make([]string, idSetSize)} }
+func newIDSet() *idSet {
+	return &idSet{m: make(map[msgID]struct{}, idSetSize), ring: make([]msgID, idSetSize)}
+}
 
 // add reports whether id is new, remembering it.
-func (s *idSet) add(id string) bool {
+func (s *idSet) add(id msgID) bool {
 	if _, ok := s.m[id]; ok {
 		return false
 	}
-	if old := s.ring[s.next]; old != "" {
+	if old := s.ring[s.next]; old != (msgID{}) {
 		delete(s.m, old)
 	}
 	s.ring[s.next] = id

@@ -198,7 +198,7 @@ func (n *Node) manage() {
 	for {
 		switch {
 		case n.nc.IsConnected() && n.js.Load() == nil:
-			js, err := jetstream.New(n.nc, jetstream.WithPublishAsyncMaxPending(n.opts.MaxInFlight+1), jetstream.WithPublishAsyncTimeout(ackTimeout))
+			js, err := jetstream.New(n.nc)
 			if err == nil {
 				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 				_, err = ensureStream(ctx, js, &n.opts)

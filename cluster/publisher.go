@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -46,16 +47,23 @@ type publisher struct {
 
 	inflight []sent
 	buf      []*eventbus.Event
-	line     []byte
+	// msg is reused for every publish (the client copies it out before
+	// PublishMsg returns), with its header values.
+	msg         nats.Msg
+	idv, prevv  []string
+	scratch     []byte
+	acks        acks
+	token       uint64 // of the last publish (see acks)
+	reconnected uint64 // the client's count of reconnections, as last seen
 }
 
-// sent is one publish awaiting its acknowledgement, or (fut nil) a mark
+// sent is one publish awaiting its acknowledgement, or (token 0) a mark
 // that the seqs up to seq need none.
 type sent struct {
 	seq    uint64
-	fut    jetstream.PubAckFuture
+	token  uint64 // its reply subject's last token
 	time   int64
-	state  int8   // see answer
+	state  int8   // 1 acknowledged, -1 failed, 0 not yet
 	stream uint64 // the stream sequence it was stored at
 }
 
@@ -88,8 +96,7 @@ func (p *publisher) run() {
 	defer func() { p.saved = time.Time{}; p.save() }()
 	attempt := 0
 	for {
-		js := p.n.jetStream()
-		if js == nil {
+		if p.n.jetStream() == nil {
 			if len(p.inflight) > 0 {
 				// Disconnected: what was in flight may never be
 				// answered. Send it again once connected.
@@ -103,7 +110,13 @@ func (p *publisher) run() {
 			}
 			continue
 		}
-		ok, finished := p.pass(js)
+		if r := p.n.nc.Stats().Reconnects; r != p.reconnected {
+			// Answers to what was sent before are lost with the
+			// connection that was to carry them.
+			p.reconnected = r
+			p.rewind()
+		}
+		ok, finished := p.pass()
 		if finished {
 			return
 		}
@@ -133,7 +146,7 @@ func (p *publisher) run() {
 
 // pass takes what the bus has and sends it. ok is false after a failed
 // publish; finished once the bus is closed and everything is settled.
-func (p *publisher) pass(js jetstream.JetStream) (ok, finished bool) {
+func (p *publisher) pass() (ok, finished bool) {
 	room := p.n.opts.MaxInFlight - len(p.inflight)
 	if room <= 0 {
 		return p.settle(false), false
@@ -141,7 +154,7 @@ func (p *publisher) pass(js jetstream.JetStream) (ok, finished bool) {
 	evs, pos, done := p.sub.Take(p.buf[:0], min(room, publishBatch))
 	p.buf = evs
 	for _, e := range evs {
-		if !p.send(js, e) {
+		if !p.send(e) {
 			return false, false
 		}
 	}
@@ -158,7 +171,7 @@ func (p *publisher) pass(js jetstream.JetStream) (ok, finished bool) {
 }
 
 // send publishes one event, or marks it as not ours.
-func (p *publisher) send(js jetstream.JetStream, e *eventbus.Event) bool {
+func (p *publisher) send(e *eventbus.Event) bool {
 	var id string
 	switch {
 	case e.Type == event.Overflow:
@@ -171,24 +184,39 @@ func (p *publisher) send(js jetstream.JetStream, e *eventbus.Event) bool {
 	case e.Seq == 0 || e.Origin == event.OriginRemote || e.Type == event.Unmount || e.Type == event.Reset:
 		return true // not a change of this host's
 	default:
-		id = p.n.cfg.Bus.Epoch() + ":" + strconv.FormatUint(e.Seq, 10)
+		epoch := p.n.cfg.Bus.Epoch()
+		p.scratch = strconv.AppendUint(append(append(p.scratch[:0], epoch...), ':'), e.Seq, 10)
+		id = string(p.scratch)
 	}
-	p.line = e.AppendJSON(p.line[:0])
-	m := &nats.Msg{Subject: p.subject, Data: append([]byte(nil), p.line...), Header: nats.Header{}}
-	m.Header.Set(jetstream.MsgIDHeader, id)
+	reply, err := p.acks.listen(p.n.nc)
+	if err != nil {
+		return false
+	}
+	m := &p.msg
+	if m.Header == nil {
+		m.Header, p.idv, p.prevv = nats.Header{}, make([]string, 1), make([]string, 1)
+	}
+	m.Subject, m.Data = p.subject, e.AppendJSON(m.Data[:0])
+	p.idv[0] = id
+	m.Header[jetstream.MsgIDHeader] = p.idv
 	if p.prev != "" {
-		m.Header.Set(prevHeader, p.prev)
+		p.prevv[0] = p.prev
+		m.Header[prevHeader] = p.prevv
+	} else {
+		delete(m.Header, prevHeader)
 	}
 	if e.Type != event.Overflow {
-		p.prev = strconv.FormatUint(e.Seq, 10)
+		p.prev = id[strings.IndexByte(id, ':')+1:] // the seq
 	}
-	fut, err := js.PublishMsgAsync(m)
-	if err != nil {
+	p.token++
+	p.scratch = strconv.AppendUint(append(p.scratch[:0], reply...), p.token, 10)
+	m.Reply = string(p.scratch)
+	if err := p.n.nc.PublishMsg(m); err != nil {
 		return false
 	}
 	now := time.Now().UnixNano()
 	p.oldest.CompareAndSwap(0, now)
-	p.inflight = append(p.inflight, sent{seq: e.Seq, fut: fut, time: now})
+	p.inflight = append(p.inflight, sent{seq: e.Seq, token: p.token, time: now})
 	return true
 }
 
@@ -204,11 +232,15 @@ func (p *publisher) settle(wait bool) bool {
 			p.oldest.Store(p.inflight[0].time)
 		}
 	}()
+	p.answers()
 	for ; n < len(p.inflight); n++ {
 		s := &p.inflight[n]
-		if s.fut != nil {
-			if s.state == 0 {
-				s.state, s.stream = answer(s.fut, wait)
+		if s.token != 0 {
+			for s.state == 0 && wait {
+				p.awaitAnswer(s)
+			}
+			if s.state == 0 && time.Now().UnixNano()-s.time > int64(ackTimeout) {
+				s.state = -1
 			}
 			switch s.state {
 			case 0:
@@ -229,49 +261,12 @@ func (p *publisher) settle(wait bool) bool {
 	return true
 }
 
-// answer is a publish's outcome: 1 acknowledged, -1 failed, 0 not yet
-// (waiting for it with wait). A future's channels yield once: the
-// outcome is kept in sent.state.
-func answer(f jetstream.PubAckFuture, wait bool) (int8, uint64) {
-	if wait {
-		select {
-		case a := <-f.Ok():
-			return 1, a.Sequence
-		case <-f.Err():
-			return -1, 0
-		}
-	}
-	select {
-	case a := <-f.Ok():
-		return 1, a.Sequence
-	case <-f.Err():
-		return -1, 0
-	default:
-		return 0, 0
-	}
-}
-
-// pendingOf returns the channels of the oldest publish without an
-// answer (nil channels, which never fire, if there is none).
-func (p *publisher) pendingOf() (int, <-chan *jetstream.PubAck, <-chan error) {
-	for i := range p.inflight {
-		if s := &p.inflight[i]; s.fut != nil && s.state == 0 {
-			return i, s.fut.Ok(), s.fut.Err()
-		}
-	}
-	return -1, nil, nil
-}
-
-// wait blocks until the bus has more, the oldest publish is answered, a
-// tick passes, or the node stops (false).
+// wait blocks until the bus has more, an acknowledgement comes, a tick
+// passes, or the node stops (false).
 func (p *publisher) wait(more <-chan struct{}, tick <-chan time.Time) bool {
-	i, okc, errc := p.pendingOf()
 	select {
 	case <-more:
-	case a := <-okc:
-		p.inflight[i].state, p.inflight[i].stream = 1, a.Sequence
-	case <-errc:
-		p.inflight[i].state = -1
+	case <-p.acks.ready:
 	case <-tick:
 	case <-p.n.stop:
 		return false

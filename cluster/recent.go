@@ -67,6 +67,7 @@ type recentReports struct {
 	byPath  map[string][]*report
 	backing map[string][]*report
 	q       []*report
+	slab    []report // reports to hand out, allocated many at a time
 }
 
 func newRecent(window time.Duration) *recentReports {
@@ -79,10 +80,17 @@ func (r *recentReports) note(e *event.Event, host string, backing bool, now time
 	if k == 0 {
 		return
 	}
-	x := &report{host: host, backing: backing, kinds: k, at: now, paths: [2]string{e.Path, e.From}}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.expire(now)
+	if len(r.slab) == 0 {
+		// Reports expire in the order they came: a slab is let go
+		// soon after its last one.
+		r.slab = make([]report, 256)
+	}
+	x := &r.slab[0]
+	r.slab = r.slab[1:]
+	*x = report{host: host, backing: backing, kinds: k, at: now, paths: [2]string{e.Path, e.From}}
 	for _, p := range x.names() {
 		r.byPath[p] = append(r.byPath[p], x)
 		if backing {
