@@ -95,10 +95,45 @@ func (r *report) mdReading(p printer) {
 		pct(r.medRatio("create2", sNotify0, sLoopback)), pct(r.medRatio("rename", sNotify0, sLoopback)), pct(r.medRatio("unlink", sNotify0, sLoopback)),
 		pct(r.medRatio("create2", sNotify1, sLoopback)), pct(r.medRatio("rename", sNotify1, sLoopback)), pct(r.medRatio("unlink", sNotify1, sLoopback)),
 		pct(r.medRatio("create2", sNotify10, sLoopback)), pct(r.medRatio("rename", sNotify10, sLoopback)), pct(r.medRatio("unlink", sNotify10, sLoopback)))
-	p("The §6 target (≤ 1.10× loopback with a subscriber, then below it) is therefore not reached yet; the profile below names the costs and the fix. In the real workload (tar -x, git status, rm -rf of the Go tree) the same overheads show: extraction %s native with notifyfs (1 subscriber), %s with the loopback.\n",
-		x(r.medRatio("tarx", sNotify1, sNative)), x(r.medRatio("tarx", sLoopback, sNative)))
+	c1, c2, rn, ul := r.medRatio("create1", sNotify1, sLoopback), r.medRatio("create2", sNotify1, sLoopback), r.medRatio("rename", sNotify1, sLoopback), r.medRatio("unlink", sNotify1, sLoopback)
+	var missed []string
+	if !(c1 <= goalCreateLoopback && c2 <= goalCreateLoopback) {
+		missed = append(missed, fmt.Sprintf("create+write+close %s and %s", x(c1), x(c2)))
+	}
+	if !(rn <= goalRenameLoopback) {
+		missed = append(missed, "rename "+x(rn))
+	}
+	if !(ul <= goalRenameLoopback) {
+		missed = append(missed, "unlink "+x(ul))
+	}
+	p("The §6 targets with a subscriber attached — create+write+close ≤ %s× the plain loopback, rename and unlink ≤ %s× — ", num(goalCreateLoopback), num(goalRenameLoopback))
+	if len(missed) == 0 {
+		p("are met in this run (create %s and %s, rename %s, unlink %s of the loopback). ", x(c1), x(c2), x(rn), x(ul))
+	} else {
+		p("are not all met in this run (%s of the loopback); the profile below names the costs and the fix. ", strings.Join(missed, ", "))
+	}
+	p("In the real workload (tar -x, git status, rm -rf and git clone of the Go tree) the same overheads show: extraction %s native with notifyfs (1 subscriber), %s with the loopback; git clone %s and %s.\n",
+		x(r.medRatio("tarx", sNotify1, sNative)), x(r.medRatio("tarx", sLoopback, sNative)), x(r.medRatio("gitclone", sNotify1, sNative)), x(r.medRatio("gitclone", sLoopback, sNative)))
 	p("- *readdir* of a large directory is %s native with notifyfs and %s with the loopback, but %s with bindfs: go-fuse answers the kernel's `READDIRPLUS`, which looks up every entry (a `stat` and a new inode each), while bindfs (libfuse 2) serves a plain `READDIR` of names. A listing that only wants names pays for attributes it does not use; the fix is go-fuse's `DisableReadDirPlus` mount option (or answering `READDIRPLUS` only for the first listing of a directory), for notifyfs and the loopback alike.\n",
 		x(r.medRatio("readdir1", sNotify0, sNative)), x(r.medRatio("readdir1", sLoopback, sNative)), x(r.medRatio("readdir1", sBindfs, sNative)))
+	if m := r.metric("lsl1"); m != nil && len(m.vals[sNotify1]) > 0 {
+		l1, l2 := r.medRatio("lsl1", sNotify1, sNative), r.medRatio("lsl2", sNotify1, sNative)
+		p("- *ls -l* of a %s-entry directory takes %s native with notifyfs (1 subscriber) the first time after mounting and %s the second time (loopback %s and %s", kfmt(r.cfg.lsDir), x(l1), x(l2), x(r.medRatio("lsl1", sLoopback, sNative)), x(r.medRatio("lsl2", sLoopback, sNative)))
+		if r.env.bindfs != "" {
+			p(", bindfs %s and %s", x(r.medRatio("lsl1", sBindfs, sNative)), x(r.medRatio("lsl2", sBindfs, sNative)))
+		}
+		p("): ls `lstat`s every entry and asks for its ACL and security xattrs, which through FUSE the kernel answers from its caches only within their lifetimes. ")
+		switch {
+		case l1 <= goalLsNative && l2 <= goalLsNative:
+			p("Both are within the §6 goal of ≤ %s× native.\n", num(goalLsNative))
+		case l2 <= goalLsNative:
+			p("The second is within the §6 goal of ≤ %s× native, the first is not.\n", num(goalLsNative))
+		case l1 <= goalLsNative:
+			p("The first is within the §6 goal of ≤ %s× native, the second is not.\n", num(goalLsNative))
+		default:
+			p("Neither is within the §6 goal of ≤ %s× native.\n", num(goalLsNative))
+		}
+	}
 	st := r.medRatio("stat", sNotify0, sNative)
 	if st <= 1.5 {
 		p("- *stat of a warm tree* is %s native (notifyfs, no subscriber; %s with one): the walk stays inside the 1 s entry and attribute timeouts, so the kernel answers from its own caches and the daemon is not asked. A walk that takes longer than the timeouts, or a second walk later, pays one `LOOKUP`/`GETATTR` round trip per entry again; the design's long TTLs, kept correct by invalidating on changes underneath, remove that when a kernel backend watches SOURCE: this section runs with `--underneath off`; see [Stat of a warm tree with long cache lifetimes](#stat-of-a-warm-tree-with-long-cache-lifetimes).\n",
