@@ -321,7 +321,7 @@ func (r *report) mdBacklog(p printer) {
 		p("Not measured: %s\n\n", mdOneLine(r.backlogErr))
 		return
 	}
-	p("A bus with the daemon's defaults (ring of 262144 events within a 64 MiB budget, journal on) and the real socket server, in a helper process, publish %s synthetic `create` events (as above) while nobody is subscribed (%v, publishing and journal writes included); then the whole backlog is replayed from its start, cursor `EPOCH:%d`, %d times to each of two readers, taking turns: ", kfmt(b.n), b.made.Round(time.Millisecond), b.from, r.cfg.runs)
+	p("A bus with the daemon's defaults (ring of 262144 events within a 64 MiB budget, journal on) and the real socket server, in a helper process, publish %s synthetic `create` events (as above) while nobody is subscribed (the helper's start and the publishing took %v); then the whole backlog is replayed from its start, cursor `EPOCH:%d`, %d times to each of two readers, taking turns: ", kfmt(b.n), b.made.Round(time.Millisecond), b.from, r.cfg.runs)
 	p("the real `notifyfs watch --socket SOCK --since EPOCH:%d --format json --count %d` with its standard output on a pipe the benchmark reads and counts lines of, timed from starting the command (process start, connect, subscribe included) to the line of the backlog's last seq; and the Go client (`subscribers/client`: `Dial`, `Subscribe` with `Since` = the same cursor, events read from `Events()`), timed from `Dial` to the last seq. Every seq must arrive once, in order, with no `overflow` or `reset`.\n\n", b.from, b.n)
 	p("| reader | events/s (median, min–max) | time ms | received | lost |\n|---|---|---|---|---|\n")
 	for _, rd := range backlogReaders {
