@@ -55,12 +55,12 @@ func (r *report) clusterValues(m clusterMetric) ([]float64, string) {
 			continue
 		}
 		ran = append(ran, g)
-		for _, l := range strings.Split(g.output, "\n") {
-			f := strings.Fields(l)
-			if len(f) < 4 || benchName(f[0]) != m.bench {
+		for _, br := range benchResults(g.output) {
+			if benchName(br.name) != m.bench {
 				continue
 			}
-			for i := 2; i+1 < len(f); i += 2 {
+			f := br.f
+			for i := 1; i+1 < len(f); i += 2 {
 				if f[i+1] != m.unit {
 					continue
 				}
@@ -86,8 +86,14 @@ func (r *report) clusterValues(m clusterMetric) ([]float64, string) {
 	for _, g := range ran {
 		lines := strings.Split(g.output, "\n")
 		for i, l := range lines {
-			t := strings.TrimSpace(l)
-			if (strings.HasPrefix(t, "--- FAIL: ") || strings.HasPrefix(t, "--- SKIP: ")) && strings.Contains(t, m.bench) {
+			// "--- FAIL: BenchmarkX-2", after the name when it failed
+			// in a benchmark's run.
+			j := max(strings.Index(l, "--- FAIL: "), strings.Index(l, "--- SKIP: "))
+			if j < 0 {
+				continue
+			}
+			t := l[j:]
+			if strings.Contains(t, m.bench) {
 				why := strings.TrimSuffix(strings.Fields(t)[1], ":")
 				msg := ""
 				if i+1 < len(lines) && strings.HasPrefix(lines[i+1], " ") {
@@ -182,9 +188,12 @@ func (r *report) mdCluster(p printer) {
 	var raw []string
 	for _, g := range r.gobench {
 		if g.cluster {
+			for _, br := range benchResults(g.output) {
+				raw = append(raw, br.name+"\t"+strings.Join(br.f, " "))
+			}
 			for _, l := range strings.Split(g.output, "\n") {
-				if strings.HasPrefix(l, "Benchmark") || strings.HasPrefix(strings.TrimSpace(l), "--- FAIL") {
-					raw = append(raw, l)
+				if strings.Contains(l, "--- FAIL: ") || strings.Contains(l, "--- SKIP: ") {
+					raw = append(raw, strings.TrimSpace(l))
 				}
 			}
 		}

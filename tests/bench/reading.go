@@ -40,6 +40,9 @@ func x(ratio float64) string {
 // mdReading writes the short reading: where notifyfs is ahead, where it
 // is behind, and why. Every number in it comes from this run.
 func (r *report) mdReading(p printer) {
+	if len(r.fs) == 0 && len(r.bursts) != 2 && len(r.rss) == 0 {
+		return // a run of other sections only: nothing to read here
+	}
 	p("## Reading\n\n")
 	if len(r.fs) > 0 {
 		p("**Where notifyfs is ahead.**\n\n")

@@ -404,7 +404,10 @@ func (r *report) mdTargets(p printer) {
 	for _, t := range ts {
 		p("| %s | %s | %s | %s |\n", t.what, t.goal, t.measured, t.met)
 	}
-	p("\nEvery ratio is taken inside one round (the systems take turns, in an order that rotates from round to round), then the median and range of those per-round ratios are shown.")
+	p("\n")
+	if len(r.fs) > 0 || r.und != nil {
+		p("Every ratio is taken inside one round (the systems take turns, in an order that rotates from round to round), then the median and range of those per-round ratios are shown.")
+	}
 	if r.profile != nil && slices.ContainsFunc(ts, func(t target) bool { return t.met != "met" && t.met != notMeasured }) {
 		p(" For the targets not met, see [Where the time goes](#where-the-time-goes-cpu-profile) for the profile and the fix.")
 	}

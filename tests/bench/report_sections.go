@@ -7,6 +7,7 @@ package main
 import (
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -293,13 +294,56 @@ func (r *report) mdGoBench(p printer) {
 
 type benchRow struct{ name, iters, nsop, bop, allocs, other string }
 
-func parseBench(out string) []benchRow {
-	var rows []benchRow
+// benchResult is one result line of go test -bench: the benchmark's
+// name, then iterations and value-unit pairs.
+type benchResult struct {
+	name string
+	f    []string // iterations, value, unit, value, unit, ...
+}
+
+// benchResults finds the result lines in go test -bench output. A line
+// the benchmark logged while it ran splits its result: go test prints the
+// name, then the log line after it, then the figures on a line of their
+// own; those figures are given back to the name.
+func benchResults(out string) []benchResult {
+	var res []benchResult
+	pending := ""
+	isResult := func(f []string) bool {
+		if len(f) < 3 || len(f)%2 == 0 {
+			return false
+		}
+		if _, err := strconv.Atoi(f[0]); err != nil {
+			return false
+		}
+		_, err := strconv.ParseFloat(f[1], 64)
+		return err == nil
+	}
 	for _, l := range strings.Split(out, "\n") {
 		f := strings.Fields(l)
-		if len(f) < 4 || !strings.HasPrefix(f[0], "Benchmark") {
+		if len(f) == 0 {
 			continue
 		}
+		if strings.HasPrefix(f[0], "Benchmark") {
+			if isResult(f[1:]) {
+				res = append(res, benchResult{name: f[0], f: f[1:]})
+				pending = ""
+			} else {
+				pending = f[0]
+			}
+			continue
+		}
+		if pending != "" && isResult(f) && (l[0] == ' ' || l[0] == '\t') {
+			res = append(res, benchResult{name: pending, f: f})
+			pending = ""
+		}
+	}
+	return res
+}
+
+func parseBench(out string) []benchRow {
+	var rows []benchRow
+	for _, br := range benchResults(out) {
+		f := append([]string{br.name}, br.f...)
 		row := benchRow{name: f[0], iters: f[1]}
 		var other []string
 		for i := 2; i+1 < len(f); i += 2 {
