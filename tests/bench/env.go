@@ -250,17 +250,20 @@ func firstLine(s string) string {
 	return l
 }
 
-func goFuseVersion(repo string) string {
+func goFuseVersion(repo string) string { return modVersion(repo, "github.com/hanwen/go-fuse/v2") }
+
+// modVersion is the version of module mod in repo's go.mod ("?" if none).
+func modVersion(repo, mod string) string {
 	b, err := os.ReadFile(filepath.Join(repo, "go.mod"))
 	if err != nil {
 		return "?"
 	}
 	for _, l := range strings.Split(string(b), "\n") {
 		f := strings.Fields(l)
-		if len(f) >= 2 && f[0] == "github.com/hanwen/go-fuse/v2" {
+		if len(f) >= 2 && f[0] == mod {
 			return f[1]
 		}
-		if len(f) >= 3 && f[0] == "require" && f[1] == "github.com/hanwen/go-fuse/v2" {
+		if len(f) >= 3 && f[0] == "require" && f[1] == mod {
 			return f[2]
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -206,24 +207,45 @@ func timedCmd(dir string, name string, args ...string) (time.Duration, error) {
 	return el, nil
 }
 
+// timedQuiet runs a command with its standard output going to /dev/null
+// (as `CMD > /dev/null`) and returns its wall time. env is added to the
+// environment.
+func timedQuiet(dir string, env []string, name string, args ...string) (time.Duration, error) {
+	cmd := exec.Command(name, args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), env...)
+	var errOut strings.Builder
+	cmd.Stderr = &errOut // Stdout nil: /dev/null
+	t0 := time.Now()
+	err := cmd.Run()
+	el := time.Since(t0)
+	if err != nil {
+		return 0, fmt.Errorf("%s %v: %v\n%s", name, args, err, tailLines(errOut.String(), 10))
+	}
+	return el, nil
+}
+
 // prepareTarball makes the real-world workload's input once: the Go
 // distribution's own source tree (or a part of it in quick mode), as a
 // git repository with one commit, packed as an uncompressed tar (so that
-// decompression does not hide the file system's cost).
-func prepareTarball(cfg *config, e *env) (tarball string, files int, err error) {
+// decompression does not hide the file system's cost), and a bare clone
+// of that repository on the data file system outside every SOURCE, which
+// git clone reads natively on every system.
+func prepareTarball(cfg *config, e *env) (tarball, bare string, files int, err error) {
 	goroot := filepath.Dir(filepath.Dir(e.goTool))
 	src := filepath.Join(goroot, "src")
 	if cfg.tarSubset != "" {
 		src = filepath.Join(src, cfg.tarSubset)
 	}
 	if _, err := os.Stat(src); err != nil {
-		return "", 0, fmt.Errorf("Go source tree not found at %s: %w", src, err)
+		return "", "", 0, fmt.Errorf("Go source tree not found at %s: %w", src, err)
 	}
 	work := filepath.Join(e.scratch, "tarball")
 	tree := filepath.Join(work, "go")
 	if err := os.MkdirAll(work, 0o755); err != nil {
-		return "", 0, err
+		return "", "", 0, err
 	}
+	bare = filepath.Join(e.data, "clone-src.git")
 	steps := [][]string{
 		{"cp", "-a", src, tree},
 		{"git", "-C", tree, "init", "-q"},
@@ -231,10 +253,11 @@ func prepareTarball(cfg *config, e *env) (tarball string, files int, err error) 
 		{"git", "-C", tree, "-c", "user.name=bench", "-c", "user.email=bench@localhost", "commit", "-q", "-m", "import"},
 		{"git", "-C", tree, "gc", "-q"}, // packed, as a clone would be
 		{"tar", "-C", work, "-cf", filepath.Join(work, "go-src.tar"), "go"},
+		{"git", "clone", "-q", "--bare", "--no-hardlinks", tree, bare},
 	}
 	for _, s := range steps {
 		if _, err := timedCmd(work, s[0], s[1:]...); err != nil {
-			return "", 0, err
+			return "", "", 0, err
 		}
 	}
 	filepath.WalkDir(tree, func(p string, d os.DirEntry, err error) error {
@@ -244,7 +267,7 @@ func prepareTarball(cfg *config, e *env) (tarball string, files int, err error) 
 		return nil
 	})
 	os.RemoveAll(tree)
-	return filepath.Join(work, "go-src.tar"), files, nil
+	return filepath.Join(work, "go-src.tar"), bare, files, nil
 }
 
 // populateFlat makes n empty files in dir (natively, before mounting).

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -18,8 +19,15 @@ type fsState struct {
 	c2dirs, c2files []string
 	big             string
 	flat            string
+	lsdir           string // the directory of ls -l ("" on systems that skip it)
 	tarball         string
+	bare            string // the bare repository git clone reads (native storage)
 }
+
+// lsSkip are the systems that do not run ls -l of the large directory: it
+// makes no events, so ten subscribers would only repeat notifyfs+1sub,
+// and each listing of 100k entries through FUSE takes seconds.
+var lsSkip = []string{sNotify10}
 
 // runFS runs workloads 1–5 on every system, round by round.
 func runFS(cfg *config, e *env, rep *report) error {
@@ -29,7 +37,7 @@ func runFS(cfg *config, e *env, rep *report) error {
 		rep.notes = append(rep.notes, "bindfs column left out: "+e.bindfsWhy)
 	}
 	logf("preparing the source tarball (%s)", orDefault(cfg.tarSubset, "all of GOROOT/src"))
-	tarball, tarFiles, err := prepareTarball(cfg, e)
+	tarball, bare, tarFiles, err := prepareTarball(cfg, e)
 	if err != nil {
 		return err
 	}
@@ -62,6 +70,9 @@ func runFS(cfg *config, e *env, rep *report) error {
 	mGit1 := M("git1", "git status, first (index refresh)", "s", false, 0)
 	mGit2 := M("git2", "git status, again", "s", false, 0)
 	mRm := M("rmrf", "rm -rf of the tree", "s", false, 0)
+	mClone := M("gitclone", "git clone --no-hardlinks of the tree's repository (from a bare copy on native storage)", "s", false, 0)
+	mLsl1 := M("lsl1", fmt.Sprintf("ls -l of a %s-entry directory, first listing after mounting", kfmt(cfg.lsDir)), "ms", false, cfg.lsDir)
+	mLsl2 := M("lsl2", fmt.Sprintf("ls -l of a %s-entry directory, again", kfmt(cfg.lsDir)), "ms", false, cfg.lsDir)
 
 	roots := map[string]string{}
 	for _, s := range specs {
@@ -69,6 +80,12 @@ func runFS(cfg *config, e *env, rep *report) error {
 		logf("%s: populating a %s-entry directory in SOURCE", s.name, kfmt(cfg.flatDir))
 		if err := populateFlat(filepath.Join(roots[s.name], "src", "flat"), cfg.flatDir); err != nil {
 			return err
+		}
+		if !slices.Contains(lsSkip, s.name) {
+			logf("%s: populating a %s-entry directory in SOURCE for ls -l", s.name, kfmt(cfg.lsDir))
+			if err := populateFlat(filepath.Join(roots[s.name], "src", "lsdir"), cfg.lsDir); err != nil {
+				return err
+			}
 		}
 	}
 
@@ -107,7 +124,10 @@ func runFS(cfg *config, e *env, rep *report) error {
 				rep.passthrough = map[string]string{}
 			}
 			rep.passthrough[s.name] = in.passthrough
-			st := &fsState{in: in, dir: filepath.Join(in.dir, fmt.Sprintf("r%d", r)), flat: filepath.Join(in.dir, "flat"), tarball: tarball}
+			st := &fsState{in: in, dir: filepath.Join(in.dir, fmt.Sprintf("r%d", r)), flat: filepath.Join(in.dir, "flat"), tarball: tarball, bare: bare}
+			if !slices.Contains(lsSkip, s.name) {
+				st.lsdir = filepath.Join(in.dir, "lsdir")
+			}
 			st.c1dirs, st.c1files = smallFiles(filepath.Join(st.dir, "c1"), n1)
 			st.c2dirs, st.c2files = smallFiles(filepath.Join(st.dir, "c2"), n2)
 			st.big = filepath.Join(st.dir, "big")
@@ -178,6 +198,19 @@ func runFS(cfg *config, e *env, rep *report) error {
 				}
 				return measure(mLs2, st, 0, ms, list)
 			}},
+			{"ls -l", func(st *fsState) error {
+				if st.lsdir == "" {
+					return nil
+				}
+				// The first ls -l after mounting: the kernel knows none
+				// of the entries yet (natively they are in the dcache
+				// since they were made); then again at once.
+				ls := func() (time.Duration, error) { return timedQuiet(st.dir, []string{"LC_ALL=C"}, "ls", "-l", st.lsdir) }
+				if err := measure(mLsl1, st, 0, ms, ls); err != nil {
+					return err
+				}
+				return measure(mLsl2, st, 0, ms, ls)
+			}},
 			{"rename", func(st *fsState) error {
 				return measure(mRename, st, cfg.renameN, perOp(cfg.renameN), func() (time.Duration, error) { return renameAll(st.c1files[:cfg.renameN]) })
 			}},
@@ -230,9 +263,20 @@ func runFS(cfg *config, e *env, rep *report) error {
 				if err := measure(mGit2, st, 0, func(d time.Duration) float64 { return d.Seconds() }, git); err != nil {
 					return err
 				}
-				err := measure(mRm, st, 0, func(d time.Duration) float64 { return d.Seconds() }, func() (time.Duration, error) {
+				if err := measure(mRm, st, 0, func(d time.Duration) float64 { return d.Seconds() }, func() (time.Duration, error) {
 					return timedCmd(st.dir, "rm", "-rf", filepath.Join(st.dir, "go"))
-				})
+				}); err != nil {
+					return err
+				}
+				unix.Sync()
+				settle()
+				clone := filepath.Join(st.dir, "clone")
+				if err := measure(mClone, st, 0, func(d time.Duration) float64 { return d.Seconds() }, func() (time.Duration, error) {
+					return timedCmd(st.dir, "git", "-c", "safe.directory=*", "clone", "-q", "--no-hardlinks", st.bare, clone)
+				}); err != nil {
+					return err
+				}
+				_, err := timedCmd(st.dir, "rm", "-rf", clone) // untimed
 				unix.Sync()
 				return err
 			}},

@@ -33,6 +33,8 @@ func runHelper(name string, args []string) int {
 		err = helperProfile(args)
 	case "__busrate":
 		err = helperBusRate(args)
+	case "__backlog":
+		err = helperBacklog(args)
 	default:
 		err = fmt.Errorf("unknown helper %s", name)
 	}
@@ -179,6 +181,22 @@ func helperProfile(args []string) error {
 	return err
 }
 
+// synthEvents returns a maker of synthetic create events (~230-byte JSON
+// lines), as a writer creating files in a source tree would make them.
+func synthEvents() func(i int) *eventbus.Event {
+	paths := make([]string, 4096)
+	for i := range paths {
+		paths[i] = fmt.Sprintf("src/pkg%03d/file_%06d.go", i%97, i)
+	}
+	return func(i int) *eventbus.Event {
+		return &eventbus.Event{
+			Type: eventbus.Create, Path: paths[i%len(paths)], HasAttr: true,
+			Ino: uint64(1000000 + i), Mode: 0o100644, Size: 4096,
+			Pid: 4242, Uid: 1000, Gid: 1000, Comm: "bench-writer", Origin: eventbus.OriginMount,
+		}
+	}
+}
+
 // helperBusRate: __busrate SOCK — a bus and the real subscriber server,
 // without a file system. Commands on stdin, one per line: "RATE MS"
 // publishes synthetic events at RATE per second (0 = as fast as it can)
@@ -195,17 +213,7 @@ func helperBusRate(args []string) error {
 	go srv.Serve()
 	defer srv.Close()
 	defer bus.Close()
-	paths := make([]string, 4096)
-	for i := range paths {
-		paths[i] = fmt.Sprintf("src/pkg%03d/file_%06d.go", i%97, i)
-	}
-	mk := func(i int) *eventbus.Event {
-		return &eventbus.Event{
-			Type: eventbus.Create, Path: paths[i%len(paths)], HasAttr: true,
-			Ino: uint64(1000000 + i), Mode: 0o100644, Size: 4096,
-			Pid: 4242, Uid: 1000, Gid: 1000, Comm: "bench-writer", Origin: eventbus.OriginMount,
-		}
-	}
+	mk := synthEvents()
 	ready("ok")
 	sc := bufio.NewScanner(os.Stdin)
 	n := 0

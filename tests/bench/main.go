@@ -22,6 +22,7 @@ type config struct {
 	smallN    []int  // create+write+close sizes (the last one is used for stat)
 	renameN   int    // files renamed and unlinked
 	flatDir   int    // entries of the directory listed by the readdir workload
+	lsDir     int    // entries of the directory listed with ls -l
 	seqBytes  int64  // sequential write/read size
 	randReads int    // random 4 KiB reads
 	tarSubset string // "" = whole GOROOT/src, else a subdirectory of it
@@ -29,6 +30,7 @@ type config struct {
 	latPace   time.Duration
 	rateDur   time.Duration // duration of one sustained-rate step
 	burst     int           // mkdirs in the overflow burst
+	backlog   int           // events in the backlog replayed from the start
 	rssTrees  []int         // tree sizes for the memory measurement
 	reqsN     int           // files per operation of the request counts
 	gobench   bool
@@ -58,9 +60,9 @@ func main() {
 	flag.BoolVar(&cfg.quick, "quick", false, "small sizes and fewer rounds: about three minutes, for routine use")
 	flag.StringVar(&cfg.out, "out", "../../docs", "docs directory: writes performance.md and img/ there (empty: no report)")
 	flag.IntVar(&cfg.runs, "runs", 0, "rounds per workload (default 5, quick 3)")
-	flag.BoolVar(&cfg.gobench, "gobench", true, "run the Go benchmarks (go test -bench) of eventbus and tests and include them")
+	flag.BoolVar(&cfg.gobench, "gobench", true, "run the Go benchmarks (go test -bench) of eventbus, tests and cluster and include them (off with --quick unless given)")
 	flag.BoolVar(&cfg.profile, "profile", true, "take a CPU profile of an in-process notifyfs under the small-file workload")
-	flag.StringVar(&cfg.only, "only", "", "run only these sections (fs,reqs,latency,rate,rss,budget,underneath,gobench,profile), comma-separated; --only underneath and --only reqs (or both) replace just those sections of an existing report")
+	flag.StringVar(&cfg.only, "only", "", "run only these sections (fs,reqs,latency,rate,rss,budget,underneath,gobench,cluster,profile), comma-separated (gobench includes the cluster benchmarks; cluster runs only those); --only underneath and --only reqs (or both) replace just those sections of an existing report")
 	flag.IntVar(&cfg.reqsN, "reqs-n", 0, "files per operation of the request counts (section reqs; default 2000, quick 400)")
 	flag.BoolVar(&cfg.keep, "keep", false, "keep the scratch directory (mounts are always removed)")
 	flag.BoolVar(&cfg.skipApt, "no-install", false, "do not apt-get install missing peers (bindfs, inotify-tools)")
@@ -73,6 +75,7 @@ func main() {
 		cfg.smallN = []int{400, 4000}
 		cfg.renameN = 400
 		cfg.flatDir = 5000
+		cfg.lsDir = 10000
 		cfg.seqBytes = 128 << 20
 		cfg.randReads = 10000
 		cfg.tarSubset = "encoding"
@@ -80,6 +83,7 @@ func main() {
 		cfg.latPace = 2 * time.Millisecond
 		cfg.rateDur = 300 * time.Millisecond
 		cfg.burst = 16384 + 2048
+		cfg.backlog = 40000
 		cfg.rssTrees = []int{20000}
 		if cfg.reqsN == 0 {
 			cfg.reqsN = 400
@@ -97,6 +101,7 @@ func main() {
 		cfg.smallN = []int{3000, 30000}
 		cfg.renameN = 3000
 		cfg.flatDir = 30000
+		cfg.lsDir = 100000
 		cfg.seqBytes = 1 << 30
 		cfg.randReads = 50000
 		cfg.tarSubset = "cmd/go"
@@ -104,6 +109,7 @@ func main() {
 		cfg.latPace = 2 * time.Millisecond
 		cfg.rateDur = 1500 * time.Millisecond
 		cfg.burst = 2*16384 + 8192
+		cfg.backlog = 200000
 		cfg.rssTrees = []int{100000, 1000000}
 		if cfg.reqsN == 0 {
 			cfg.reqsN = 2000
@@ -292,7 +298,7 @@ func run(cfg *config) (code int) {
 			rep.profileErr = err.Error()
 		}
 	}
-	if cfg.gobench && cfg.want("gobench") {
+	if cfg.gobench && (cfg.want("gobench") || cfg.want("cluster")) {
 		runGoBench(cfg, env, rep)
 	}
 	rep.elapsed = time.Since(start)

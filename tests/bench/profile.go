@@ -136,16 +136,34 @@ func runProfile(cfg *config, e *env, rep *report) error {
 
 // goBench is the output of one go test -bench run.
 type goBench struct {
-	cmd    string
-	output string
-	err    string
+	cmd     string
+	output  string
+	err     string
+	cluster bool // one of the cluster benchmarks' runs (cluster.go)
+}
+
+// goBenchCmd is one go test -bench run; cluster: its results go to the
+// cluster section (and it runs with --only cluster as well).
+type goBenchCmd struct {
+	args    []string
+	cluster bool
+}
+
+var goBenchCmds = []goBenchCmd{
+	{args: []string{"test", "-run=^$", "-bench=.", "-benchmem", "./eventbus"}},
+	// The cluster benchmarks of ./tests make thousands of operations per
+	// iteration: they run once per count below, not 2000 times.
+	{args: []string{"test", "-run=^$", "-bench=.", "-skip=Cluster|PollDelay", "-benchmem", "-benchtime=2000x", "./tests"}},
+	{args: []string{"test", "-run=^$", "-bench=ClusterLatency|PollDelay", "-benchtime=1x", "-count=3", "./tests"}, cluster: true},
+	{args: []string{"test", "-run=^$", "-bench=Cluster", "-benchtime=1x", "-count=3", "./cluster"}, cluster: true},
 }
 
 func runGoBench(cfg *config, e *env, rep *report) {
-	for _, args := range [][]string{
-		{"test", "-run=^$", "-bench=.", "-benchmem", "./eventbus"},
-		{"test", "-run=^$", "-bench=.", "-benchmem", "-benchtime=2000x", "./tests"},
-	} {
+	for _, gc := range goBenchCmds {
+		if !cfg.want("gobench") && !(gc.cluster && cfg.want("cluster")) {
+			continue
+		}
+		args := gc.args
 		logf("go %s", strings.Join(args, " "))
 		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 		c := exec.CommandContext(ctx, e.goTool, args...)
@@ -157,7 +175,7 @@ func runGoBench(cfg *config, e *env, rep *report) {
 		c.Env = append(os.Environ(), "TMPDIR="+tmp)
 		b, err := c.CombinedOutput()
 		cancel()
-		gb := &goBench{cmd: "go " + strings.Join(args, " "), output: string(b)}
+		gb := &goBench{cmd: "go " + strings.Join(args, " "), output: string(b), cluster: gc.cluster}
 		if err != nil {
 			gb.err = err.Error()
 			logf("  %v", err)

@@ -58,6 +58,12 @@ func runRate(cfg *config, e *env, rep *report) error {
 	if err := busRate(e, cfg, rates, rep); err != nil {
 		return fmt.Errorf("bus rate: %w", err)
 	}
+	// A backlog replayed from its start; a failure here is reported in
+	// its rows and does not stop the section.
+	if err := runBacklog(cfg, e, rep); err != nil {
+		logf("backlog replay: %v", err)
+		rep.backlogErr = err.Error()
+	}
 	// Driven through the file system: notifyfs vs inotify, alternating.
 	for r := 0; r < cfg.runs; r++ {
 		for _, sys := range rotate([]string{"notifyfs", "inotify"}, r) {

@@ -6,6 +6,8 @@ package main
 
 import (
 	"fmt"
+	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -16,26 +18,37 @@ func (r *report) mdFS(p printer, has func(string) bool) {
 	groups := []struct {
 		title string
 		keys  []string
+		skip  []string // systems that do not run these workloads
+		intro string
 	}{
-		{"1–3. Small files, stat and readdir, rename and unlink", []string{"create1", "create2", "stat", "readdir1", "readdir2", "rename", "unlink"}},
-		{"4. Large file", []string{"seqwrite", "seqread", "randread"}},
-		{"5. A real workload: the Go source tree", []string{"tarx", "git1", "git2", "rmrf"}},
+		{"1–3. Small files, stat and readdir, rename and unlink", []string{"create1", "create2", "stat", "readdir1", "readdir2", "rename", "unlink"}, nil, ""},
+		{"4. Large file", []string{"seqwrite", "seqread", "randread"}, nil, ""},
+		{"5. A real workload: the Go source tree", []string{"tarx", "git1", "git2", "rmrf", "gitclone"}, nil, ""},
+		{"5b. `ls -l` of a large directory", []string{"lsl1", "lsl2"}, lsSkip,
+			fmt.Sprintf("`ls -l DIR > /dev/null` (GNU ls, `LC_ALL=C`) of a directory of %s empty files made in SOURCE before mounting: the first listing after mounting, when the kernel knows none of the entries (natively they are still in the dentry cache from their creation), and a second one at once. ls reads the names and then `lstat`s each entry (and asks for its ACL/security xattrs), so through FUSE this is `READDIRPLUS` plus whatever lookups, `GETATTR`s and `GETXATTR`s the kernel does not answer from its caches. notifyfs+10sub is left out: a listing makes no events.\n\n", kfmt(r.cfg.lsDir))},
 	}
 	for gi, g := range groups {
 		if gi == 1 && r.reqs != nil {
 			r.mdReqs(p)
 			p("\n")
 		}
-		p("### %s\n\n", g.title)
-		p("| workload | unit |")
+		var systems []sysSpec
 		for _, s := range r.fsSystems {
+			if !slices.Contains(g.skip, s.name) {
+				systems = append(systems, s)
+			}
+		}
+		p("### %s\n\n", g.title)
+		p("%s", g.intro)
+		p("| workload | unit |")
+		for _, s := range systems {
 			p(" %s |", s.name)
 		}
-		p("\n|---|---|" + strings.Repeat("---|", len(r.fsSystems)) + "\n")
+		p("\n|---|---|" + strings.Repeat("---|", len(systems)) + "\n")
 		for _, k := range g.keys {
 			m := r.metric(k)
 			p("| %s | %s |", m.title, m.unit)
-			for _, s := range r.fsSystems {
+			for _, s := range systems {
 				p(" %s |", cell(summarize(m.vals[s.name])))
 			}
 			p("\n")
@@ -44,16 +57,16 @@ func (r *report) mdFS(p printer, has func(string) bool) {
 		for _, base := range []string{sNative, sLoopback} {
 			p("Ratio to **%s**, per round (%s):\n\n", base, map[bool]string{true: "throughput ratio, higher is better", false: "time ratio, lower is better"}[g.keys[0] == "seqwrite"])
 			p("| workload |")
-			for _, s := range r.fsSystems {
+			for _, s := range systems {
 				if s.name != base {
 					p(" %s |", s.name)
 				}
 			}
-			p("\n|---|" + strings.Repeat("---|", len(r.fsSystems)-1) + "\n")
+			p("\n|---|" + strings.Repeat("---|", len(systems)-1) + "\n")
 			for _, k := range g.keys {
 				m := r.metric(k)
 				p("| %s |", m.title)
-				for _, s := range r.fsSystems {
+				for _, s := range systems {
 					if s.name != base {
 						p(" %s |", ratioCell(summarize(m.ratios(s.name, base))))
 					}
@@ -66,13 +79,20 @@ func (r *report) mdFS(p printer, has func(string) bool) {
 		p("Daemon CPU time (user+system, from /proc/PID/stat, including delivery to the subscribers; µs per operation where the workload counts operations, else ms) and the time the subscribers still needed, after the workload returned, to receive everything (ms):\n\n")
 		p("| workload |")
 		var daemons []sysSpec
-		for _, s := range r.fsSystems {
+		for _, s := range systems {
 			if s.kind != kNative {
 				daemons = append(daemons, s)
 				p(" %s CPU |", s.name)
 			}
 		}
-		p(" +1sub tail | +10sub tail |\n|---|" + strings.Repeat("---|", len(daemons)+2) + "\n")
+		var tails []string
+		for _, s := range systems {
+			if s.subs > 0 {
+				tails = append(tails, s.name)
+				p(" +%dsub tail |", s.subs)
+			}
+		}
+		p("\n|---|" + strings.Repeat("---|", len(daemons)+len(tails)) + "\n")
 		for _, k := range g.keys {
 			m := r.metric(k)
 			u := "ms"
@@ -83,7 +103,10 @@ func (r *report) mdFS(p printer, has func(string) bool) {
 			for _, s := range daemons {
 				p(" %s |", num(summarize(m.cpu[s.name]).med))
 			}
-			p(" %s | %s |\n", num(summarize(m.tail[sNotify1]).med), num(summarize(m.tail[sNotify10]).med))
+			for _, t := range tails {
+				p(" %s |", num(summarize(m.tail[t]).med))
+			}
+			p("\n")
 		}
 		p("\n")
 	}
@@ -165,6 +188,7 @@ func (r *report) mdRate(p printer, has func(string) bool) {
 	if has("event-rate.png") {
 		p("![event rate](img/event-rate.png)\n\n")
 	}
+	r.mdBacklog(p)
 	if len(r.fsRates) > 0 {
 		p("**Driven through the file system.** Two writer threads make directories as fast as they can for %v (one event each): through notifyfs with one subscriber, and natively on SOURCE with a Go inotify reader (`unix.InotifyInit1`) watching. Here the file system, not the event path, sets the rate.\n\n", r.rateDur)
 		p("| system | events/s received | mkdir/s made | lost | overflow events |\n|---|---|---|---|---|\n")
@@ -241,12 +265,15 @@ func (r *report) mdRSS(p printer, has func(string) bool) {
 }
 
 func (r *report) mdGoBench(p printer) {
-	if len(r.gobench) == 0 {
+	if !slices.ContainsFunc(r.gobench, func(g *goBench) bool { return !g.cluster }) {
 		return
 	}
 	p("## Go benchmarks of the hot paths\n\n")
 	p("Event construction, publish and fan-out, JSON encoding (`eventbus`), and the FUSE operation wrappers through an in-process notifyfs mount with 0 and 1 subscriber (journal on), against go-fuse's loopback with the same mount options and the same calls on SOURCE (`tests/fuse_bench_test.go`). The FUSE targets count the requests their server receives (a counting wrapper around go-fuse's RawFileSystem) and report them per operation by opcode (`lookup/op`, `getxattr/op`, ..., `total-req/op` without forgets); the notifyfs targets report their time relative to the loopback's in the same run (`x-loopback`).\n\n")
 	for _, g := range r.gobench {
+		if g.cluster {
+			continue // in the cluster section
+		}
 		p("`%s`", g.cmd)
 		if g.err != "" {
 			p(" — failed: %s", g.err)
@@ -267,13 +294,56 @@ func (r *report) mdGoBench(p printer) {
 
 type benchRow struct{ name, iters, nsop, bop, allocs, other string }
 
-func parseBench(out string) []benchRow {
-	var rows []benchRow
+// benchResult is one result line of go test -bench: the benchmark's
+// name, then iterations and value-unit pairs.
+type benchResult struct {
+	name string
+	f    []string // iterations, value, unit, value, unit, ...
+}
+
+// benchResults finds the result lines in go test -bench output. A line
+// the benchmark logged while it ran splits its result: go test prints the
+// name, then the log line after it, then the figures on a line of their
+// own; those figures are given back to the name.
+func benchResults(out string) []benchResult {
+	var res []benchResult
+	pending := ""
+	isResult := func(f []string) bool {
+		if len(f) < 3 || len(f)%2 == 0 {
+			return false
+		}
+		if _, err := strconv.Atoi(f[0]); err != nil {
+			return false
+		}
+		_, err := strconv.ParseFloat(f[1], 64)
+		return err == nil
+	}
 	for _, l := range strings.Split(out, "\n") {
 		f := strings.Fields(l)
-		if len(f) < 4 || !strings.HasPrefix(f[0], "Benchmark") {
+		if len(f) == 0 {
 			continue
 		}
+		if strings.HasPrefix(f[0], "Benchmark") {
+			if isResult(f[1:]) {
+				res = append(res, benchResult{name: f[0], f: f[1:]})
+				pending = ""
+			} else {
+				pending = f[0]
+			}
+			continue
+		}
+		if pending != "" && isResult(f) && (l[0] == ' ' || l[0] == '\t') {
+			res = append(res, benchResult{name: pending, f: f})
+			pending = ""
+		}
+	}
+	return res
+}
+
+func parseBench(out string) []benchRow {
+	var rows []benchRow
+	for _, br := range benchResults(out) {
+		f := append([]string{br.name}, br.f...)
 		row := benchRow{name: f[0], iters: f[1]}
 		var other []string
 		for i := 2; i+1 < len(f); i += 2 {
@@ -325,8 +395,8 @@ func trimPprof(s string) string {
 func (r *report) mdMethod(p printer) {
 	p("## Method\n\n")
 	p("- Every system gets its own SOURCE directory on the same file system; all of them are mounted at the start of a round and unmounted at its end. Within a round each workload runs on every system before the next workload starts, in an order that rotates by one system per round, so that drift (page cache, writeback, CPU frequency) falls on all of them alike. Ratios are computed within each round, then summarized.\n")
-	p("- Workloads use raw system calls from one thread (`unix.Open/Write/Close`, `Lstat`, `Getdents`, `Rename`, `Unlink`, `Pread`). Small files are spread over directories of 1000. *stat of a warm tree*: every file of the N=%s tree is `lstat`-ed once untimed, then timed on the second pass. *readdir*: `getdents` of a directory of %s entries made in SOURCE before mounting (names only, no stat); the first listing after mounting and a second one. *Large file*: one file written in 1 MiB writes and closed, `sync`-ed untimed, read back in 1 MiB reads, then %s random 4 KiB `pread`s; all from the page cache (the systems' pathways are compared, not the disk). *Real workload*: an uncompressed tar of the Go distribution's `src` tree (%s files, a git repository with one commit) is extracted with `tar -xf`, then `git status --porcelain` runs twice (the first one re-reads every file because the index's stat data do not match the new inodes), then `rm -rf`.\n",
-		kfmt(r.cfg.smallN[len(r.cfg.smallN)-1]), kfmt(r.cfg.flatDir), kfmt(r.cfg.randReads), kfmt(r.tarFiles))
+	p("- Workloads use raw system calls from one thread (`unix.Open/Write/Close`, `Lstat`, `Getdents`, `Rename`, `Unlink`, `Pread`). Small files are spread over directories of 1000. *stat of a warm tree*: every file of the N=%s tree is `lstat`-ed once untimed, then timed on the second pass. *readdir*: `getdents` of a directory of %s entries made in SOURCE before mounting (names only, no stat); the first listing after mounting and a second one. *Large file*: one file written in 1 MiB writes and closed, `sync`-ed untimed, read back in 1 MiB reads, then %s random 4 KiB `pread`s; all from the page cache (the systems' pathways are compared, not the disk). *Real workload*: an uncompressed tar of the Go distribution's `src` tree (%s files, a git repository with one commit) is extracted with `tar -xf`, then `git status --porcelain` runs twice (the first one re-reads every file because the index's stat data do not match the new inodes), then `rm -rf`; then `git clone --no-hardlinks` of the same repository from a bare copy on the data file system outside every SOURCE (read natively on every system, so what differs is writing the objects and checking out the tree), removed again untimed. *ls -l*: `ls -l DIR > /dev/null` of a directory of %s empty files made in SOURCE before mounting, the first listing after mounting and a second one.\n",
+		kfmt(r.cfg.smallN[len(r.cfg.smallN)-1]), kfmt(r.cfg.flatDir), kfmt(r.cfg.randReads), kfmt(r.tarFiles), kfmt(r.cfg.lsDir))
 	p("- Subscribers run in the benchmark process and share its 2 cores with the workload and the daemon; their cost is part of what the notifyfs+N columns show. After every workload the benchmark waits for every subscriber to be in sync (`Sync`, then all events up to its seq received) before the next system's turn.\n")
 	p("- Daemon CPU is read from /proc/PID/stat (10 ms resolution), memory from /proc/PID/status.\n")
 	if r.cfg.quick {
@@ -343,6 +413,9 @@ func (r *report) mdRaw(p printer) {
 	p("| workload | unit | system | rounds |\n|---|---|---|---|\n")
 	for _, m := range r.fs {
 		for _, s := range r.fsSystems {
+			if len(m.vals[s.name]) == 0 {
+				continue
+			}
 			var parts []string
 			for _, v := range m.vals[s.name] {
 				parts = append(parts, num(v))
