@@ -77,6 +77,21 @@ func (r *remoteLedger) expect(t eventbus.Type, path, from string, until time.Tim
 	if r.byPath == nil {
 		r.byPath = map[string][]*remoteExp{}
 	}
+	if t == eventbus.Rename && from != "" && from != path {
+		// What was announced for the old name and is still to be noted
+		// here may be noted under the new one: the other host's close of
+		// a file it had written is announced with the name the file had
+		// then, but its kernel close can come after a rename it made
+		// next (its RELEASE is asynchronous), and a backend here then
+		// reads the close under the new name.
+		for _, old := range r.byPath[from] {
+			r.add(&remoteExp{classes: old.classes, paths: [2]string{path}, until: until, mark: mark})
+		}
+	}
+	r.add(x)
+}
+
+func (r *remoteLedger) add(x *remoteExp) {
 	for _, p := range x.names() {
 		r.byPath[p] = append(r.byPath[p], x)
 	}

@@ -2,6 +2,7 @@ package kqshim
 
 import (
 	"testing"
+	"time"
 
 	"github.com/notifyfs/notifyfs/eventbus"
 )
@@ -68,5 +69,32 @@ func TestLedgerFollowsMountRenames(t *testing.T) {
 	l.retire(l.mark())
 	if l.isEcho(noteClosed, "e/f", 0, 0) || len(l.byPath) != 0 {
 		t.Errorf("aliases left behind: %v", l.byPath)
+	}
+}
+
+// Another host's close of a file it wrote, then its rename of the file:
+// the kernel's close (its RELEASE comes after close(2) returned) can
+// follow the rename, and a backend here then reads the close under the
+// new name. The announcement of the close follows the rename; nothing
+// else does.
+func TestRemoteAnnouncementFollowsRename(t *testing.T) {
+	var r remoteLedger
+	until := time.Now().Add(time.Minute)
+	r.expect(eventbus.CloseWrite, "d/f", "", until, 0)
+	if r.covers(noteClosed, "d/r") {
+		t.Fatal("a close announced for d/f covers d/r before any rename")
+	}
+	r.expect(eventbus.Rename, "d/r", "d/f", until, 0)
+	if !r.covers(noteClosed, "d/r") {
+		t.Error("the close announced for d/f does not cover d/r after the rename d/f → d/r")
+	}
+	if !r.covers(noteClosed, "d/f") {
+		t.Error("the close is no longer covered under its own name")
+	}
+	if r.covers(noteData, "d/r") || r.covers(noteAttr, "d/r") {
+		t.Error("the rename widened what d/r absorbs beyond what was announced for d/f")
+	}
+	if !r.coversEvent(&eventbus.Event{Type: eventbus.CloseWrite, Path: "d/r"}) {
+		t.Error("a held close_write d/r is not dropped")
 	}
 }

@@ -236,6 +236,22 @@ func explain(t *testing.T, ms []*mount, ss []*hostStream) {
 		for _, e := range s.all {
 			if e.Origin == event.OriginBacking {
 				dumpStream(t, s, int(e.Seq)-3, int(e.Seq)+3)
+				// Every stream's story of that file, by its names.
+				names := map[string]bool{e.Path: true}
+				for _, s2 := range ss {
+					for _, e2 := range s2.all {
+						if names[e2.Path] && e2.From != "" {
+							names[e2.From] = true
+						}
+					}
+				}
+				for _, s2 := range ss {
+					for _, e2 := range s2.all {
+						if names[e2.Path] || names[e2.From] {
+							t.Logf("  %s %s", s2.m.mnt, e2.AppendText(nil))
+						}
+					}
+				}
 			}
 		}
 	}
