@@ -91,15 +91,7 @@ func runBacklog(cfg *config, e *env, rep *report) error {
 	}
 	w.Close()
 	stop := atExit("backlog helper", func() error {
-		stdin.Close()
-		done := make(chan struct{})
-		go func() { cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			cmd.Process.Kill()
-			<-done
-		}
+		stopHelper(cmd, stdin, 10*time.Second)
 		return nil
 	})
 	defer stop()

@@ -4,7 +4,9 @@ import (
 	"bufio"
 	"flag"
 	"fmt"
+	"io"
 	"os"
+	"os/exec"
 	"os/signal"
 	"runtime/pprof"
 	"slices"
@@ -249,4 +251,18 @@ func helperBusRate(args []string) error {
 		fmt.Printf("done %d %d\n", bus.Seq(), time.Since(t0).Nanoseconds())
 	}
 	return sc.Err()
+}
+
+// stopHelper ends a helper process that stops when its stdin closes:
+// it closes stdin, waits up to grace, then kills it.
+func stopHelper(cmd *exec.Cmd, stdin io.Closer, grace time.Duration) {
+	stdin.Close()
+	done := make(chan struct{})
+	go func() { cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(grace):
+		cmd.Process.Kill()
+		<-done
+	}
 }

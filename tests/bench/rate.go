@@ -133,15 +133,7 @@ func busRate(e *env, cfg *config, rates []float64, rep *report) error {
 	w.Close()
 	rep.busPid = cmd.Process.Pid
 	stop := atExit("busrate", func() error {
-		stdin.Close()
-		done := make(chan struct{})
-		go func() { cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(5 * time.Second):
-			cmd.Process.Kill()
-			<-done
-		}
+		stopHelper(cmd, stdin, 5*time.Second)
 		return nil
 	})
 	defer stop()
