@@ -125,7 +125,7 @@ func (r *report) mdReading(p printer) {
 		if r.env.bindfs != "" {
 			p(", bindfs %s and %s", x(r.medRatio("lsl1", sBindfs, sNative)), x(r.medRatio("lsl2", sBindfs, sNative)))
 		}
-		p("): ls `lstat`s every entry and asks for its ACL and security xattrs, which through FUSE the kernel answers from its caches only within their lifetimes. ")
+		p("): ls `lstat`s every entry and asks for two extended attributes of each (`security.selinux`, `system.posix_acl_access`); FUSE caches no extended attribute (the kernel keeps an ACL once read, with `FUSE_POSIX_ACL`, but forgets it whenever it refreshes the attributes), so each is a `GETXATTR` round trip to the daemon where natively it is read from the inode. ")
 		switch {
 		case l1 <= goalLsNative && l2 <= goalLsNative:
 			p("Both are within the §6 goal of ≤ %s× native.\n", goalNum(goalLsNative))
