@@ -190,8 +190,9 @@ func (f *FS) stableAttr(st *syscall.Stat_t, gen uint64) fs.StableAttr {
 }
 
 // Close stops the write reporter, releases the handles still open
-// (reporting what they wrote), and releases SOURCE. Call it after the mount is gone and before the bus is
-// closed. Calling it again does nothing.
+// (reporting what they wrote), and releases SOURCE. Call it after the
+// mount is gone and before the bus is closed. Calling it again does
+// nothing.
 func (f *FS) Close() error {
 	var err error
 	f.stopOnce.Do(func() {
