@@ -54,19 +54,29 @@ func (o *Options) setDefaults() {
 // DefaultRingBytes is the ring's default memory budget.
 const DefaultRingBytes = 64 << 20
 
-// MemoryHeadroom is what a daemon needs besides the ring: the Go runtime,
-// FUSE request buffers, the journal's write buffer, the kernel-note
-// reader, a few connections. It is the constant of "RSS under the budget
-// plus a constant" (docs/operations.md, "Limits and budgets").
+// MemoryHeadroom is what a daemon needs besides the ring and what else
+// it holds live (chiefly go-fuse's node of every inode the kernel
+// knows): the Go runtime, FUSE request buffers, the journal's write
+// buffer, the kernel-note reader, a few connections, and the garbage
+// made between two collections. It is the constant of "RSS under the
+// budget plus a constant" (docs/operations.md, "Limits and budgets").
 const MemoryHeadroom = 48 << 20
 
-// MemoryLimit is the soft limit a daemon process should give the Go
-// runtime (debug.SetMemoryLimit): the ring's budget plus MemoryHeadroom.
-// Without one the collector lets the heap grow to twice what is live
-// before it runs, so a full ring would cost twice its budget.
+// MemoryLimit is the soft limit a daemon process should start the Go
+// runtime with (debug.SetMemoryLimit): the ring's budget plus
+// MemoryHeadroom. Without one the collector lets the heap grow to twice
+// what is live before it runs, so a full ring would cost twice its
+// budget. While the daemon runs, internal/memlimit raises it by what
+// the daemon holds live outside the ring (RingBytes says what is in it).
 func (o Options) MemoryLimit() int64 {
 	o.setDefaults()
 	return o.RingBytes + MemoryHeadroom
+}
+
+// RingBudget is the ring's memory budget with the default filled in.
+func (o Options) RingBudget() int64 {
+	o.setDefaults()
+	return o.RingBytes
 }
 
 // ErrClosed is returned by operations on a closed bus.
@@ -166,6 +176,14 @@ func (b *Bus) Epoch() string { return b.epoch }
 // Seq returns the last assigned sequence number (0 before any event).
 // Every event published before Seq was called has a seq at or below it.
 func (b *Bus) Seq() uint64 { return b.published.Load() }
+
+// RingBytes is what the ring of recent events holds now, as weighed
+// against its budget.
+func (b *Bus) RingBytes() int64 {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.ring.bytes
+}
 
 // Wants reports whether an event of type t would reach anybody. Emitters
 // check it first so that unwanted opt-in events cost one atomic load.

@@ -10,6 +10,7 @@ import (
 
 	"github.com/notifyfs/notifyfs/fusefs"
 	"github.com/notifyfs/notifyfs/internal/daemon"
+	"github.com/notifyfs/notifyfs/internal/memlimit"
 	"github.com/notifyfs/notifyfs/kqshim"
 	"github.com/notifyfs/notifyfs/mountutil"
 )
@@ -117,7 +118,8 @@ func serve(mf *mountFlags, source, mnt string) error {
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
 	defer signal.Stop(sigs)
 
-	if os.Getenv("GOMEMLIMIT") == "" {
+	ownLimit := os.Getenv("GOMEMLIMIT") == ""
+	if ownLimit {
 		// Keep the heap near what is live: the ring's budget plus the
 		// daemon's own needs, not twice that (see MemoryLimit).
 		debug.SetMemoryLimit(cfg.Bus.MemoryLimit())
@@ -129,6 +131,15 @@ func serve(mf *mountFlags, source, mnt string) error {
 	d, err := daemon.Start(cfg)
 	if err != nil {
 		return err
+	}
+	if ownLimit {
+		// From now on the limit follows what the daemon holds outside
+		// the ring, so that a large tree does not make the collector
+		// run back to back (internal/memlimit).
+		k := memlimit.Start(memlimit.Options{
+			Budget: cfg.Bus.RingBudget(), Headroom: cfg.Bus.MemoryLimit() - cfg.Bus.RingBudget(), Held: d.Bus().RingBytes,
+		})
+		defer k.Stop()
 	}
 	if err := mf.metrics.start(d); err != nil {
 		d.Close()
