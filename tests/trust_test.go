@@ -4,6 +4,7 @@ package tests
 
 import (
 	"bufio"
+	"bytes"
 	acl "encoding/binary"
 	"encoding/json"
 	"fmt"
@@ -517,6 +518,79 @@ func TestTrustWriteClearsSetID(t *testing.T) {
 				syscall.Stat(m.srcPath(n), &st)
 				if st.Mode&(syscall.S_ISUID|syscall.S_ISGID) != 0 {
 					t.Errorf("%s kept its set-id bits after a user's write: mode %o", n, st.Mode&0o7777)
+				}
+			}
+		})
+	}
+}
+
+// capNetRawEP is the security.capability value `setcap cap_net_raw+ep`
+// writes: VFS_CAP_REVISION_2 with the effective flag, CAP_NET_RAW (13)
+// permitted, nothing inheritable.
+var capNetRawEP = []byte{0x01, 0, 0, 0x02, 0, 0x20, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}
+
+// A file's capabilities are what the mount reports while it is open —
+// the kernel asks for them before every write, and the daemon answers
+// from the open descriptor then — and a write clears them, by root
+// through an open handle and by a user who may write the file, with and
+// without kernel passthrough.
+func TestTrustWriteClearsCapabilities(t *testing.T) {
+	u := newTestUser(t)
+	for _, mode := range dataModes {
+		t.Run(mode.name, func(t *testing.T) {
+			m := newMount(t, mode.opts...)
+			openParents(t, m.src)
+			for _, n := range []string{"root", "user", "owned", "other"} {
+				must(t, os.WriteFile(m.srcPath(n), []byte("#!/bin/sh\n"), 0o777))
+				must(t, unix.Setxattr(m.srcPath(n), "security.capability", capNetRawEP, 0))
+			}
+			must(t, os.Chmod(m.srcPath("other"), 0o755)) // hers to run, not to write
+			u.own(t, m.srcPath("owned"))
+			must(t, os.Chmod(m.srcPath("owned"), 0o555))
+			must(t, unix.Setxattr(m.srcPath("owned"), "security.capability", capNetRawEP, 0)) // chown dropped them
+			caps := func(p string) ([]byte, error) {
+				buf := make([]byte, 64)
+				n, err := unix.Getxattr(p, "security.capability", buf)
+				if err != nil {
+					return nil, err
+				}
+				return buf[:n], nil
+			}
+
+			f, err := os.OpenFile(m.path("root"), os.O_RDWR, 0)
+			must(t, err)
+			got, err := caps(m.path("root"))
+			if err != nil || !bytes.Equal(got, capNetRawEP) {
+				t.Errorf("capabilities through the mount while open: %x, %v; want %x", got, err, capNetRawEP)
+			}
+			if _, err := f.WriteAt([]byte("#"), 0); err != nil {
+				t.Fatal(err)
+			}
+			must(t, f.Close())
+
+			r := runAs(t, u, trustJob{Action: "script", Steps: []trustOp{
+				{Op: "writeat", Path: m.path("user"), Data: "#"},
+				{Op: "chown", Path: m.path("owned"), Data: fmt.Sprintf("%d:-1", u.uid)},
+				{Op: "removexattr", Path: m.path("other"), Data: "security.capability"},
+			}})
+			if r.Steps[0].Err != "" {
+				t.Fatalf("a user's write: %s", r.Steps[0].Err)
+			}
+			if r.Steps[1].Err != "" {
+				t.Fatalf("the owner's chown to herself: %s", r.Steps[1].Err)
+			}
+			// Natively: EPERM, she may neither write nor chown it.
+			if r.Steps[2].Err != "EPERM" {
+				t.Errorf("removexattr security.capability of a file she may not write: err %q, want EPERM", r.Steps[2].Err)
+			}
+			if got, err := caps(m.srcPath("other")); err != nil || !bytes.Equal(got, capNetRawEP) {
+				t.Errorf("capabilities of a file she may not write, after her removexattr: %x, %v; want them kept", got, err)
+			}
+			for _, n := range []string{"root", "user", "owned"} {
+				for _, p := range []string{m.srcPath(n), m.path(n)} {
+					if got, err := caps(p); err != unix.ENODATA {
+						t.Errorf("%s after a write: capabilities %x, err %v; want ENODATA (cleared)", p, got, err)
+					}
 				}
 			}
 		})

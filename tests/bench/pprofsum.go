@@ -23,6 +23,9 @@ type profileBreakdown struct {
 	bySyscall  []share
 	byFunc     []share
 	syscallPct float64
+	// funcPct and callPct hold every notifyfs function (inclusive) and
+	// system call, not only the rows shown.
+	funcPct, callPct map[string]float64
 }
 
 func analyzeProfile(path string) (*profileBreakdown, error) {
@@ -76,7 +79,15 @@ func analyzeProfile(path string) (*profileBreakdown, error) {
 		}
 		return out
 	}
+	pcts := func(m map[string]int64) map[string]float64 {
+		out := make(map[string]float64, len(m))
+		for k, v := range m {
+			out[k] = 100 * float64(v) / float64(total)
+		}
+		return out
+	}
 	return &profileBreakdown{
+		funcPct: pcts(funcs), callPct: pcts(calls),
 		total:      float64(total) / 1e9,
 		byOp:       rows(ops, 14),
 		bySyscall:  rows(calls, 14),

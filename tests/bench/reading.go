@@ -94,7 +94,7 @@ func (r *report) mdReading(p printer) {
 		p("bindfs makes a similar number of trips (%s native on create) but each costs less in its single-threaded C loop. ", x(r.medRatio("create2", sBindfs, sNative)))
 	}
 	p("\n")
-	p("- *notifyfs over the plain loopback:* with no subscriber create costs %s, rename %s, unlink %s more than the loopback (resolving every node's parent beneath SOURCE's root fd with `openat2`, the extra `stat`s that make the event and keep per-path order, handing new files to the caller, publishing); with one subscriber %s / %s / %s (the event is also encoded and written to the socket, and the subscriber's thread is woken for it — more context switches on a 2-core machine that the workload shares); with ten subscribers %s / %s / %s. ",
+	p("- *notifyfs over the plain loopback:* with no subscriber create costs %s, rename %s, unlink %s more than the loopback (establishing who asks for every request, pinning the node's own object and checking it is still the node's, the extra `stat`s that make the event and keep per-path order, publishing); with one subscriber %s / %s / %s (the event is also encoded and written to the socket, and the subscriber's thread is woken for it — more context switches on a 2-core machine that the workload shares); with ten subscribers %s / %s / %s. ",
 		pct(r.medRatio("create2", sNotify0, sLoopback)), pct(r.medRatio("rename", sNotify0, sLoopback)), pct(r.medRatio("unlink", sNotify0, sLoopback)),
 		pct(r.medRatio("create2", sNotify1, sLoopback)), pct(r.medRatio("rename", sNotify1, sLoopback)), pct(r.medRatio("unlink", sNotify1, sLoopback)),
 		pct(r.medRatio("create2", sNotify10, sLoopback)), pct(r.medRatio("rename", sNotify10, sLoopback)), pct(r.medRatio("unlink", sNotify10, sLoopback)))
@@ -113,7 +113,7 @@ func (r *report) mdReading(p printer) {
 	if len(missed) == 0 {
 		p("are met in this run (create %s and %s, rename %s, unlink %s of the loopback). ", x(c1), x(c2), x(rn), x(ul))
 	} else {
-		p("are not all met in this run (%s of the loopback)%s", strings.Join(missed, ", "), map[bool]string{true: "; the profile below names the costs and the fix. ", false: ". "}[r.profile != nil])
+		p("are not all met in this run (%s of the loopback)%s", strings.Join(missed, ", "), map[bool]string{true: "; the profile below names the costs, what was done and what is left. ", false: ". "}[r.profile != nil])
 	}
 	p("In the real workload (tar -x, git status, rm -rf and git clone of the Go tree) the same overheads show: extraction %s native with notifyfs (1 subscriber), %s with the loopback; git clone %s and %s.\n",
 		x(r.medRatio("tarx", sNotify1, sNative)), x(r.medRatio("tarx", sLoopback, sNative)), x(r.medRatio("gitclone", sNotify1, sNative)), x(r.medRatio("gitclone", sLoopback, sNative)))
@@ -218,20 +218,20 @@ func (r *report) mdProfileSummary(p printer) {
 		return 0
 	}
 	fuseIO := find(bd.byOp, "reading /dev/fuse") + find(bd.byOp, "go-fuse request loop")
-	resolve := find(bd.byFunc, "fusefs.openBeneath")
-	stats := find(bd.byFunc, "fusefs.statAt")
+	who := bd.funcPct["fusefs.(*FS).begin"]
+	capget := bd.callPct["unix.Capget"]
+	pin := bd.funcPct["fusefs.(*op).pinOf"]
+	stats := bd.funcPct["fusefs.statAt"]
 	subs := find(bd.byOp, "subscriber connections (encode, write)")
 	bus := find(bd.byOp, "event bus")
+	gc := find(bd.byOp, "Go garbage collector")
 	xattr := find(bd.byOp, "FUSE GetXAttr")
-	chown := find(bd.bySyscall, "unix.Fchownat")
-	p("**What it says.** The daemon's CPU goes first to the FUSE round trips themselves — reading requests from /dev/fuse and writing replies (`writev`), %.0f%% together with go-fuse's request loop — and then to the system calls on SOURCE. What notifyfs adds to a plain loopback shows up as: `openBeneath` %.1f%% (every operation opens its node's parent directory beneath SOURCE's root fd with `openat2(RESOLVE_BENEATH)` and closes it again — the loopback uses one path-based call), `statAt` %.1f%% (the `stat`s before and after an operation that fill the event and check what a rename replaces), `fchownat` %.1f%% (a new file handed to the caller), the subscriber connection %.1f%% and the bus %.1f%%. `GETXATTR` requests (`security.capability`, asked by the kernel before the first write to each file) take %.1f%%.\n\n",
-		fuseIO, resolve, stats, chown, subs, bus, xattr)
-	p("**The fixes, biggest first.**\n\n")
-	p("1. *Fewer kernel round trips per operation* — the only way to go below the plain loopback, and the largest lever, since each trip costs tens of µs here. The go-fuse debug log shows where one can go: with `default_permissions` the kernel checks every create, rename and unlink against the parent directory's mode, and it invalidates the parent's attributes after every such change, so each of them is preceded by a `GETATTR` of the parent — 1 of the 5 synchronous requests of create+write+close, 1 of 3 of a rename, 1 of 2 of an unlink. Carrying out each operation with the caller's fsuid/fsgid (per-thread `setfsuid`/`setfsgid`, as the daemon already knows the caller) and mounting without `default_permissions` lets SOURCE enforce permissions itself and removes that `GETATTR` altogether — notifyfs would then pay fewer trips than the loopback does. Smaller: mount with go-fuse's `DisableReadDirPlus` (see readdir above); the `GETXATTR security.capability` before the first write to each file comes from the kernel (FUSE inodes are never marked `S_NOSEC`) and can only be made cheap (answered without touching SOURCE when the file has no capabilities), not avoided.\n")
-	p("2. *A directory-fd cache in `fusefs`*: keep an `O_PATH` descriptor per directory node (opened once beneath the root fd, dropped on rename/rmdir/forget), so that each operation is its one `*at()` call instead of `openat2` + the call + `close` — the %.1f%% of `openBeneath` plus its `close`s, and the biggest part of the no-subscriber overhead over the loopback. gocryptfs does the same with its dirfd cache.\n", resolve)
-	p("3. *Fewer `stat`s per operation* (%.1f%%): take the attributes for the event from the reply the kernel gets anyway (`EntryOut` of create/mkdir, `statx` once) instead of separate `fstatat` calls, and stat a rename's destination only when it exists (`RENAME_NOREPLACE` first).\n", stats)
-	p("4. *Subscriber path:* batch events to a connection (the writer already flushes in batches under load) and, in the Go client, decode without reflection into a reused event and deliver in slices rather than one channel send per event — the client, not the server, limits the event rate.\n\n")
-	p("None of these is made here (this benchmark changes no product code); each is small and local to `fusefs`, `cmd/notifyfs`'s mount options or `subscribers/client`.\n\n")
+	p("**What it says.** The daemon's CPU goes first to the FUSE round trips themselves — reading requests from /dev/fuse and writing replies (`writev`), %.0f%% together with go-fuse's request loop — and then to the system calls on SOURCE. What notifyfs adds to a plain loopback shows up as: establishing who asks, `FS.begin` %.1f%% (for a root caller a `capget` of its thread, %.1f%%, tells whether it holds the daemon's powers; anyone else's groups and capabilities are read from `/proc/TID/status` — for every request, since a process may drop them at any moment), pinning a file's own object, `op.pinOf` %.1f%% (an `O_PATH` open by name in the directory's pinned descriptor and a `statx` that checks it is still the node's object; directories keep theirs), `statAt` %.1f%% in all (with the `stat`s that fill the event and check what a rename replaces), the subscriber connection %.1f%%, the bus %.1f%% and the garbage collector %.1f%%. `GETXATTR` requests (`security.capability`, asked by the kernel before each write through a FUSE inode) take %.1f%%.\n\n",
+		fuseIO, who, capget, pin, stats, subs, bus, gc, xattr)
+	p("**What was done, and what is left.** Done since this profile was first taken: operations act as the caller (per-thread fsuid, fsgid, groups and capabilities), so SOURCE itself decides every permission; `HANDLE_KILLPRIV_V2` is negotiated (no `SETATTR` to clear set-id bits, which the daemon clears acting as the caller); directory nodes keep an `O_PATH` descriptor (`dirpin.go`), so a root caller's operation is its one `*at()` call, not an `openat2` from SOURCE's root per request; the Go runtime's memory limit follows what is live outside the ring (`internal/memlimit`), which stopped the collector from running back to back in a daemon whose ring was full. Left, each measured and kept for a reason:\n\n")
+	p("1. *The parent's `GETATTR` before create, rename and unlink* (1 of the 5 synchronous requests of create+write+close, 1 of 3 of a rename, 1 of 2 of an unlink) comes from `default_permissions`, which the kernel needs to check the modes of FIFOs and sockets on the mount: it opens and connects to them itself, without asking the daemon. Without it (`--default-permissions=false`, see the request counts) notifyfs pays fewer trips than the loopback; as root it stays on by default.\n")
+	p("2. *The identity of every request*: a cached answer would let a process that just dropped its rights act with the old ones.\n")
+	p("3. *Pinning a file before acting on it*: acting by name would act on whatever holds the name by then; `getxattrat(2)` (Linux 6.13) would spare the magic-link walk of `GETXATTR`, but it refuses `O_PATH` descriptors (`EBADF`, measured on 6.18).\n\n")
 }
 
 var _ = strings.TrimSpace
