@@ -117,7 +117,7 @@ func (r *report) mdReading(p printer) {
 	}
 	p("In the real workload (tar -x, git status, rm -rf and git clone of the Go tree) the same overheads show: extraction %s native with notifyfs (1 subscriber), %s with the loopback; git clone %s and %s.\n",
 		x(r.medRatio("tarx", sNotify1, sNative)), x(r.medRatio("tarx", sLoopback, sNative)), x(r.medRatio("gitclone", sNotify1, sNative)), x(r.medRatio("gitclone", sLoopback, sNative)))
-	p("- *readdir* of a large directory is %s native with notifyfs and %s with the loopback, but %s with bindfs: go-fuse answers the kernel's `READDIRPLUS`, which looks up every entry (a `stat` and a new inode each), while bindfs (libfuse 2) serves a plain `READDIR` of names. A listing that only wants names pays for attributes it does not use; the fix is go-fuse's `DisableReadDirPlus` mount option (or answering `READDIRPLUS` only for the first listing of a directory), for notifyfs and the loopback alike.\n",
+	p("- *readdir* of a large directory is %s native with notifyfs and %s with the loopback, but %s with bindfs: go-fuse answers the kernel's `READDIRPLUS`, which looks up every entry (a `stat` and a new inode each), while bindfs (libfuse 2) serves a plain `READDIR` of names. A listing that only wants names pays for attributes it does not use; turning `READDIRPLUS` off (go-fuse's `DisableReadDirPlus`) would make every `ls -l` pay a `LOOKUP` round trip per entry instead, so it stays on, for notifyfs and the loopback alike.\n",
 		x(r.medRatio("readdir1", sNotify0, sNative)), x(r.medRatio("readdir1", sLoopback, sNative)), x(r.medRatio("readdir1", sBindfs, sNative)))
 	if m := r.metric("lsl1"); m != nil && len(m.vals[sNotify1]) > 0 {
 		l1, l2 := r.medRatio("lsl1", sNotify1, sNative), r.medRatio("lsl2", sNotify1, sNative)

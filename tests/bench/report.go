@@ -409,7 +409,7 @@ func (r *report) mdTargets(p printer) {
 		p("Every ratio is taken inside one round (the systems take turns, in an order that rotates from round to round), then the median and range of those per-round ratios are shown.")
 	}
 	if r.profile != nil && slices.ContainsFunc(ts, func(t target) bool { return t.met != "met" && t.met != notMeasured }) {
-		p(" For the targets not met, see [Where the time goes](#where-the-time-goes-cpu-profile) for the profile and the fix.")
+		p(" For the targets not met, see [Where the time goes](#where-the-time-goes-cpu-profile) for the profile, what was done and what is left.")
 	}
 	p("\n\n")
 	p("The journal's own figures (append and replay rates, and the million-event run with slow and killed subscribers) come from Go benchmarks and a long test rather than from this command: see [performance-journal.md](performance-journal.md).\n\n")
