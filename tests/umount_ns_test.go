@@ -9,6 +9,10 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/notifyfs/notifyfs/mountutil"
 )
 
 // holdInNamespace starts a process in a new mount namespace (as a
@@ -35,10 +39,29 @@ func holdInNamespace(t *testing.T) {
 	}
 }
 
+// keepFusectlAsFound unmounts the FUSE control filesystem when the test
+// ends if it was not mounted when it began: aborting a connection mounts
+// it when nothing had (as systemd does at boot on most machines), and a
+// test leaves the machine's mounts as it found them.
+func keepFusectlAsFound(t *testing.T) {
+	const ctl = "/sys/fs/fuse/connections"
+	if _, was, _ := mountutil.Lookup(ctl); was {
+		return
+	}
+	t.Cleanup(func() {
+		if _, is, _ := mountutil.Lookup(ctl); is {
+			if err := unix.Unmount(ctl, 0); err != nil {
+				t.Errorf("unmount %s: %v", ctl, err)
+			}
+		}
+	})
+}
+
 // A mount that another mount namespace still holds: umount says so and
 // fails, leaving everything as it was; umount --lazy detaches it and
 // stops the daemon, whose journal a new mount can then take.
 func TestBinaryUmountHeldElsewhere(t *testing.T) {
+	keepFusectlAsFound(t)
 	src, mnt := binMount(t)
 	journal := filepath.Join(filepath.Dir(src), "journal")
 	pid := daemonPid(t, mnt)
