@@ -157,7 +157,7 @@ func (r *report) mdCluster(p printer) {
 		}
 	}
 	if !slices.ContainsFunc(r.gobench, func(g *goBench) bool { return g.cluster }) {
-		p("- `go test -run='^$' -bench='ClusterLatency|PollDelay' -benchtime=1x -count=3 ./tests` (as root: real FUSE mounts)\n- `go test -run='^$' -bench=Cluster -benchtime=1x -count=3 ./cluster`\n")
+		p("- `go test -run='^$' -bench='ClusterLatency|PollDelay' -benchtime=1x -count=3 ./tests` (as root: real FUSE mounts)\n- `go test -run='^$' -bench=Cluster -benchtime=1x -count=5 ./cluster`\n")
 	}
 	p("\nEach benchmark runs once per count; cells show the median and min–max over the counts.\n\n")
 	p("| what | measured | goal (design.md §6) | |\n|---|---|---|---|\n")

@@ -155,7 +155,7 @@ var goBenchCmds = []goBenchCmd{
 	// iteration: they run once per count below, not 2000 times.
 	{args: []string{"test", "-run=^$", "-bench=.", "-skip=Cluster|PollDelay", "-benchmem", "-benchtime=2000x", "./tests"}},
 	{args: []string{"test", "-run=^$", "-bench=ClusterLatency|PollDelay", "-benchtime=1x", "-count=3", "./tests"}, cluster: true},
-	{args: []string{"test", "-run=^$", "-bench=Cluster", "-benchtime=1x", "-count=3", "./cluster"}, cluster: true},
+	{args: []string{"test", "-run=^$", "-bench=Cluster", "-benchtime=1x", "-count=5", "./cluster"}, cluster: true},
 }
 
 func runGoBench(cfg *config, e *env, rep *report) {
