@@ -77,8 +77,12 @@ type journal struct {
 	onDurable func()
 
 	kick chan struct{}
-	stop chan struct{}
-	done chan struct{}
+	// asleep: the syncer found nothing waiting and sleeps until an
+	// append sends on wake (both under mu).
+	asleep bool
+	wake   chan struct{}
+	stop   chan struct{}
+	done   chan struct{}
 }
 
 // openJournal opens or creates the journal in o.Dir, repairing a torn
@@ -89,7 +93,7 @@ func openJournal(o JournalOptions) (*journal, uint64, error) {
 	if err != nil {
 		return nil, 0, err
 	}
-	j := &journal{opts: o, dir: o.Dir, dirf: dirf, kick: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
+	j := &journal{opts: o, dir: o.Dir, dirf: dirf, kick: make(chan struct{}, 1), wake: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
 	j.dcond.L = &j.mu
 	if err := j.takeLock(); err != nil {
 		dirf.Close()

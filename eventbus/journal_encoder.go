@@ -46,6 +46,13 @@ func (j *journal) append(e *Event) {
 	j.segBytes += n
 	j.total += n
 	j.appended = e.Seq
+	if j.asleep {
+		j.asleep = false
+		select {
+		case j.wake <- struct{}{}:
+		default:
+		}
+	}
 	if j.segBytes >= j.opts.SegmentBytes {
 		if err := j.w.Flush(); err != nil {
 			j.fail(err)

@@ -118,16 +118,40 @@ func (j *journal) flushTo(seq uint64) {
 // the kernel keeps what it was given.
 const writeBehind = 10 * time.Millisecond
 
+// retentionEvery is how often the syncer applies the retention limits.
+const retentionEvery = time.Second
+
 // syncLoop writes and fsyncs on the policy's schedule, and on request of
-// publishers waiting for durability (SyncAlways).
+// publishers waiting for durability (SyncAlways). While nothing is
+// waiting to be written it sleeps until the next append (waking once per
+// retentionEvery for retention), so that an idle daemon neither wakes a
+// hundred times a second nor fsyncs a file that has not changed.
 func (j *journal) syncLoop() {
 	defer close(j.done)
 	t := time.NewTicker(j.opts.SyncInterval)
 	defer t.Stop()
 	w := time.NewTicker(min(writeBehind, j.opts.SyncInterval))
 	defer w.Stop()
-	lastRetention := time.Now()
+	r := time.NewTicker(retentionEvery)
+	defer r.Stop()
 	for {
+		if j.sleepIfIdle() {
+			select {
+			case <-j.stop:
+				j.syncNow()
+				return
+			case <-j.kick:
+				j.syncAndNotify()
+			case <-j.wake:
+				// Records again: write them behind and sync them on
+				// schedule from now.
+				t.Reset(j.opts.SyncInterval)
+				w.Reset(min(writeBehind, j.opts.SyncInterval))
+			case <-r.C:
+				j.applyRetention()
+			}
+			continue
+		}
 		select {
 		case <-j.stop:
 			j.syncNow()
@@ -136,17 +160,42 @@ func (j *journal) syncLoop() {
 		case <-w.C:
 			j.flushTo(^uint64(0))
 			continue
+		case <-r.C:
+			j.applyRetention()
+			continue
 		case <-t.C:
-			if time.Since(lastRetention) > time.Second {
-				j.applyRetention()
-				lastRetention = time.Now()
-			}
 		}
-		j.syncNow()
-		if j.notice.Load() != noticeNone && j.onNotice != nil {
-			j.onNotice()
+		j.syncAndNotify()
+	}
+}
+
+// syncAndNotify syncs and has the bus publish a durability notice the
+// sync left (a failure that no append saw).
+func (j *journal) syncAndNotify() {
+	j.syncNow()
+	if j.notice.Load() != noticeNone && j.onNotice != nil {
+		j.onNotice()
+	}
+}
+
+// sleepIfIdle reports whether everything appended is on disk (or, under
+// SyncNever, handed to the kernel) with no retired segment left to sync
+// and nothing to report; the next append then wakes the syncer.
+func (j *journal) sleepIfIdle() bool {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	idle := j.failed == nil && len(j.retired) == 0 && j.appended == j.written &&
+		j.durable.Load() == j.written && j.notice.Load() == noticeNone
+	j.asleep = idle
+	if idle {
+		// A wake left from before this sleep would only cost a spurious
+		// turn of the loop; drop it.
+		select {
+		case <-j.wake:
+		default:
 		}
 	}
+	return idle
 }
 
 // syncNow hands buffered records to the kernel and, unless the policy

@@ -198,10 +198,17 @@ func (ix *Index) Follow(bus *eventbus.Bus) error {
 
 // follow applies the stream to the index, writing it when a change has
 // waited an interval, and a last time when told to stop.
+//
+// It wakes for the first change after a write and then not again until
+// the write is due: the events in between wait in the bus (ring or
+// journal) and are taken in one batch. Waking for each event as it came
+// cost every operation on the mount a thread wake-up in the daemon for a
+// file nobody reads before the interval is up.
 func (ix *Index) follow() {
 	defer close(ix.done)
 	var buf []*eventbus.Event
 	var timer <-chan time.Time
+	due := false
 	pos := ix.sub.StartSeq()
 	ix.save(pos)
 	for {
@@ -210,7 +217,7 @@ func (ix *Index) follow() {
 		for _, ev := range buf {
 			ix.mark(ev)
 		}
-		if len(ix.dirty) > 0 && timer == nil {
+		if len(ix.dirty) > 0 && timer == nil && !due {
 			wait := max(ix.cfg.Interval, 10*time.Duration(ix.lastD.Load()))
 			timer = time.After(wait)
 		}
@@ -221,11 +228,20 @@ func (ix *Index) follow() {
 			ix.save(pos)
 			return
 		}
-		select {
-		case <-ix.sub.Ready():
-		case <-timer:
-			timer = nil
+		if due {
+			// Everything published until the timer fired is marked.
+			due = false
 			ix.save(pos)
+			continue
+		}
+		ready := ix.sub.Ready()
+		if timer != nil {
+			ready = nil // a write is due anyway: take what comes then
+		}
+		select {
+		case <-ready:
+		case <-timer:
+			timer, due = nil, true
 		case <-ix.stop:
 			ix.drain(pos)
 			return
