@@ -137,7 +137,7 @@ func runFS(cfg *config, e *env, rep *report) error {
 		// daemon's CPU time and the subscribers' delivery tail.
 		measure := func(m *metric, st *fsState, ops int, conv func(time.Duration) float64, fn func() (time.Duration, error)) error {
 			in := st.in
-			cpu0 := in.cpu()
+			cpu0, cs0 := in.cpu(), in.switches()
 			d, err := fn()
 			if err != nil {
 				return fmt.Errorf("%s: %s: %w", in.spec.name, m.key, err)
@@ -146,14 +146,16 @@ func runFS(cfg *config, e *env, rep *report) error {
 			if err != nil {
 				return fmt.Errorf("%s: %s: %w", in.spec.name, m.key, err)
 			}
-			cpu := in.cpu() - cpu0
+			cpu, cs := in.cpu()-cpu0, in.switches()-cs0
 			v := conv(d)
 			m.add(in.spec.name, r, v)
 			if in.pid != 0 {
 				if ops > 0 {
 					put(m.cpu, in.spec.name, r, float64(cpu)/1e3/float64(ops))
+					put(m.cs, in.spec.name, r, float64(cs)/float64(ops))
 				} else {
 					put(m.cpu, in.spec.name, r, float64(cpu)/1e6)
+					put(m.cs, in.spec.name, r, float64(cs))
 				}
 			}
 			if len(in.subs) > 0 {

@@ -109,6 +109,25 @@ func (r *report) mdFS(p printer, has func(string) bool) {
 			p("\n")
 		}
 		p("\n")
+		if gi == 0 {
+			p("Daemon context switches (all its threads, voluntary and involuntary, from /proc/PID/task/*/status; per operation where the workload counts operations, else per run). On this 2-core VM a thread switch costs more than most of the work a request does, so this count follows the CPU time above: a FUSE request costs about two (the reader thread woken by the kernel, and put to sleep again), and an event delivered to a subscriber about one more (the connection's writer goroutine woken on the other core); see [Context switches](#context-switches-what-a-small-file-operation-pays-for-its-events).\n\n")
+		} else {
+			p("Daemon context switches (per operation, or per run; as in section 1–3):\n\n")
+		}
+		p("| workload |")
+		for _, s := range daemons {
+			p(" %s |", s.name)
+		}
+		p("\n|---|" + strings.Repeat("---|", len(daemons)) + "\n")
+		for _, k := range g.keys {
+			m := r.metric(k)
+			p("| %s |", m.title)
+			for _, s := range daemons {
+				p(" %s |", num(summarize(m.cs[s.name]).med))
+			}
+			p("\n")
+		}
+		p("\n")
 	}
 	for _, f := range []struct{ file, alt string }{
 		{"smallfile-vs-native.png", "small-file operations relative to native"},

@@ -19,13 +19,16 @@ type metric struct {
 	// tail[system][round]: time for subscribers to receive everything
 	// after the workload returned (ms).
 	tail map[string][]float64
+	// cs[system][round]: the daemon's context switches (all threads,
+	// voluntary and involuntary) per operation, or per run.
+	cs   map[string][]float64
 	ops  int // operations per run, for the notes
 	note string
 }
 
 func newMetric(key, title, unit string, higher bool) *metric {
 	return &metric{key: key, title: title, unit: unit, higher: higher,
-		vals: map[string][]float64{}, cpu: map[string][]float64{}, tail: map[string][]float64{}}
+		vals: map[string][]float64{}, cpu: map[string][]float64{}, tail: map[string][]float64{}, cs: map[string][]float64{}}
 }
 
 func (m *metric) add(sys string, round int, v float64) { put(m.vals, sys, round, v) }

@@ -241,6 +241,37 @@ func (in *instance) cpu() time.Duration {
 	return procCPU(in.pid)
 }
 
+// switches returns how many times the daemon's threads have been
+// switched out so far (voluntary and involuntary context switches).
+func (in *instance) switches() int64 {
+	if in.pid == 0 {
+		return 0
+	}
+	return procSwitches(in.pid)
+}
+
+// procSwitches sums voluntary_ctxt_switches and
+// nonvoluntary_ctxt_switches over the threads of a process (a Go daemon
+// keeps its threads, so none of its counts leave with an exited one).
+func procSwitches(pid int) int64 {
+	tasks, _ := filepath.Glob("/proc/" + strconv.Itoa(pid) + "/task/*/status")
+	var n int64
+	for _, t := range tasks {
+		b, err := os.ReadFile(t)
+		if err != nil {
+			continue
+		}
+		for _, l := range strings.Split(string(b), "\n") {
+			k, v, ok := strings.Cut(l, ":")
+			if ok && (k == "voluntary_ctxt_switches" || k == "nonvoluntary_ctxt_switches") {
+				c, _ := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+				n += c
+			}
+		}
+	}
+	return n
+}
+
 // procCPU reads utime+stime of a process from /proc/PID/stat.
 func procCPU(pid int) time.Duration {
 	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
