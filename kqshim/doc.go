@@ -63,7 +63,8 @@
 // index and returns the changes as offline events, which the daemon
 // publishes before letting any watcher event through; without a usable
 // index, one rescan of the root. The index then follows the event stream
-// (a bus subscription): each event marks its paths, which are stat'ed
+// (a bus subscription, read in one batch when a write is due rather than
+// event by event): each event marks its paths, which are stat'ed
 // again and the index rewritten whole (atomically) at most
 // IndexConfig.Interval later, and a last time at Close. After a crash
 // the journal's events after the index's last write are applied to it
