@@ -10,6 +10,7 @@ import (
 	"runtime/debug"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -41,6 +42,9 @@ type config struct {
 }
 
 func (c *config) want(section string) bool {
+	if interrupted.Load() {
+		return false // no section starts once a signal has begun the cleanup
+	}
 	if c.only == "" {
 		return true
 	}
@@ -197,11 +201,16 @@ func logf(format string, args ...any) {
 // why.
 var errSkip = errors.New("skipped")
 
+// interrupted is set when a signal stops the run: the section under way
+// fails as its mounts go, and no further one starts.
+var interrupted atomic.Bool
+
 func run(cfg *config) (code int) {
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
 	go func() {
 		s := <-sigs
+		interrupted.Store(true)
 		logf("%v: cleaning up", s)
 		runAllCleanups()
 		os.Exit(130)

@@ -11,6 +11,31 @@ import (
 	"strings"
 )
 
+// systemTable prints a table with a row per metric of keys (and its unit
+// when unit is set) and a column per system, filled by value.
+func (r *report) systemTable(p printer, keys []string, systems []sysSpec, unit bool, value func(m *metric, s sysSpec) string) {
+	p("| workload |")
+	if unit {
+		p(" unit |")
+	}
+	for _, s := range systems {
+		p(" %s |", s.name)
+	}
+	p("\n|---|" + strings.Repeat("---|", len(systems)+map[bool]int{true: 1}[unit]) + "\n")
+	for _, k := range keys {
+		m := r.metric(k)
+		p("| %s |", m.title)
+		if unit {
+			p(" %s |", m.unit)
+		}
+		for _, s := range systems {
+			p(" %s |", value(m, s))
+		}
+		p("\n")
+	}
+	p("\n")
+}
+
 func (r *report) mdFS(p printer, has func(string) bool) {
 	p("## File-system workloads\n\n")
 	p("Systems: **native** = the workload on SOURCE itself; **loopback** = go-fuse's own loopback file system with notifyfs's mount options; **bindfs**; **notifyfs** with no subscriber, with 1, and with 10 subscriber connections receiving every event (the Go client, `subscribers/client`, in the benchmark process; after each workload every subscriber is synced and checked to have received every event, with no gap and no overflow).\n\n")
@@ -40,20 +65,7 @@ func (r *report) mdFS(p printer, has func(string) bool) {
 		}
 		p("### %s\n\n", g.title)
 		p("%s", g.intro)
-		p("| workload | unit |")
-		for _, s := range systems {
-			p(" %s |", s.name)
-		}
-		p("\n|---|---|" + strings.Repeat("---|", len(systems)) + "\n")
-		for _, k := range g.keys {
-			m := r.metric(k)
-			p("| %s | %s |", m.title, m.unit)
-			for _, s := range systems {
-				p(" %s |", cell(summarize(m.vals[s.name])))
-			}
-			p("\n")
-		}
-		p("\n")
+		r.systemTable(p, g.keys, systems, true, func(m *metric, s sysSpec) string { return cell(summarize(m.vals[s.name])) })
 		for _, base := range []string{sNative, sLoopback} {
 			p("Ratio to **%s**, per round (%s):\n\n", base, map[bool]string{true: "throughput ratio, higher is better", false: "time ratio, lower is better"}[g.keys[0] == "seqwrite"])
 			p("| workload |")
@@ -114,20 +126,7 @@ func (r *report) mdFS(p printer, has func(string) bool) {
 		} else {
 			p("Daemon context switches (per operation, or per run; as in section 1–3):\n\n")
 		}
-		p("| workload |")
-		for _, s := range daemons {
-			p(" %s |", s.name)
-		}
-		p("\n|---|" + strings.Repeat("---|", len(daemons)) + "\n")
-		for _, k := range g.keys {
-			m := r.metric(k)
-			p("| %s |", m.title)
-			for _, s := range daemons {
-				p(" %s |", num(summarize(m.cs[s.name]).med))
-			}
-			p("\n")
-		}
-		p("\n")
+		r.systemTable(p, g.keys, daemons, false, func(m *metric, s sysSpec) string { return num(summarize(m.cs[s.name]).med) })
 	}
 	for _, f := range []struct{ file, alt string }{
 		{"smallfile-vs-native.png", "small-file operations relative to native"},
