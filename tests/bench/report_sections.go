@@ -122,7 +122,7 @@ func (r *report) mdFS(p printer, has func(string) bool) {
 		}
 		p("\n")
 		if gi == 0 {
-			p("Daemon context switches (all its threads, voluntary and involuntary, from /proc/PID/task/*/status; per operation where the workload counts operations, else per run). On this 2-core VM a thread switch costs more than most of the work a request does, so this count follows the CPU time above: a FUSE request costs about two (the reader thread woken by the kernel, and put to sleep again), and an event delivered to a subscriber about one more (the connection's writer goroutine woken on the other core); see [Context switches](#context-switches-what-a-small-file-operation-pays-for-its-events).\n\n")
+			p("Daemon context switches (all its threads, voluntary and involuntary, from /proc/PID/task/*/status; per operation where the workload counts operations, else per run). On this 2-core VM a thread switch costs more than most of the work a request does, so this count follows the CPU time above: a FUSE request costs about two (the reader thread woken by the kernel, and put to sleep again), and an event delivered to a subscriber up to one more (the connection's writer goroutine woken on the other core, when it was asleep); see [Context switches](#context-switches-what-a-small-file-operation-pays-for-its-events).\n\n")
 		} else {
 			p("Daemon context switches (per operation, or per run; as in section 1–3):\n\n")
 		}
