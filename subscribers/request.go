@@ -52,10 +52,11 @@ type subscribeParams struct {
 	filter   event.Filter
 	name     string
 	coalesce time.Duration
+	batch    time.Duration // how long events may wait to be written together
 }
 
 var opFields = map[string][]string{
-	"subscribe":   {"since", "epoch", "paths", "globs", "excludes", "types", "name", "coalesce"},
+	"subscribe":   {"since", "epoch", "paths", "globs", "excludes", "types", "name", "coalesce", "batch"},
 	"unsubscribe": nil,
 	"sync":        nil,
 	"status":      nil,
@@ -156,12 +157,17 @@ func parseSubscribe(f map[string]json.RawMessage) (*subscribeParams, *protoError
 			}
 		}
 	}
-	if raw, ok := f["coalesce"]; ok && string(raw) != "null" {
-		d, perr := parseCoalesce(raw)
-		if perr != nil {
-			return nil, perr
+	for _, x := range []struct {
+		key string
+		dst *time.Duration
+	}{{"coalesce", &p.coalesce}, {"batch", &p.batch}} {
+		if raw, ok := f[x.key]; ok && string(raw) != "null" {
+			d, perr := parseWindow(x.key, raw)
+			if perr != nil {
+				return nil, perr
+			}
+			*x.dst = d
 		}
-		p.coalesce = d
 	}
 	var types []string
 	if err := decodeField(f, "types", &types); err != nil {
@@ -184,12 +190,13 @@ func parseSubscribe(f map[string]json.RawMessage) (*subscribeParams, *protoError
 	return p, nil
 }
 
-// maxCoalesce bounds the folding window a client may ask for.
-const maxCoalesce = 10 * time.Second
+// maxWindow bounds the folding window ("coalesce") and the batching
+// delay ("batch") a client may ask for.
+const maxWindow = 10 * time.Second
 
-// parseCoalesce reads the folding window: a duration string ("10ms") or
-// a number of milliseconds.
-func parseCoalesce(raw json.RawMessage) (time.Duration, *protoError) {
+// parseWindow reads the duration of field key: a duration string
+// ("10ms") or a number of milliseconds.
+func parseWindow(key string, raw json.RawMessage) (time.Duration, *protoError) {
 	var d time.Duration
 	var s string
 	var ms float64
@@ -197,15 +204,15 @@ func parseCoalesce(raw json.RawMessage) (time.Duration, *protoError) {
 	case json.Unmarshal(raw, &s) == nil:
 		var err error
 		if d, err = time.ParseDuration(s); err != nil {
-			return 0, errorf(wire.CodeBadRequest, `"coalesce" %q is not a duration (e.g. "10ms")`, s)
+			return 0, errorf(wire.CodeBadRequest, `%q %q is not a duration (e.g. "10ms")`, key, s)
 		}
 	case json.Unmarshal(raw, &ms) == nil:
 		d = time.Duration(ms * float64(time.Millisecond))
 	default:
-		return 0, errorf(wire.CodeBadRequest, `"coalesce" must be a duration string like "10ms" or a number of milliseconds`)
+		return 0, errorf(wire.CodeBadRequest, `%q must be a duration string like "10ms" or a number of milliseconds`, key)
 	}
-	if d < 0 || d > maxCoalesce {
-		return 0, errorf(wire.CodeBadRequest, `"coalesce" must be between 0 and %v`, maxCoalesce)
+	if d < 0 || d > maxWindow {
+		return 0, errorf(wire.CodeBadRequest, `%q must be between 0 and %v`, key, maxWindow)
 	}
 	return d, nil
 }

@@ -31,6 +31,7 @@ func FuzzParseRequest(f *testing.F) {
 		`{"op":"subscribe","since":12,"epoch":"e"}`,
 		`{"op":"subscribe","since":"12","coalesce":"10ms"}`,
 		`{"op":"subscribe","coalesce":2.5,"types":["open","close","write"]}`,
+		`{"op":"subscribe","batch":"5ms","coalesce":"1ms"}`,
 		`{"op":"subscribe","since":null,"paths":null,"globs":["a/**/b/*.c"],"excludes":["**/.git/**"],"coalesce":null}`,
 		`{"op":"subscribe","paths":["/abs/../x","./y//z",""],"name":""}`,
 		`{"id":null,"op":"sync"}`,
@@ -59,6 +60,7 @@ func FuzzParseRequest(f *testing.F) {
 		`{"id":1,"op":"subscribe","name":7}`,
 		`{"op":"subscribe","coalesce":"-1s"}`,
 		`{"op":"subscribe","coalesce":1e300}`,
+		`{"op":"subscribe","batch":"11s"}`,
 		`{"op":"subscribe","coalesce":true}`,
 		`{"op":"sync","op":"subscribe","since":"now"}`,
 		"\x00\xff\xfe garbage",
@@ -121,8 +123,8 @@ func FuzzParseRequest(f *testing.F) {
 		if len(p.name) > maxNameLen {
 			t.Fatalf("name of %d bytes accepted", len(p.name))
 		}
-		if p.coalesce < 0 || p.coalesce > maxCoalesce {
-			t.Fatalf("coalesce %v accepted", p.coalesce)
+		if p.coalesce < 0 || p.coalesce > maxWindow || p.batch < 0 || p.batch > maxWindow {
+			t.Fatalf("coalesce %v or batch %v accepted", p.coalesce, p.batch)
 		}
 		fl := p.filter
 		if n := len(fl.Prefixes) + len(fl.Globs) + len(fl.Excludes); n > maxPatterns {

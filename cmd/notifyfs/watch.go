@@ -56,7 +56,7 @@ func runWatch(args []string) error {
 		format, since, socket, name string
 		types, paths, globs, excl   []string
 		count                       int
-		timeout, coalesce           time.Duration
+		timeout, coalesce, batch    time.Duration
 	)
 	set.StringVar(&format, "format", "text", "text, json (one event object per line), a %-template ('%w%f %E' as inotifywait) or a Go template ('{{.Path}}'); see docs/operations.md")
 	set.StringVar(&since, "since", "now", "events after SEQ (exclusive: pass the last seq you saw), EPOCH:SEQ, or now")
@@ -65,6 +65,7 @@ func runWatch(args []string) error {
 	set.StringSliceVar(&globs, "glob", nil, "only events whose path matches this pattern (** = any depth; repeatable)")
 	set.StringSliceVar(&excl, "exclude", nil, "drop events beneath this path or matching this pattern; a bare NAME (.git) matches that component anywhere (repeatable)")
 	set.DurationVar(&coalesce, "coalesce", 0, "fold repeated identical events waiting together within this window into one with a count (e.g. 10ms)")
+	set.DurationVar(&batch, "batch", 0, "let the daemon hold events up to this long to send them together: fewer wake-ups on both sides, for a consumer that does not need each event at once (e.g. 50ms)")
 	set.IntVarP(&count, "count", "n", 0, "exit 0 after N events")
 	set.DurationVar(&timeout, "timeout", 0, "exit 124 if not done within this time")
 	set.StringVar(&name, "name", "watch", "name shown for this subscriber in status")
@@ -87,6 +88,9 @@ func runWatch(args []string) error {
 	if count < 0 {
 		return usagef("watch: --count must not be negative")
 	}
+	if batch < 0 || batch > 10*time.Second {
+		return usagef("watch: --batch must be between 0 and 10s")
+	}
 	for _, t := range types {
 		if _, err := event.ParseType(strings.TrimSpace(t)); err != nil {
 			return usagef("watch: --type: unknown type %q (known: %s)", t, strings.Join(event.AllTypeNames(), ","))
@@ -106,6 +110,9 @@ func runWatch(args []string) error {
 	if share.Enabled() {
 		if cursor != nil && cursor.Epoch != "" {
 			return usagef("watch: --cluster: --since takes a stream sequence (a number) or now")
+		}
+		if batch > 0 {
+			return usagef("watch: --batch is for a mount's socket; the share's stream comes from NATS")
 		}
 		f := event.Filter{Prefixes: paths, Globs: globs, Excludes: excl}
 		if len(types) > 0 {
@@ -138,7 +145,7 @@ func runWatch(args []string) error {
 	defer c.Close()
 	reply, err := c.Subscribe(ctx, client.SubscribeRequest{
 		Since: cursor, Types: types, Paths: paths, Globs: globs, Excludes: expandExcludes(excl), Name: name,
-		Coalesce: coalesce,
+		Coalesce: coalesce, Batch: batch,
 	})
 	if err != nil {
 		return err

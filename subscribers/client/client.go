@@ -65,6 +65,12 @@ type SubscribeRequest struct {
 	// process; never namespace changes) waiting together within this
 	// window into one event with a count. 0 = off.
 	Coalesce time.Duration
+	// Batch lets the server hold an event up to this long to write it
+	// together with the ones that follow: one write and one wake-up per
+	// batch instead of per event, for a subscriber that does not need
+	// each event at once (a build tool, a sync daemon). A sync is still
+	// answered at once. 0 = every event as soon as possible.
+	Batch time.Duration
 }
 
 // SubscribeReply says where the subscription starts.
@@ -195,6 +201,9 @@ func (c *Client) Subscribe(ctx context.Context, req SubscribeRequest) (Subscribe
 	}
 	if req.Coalesce > 0 {
 		fields["coalesce"] = req.Coalesce.String()
+	}
+	if req.Batch > 0 {
+		fields["batch"] = req.Batch.String()
 	}
 	var r wire.SubscribeReply
 	if err := c.call(ctx, "subscribe", fields, &r); err != nil {

@@ -27,7 +27,7 @@ type fsState struct {
 // lsSkip are the systems that do not run ls -l of the large directory: it
 // makes no events, so ten subscribers would only repeat notifyfs+1sub,
 // and each listing of 100k entries through FUSE takes seconds.
-var lsSkip = []string{sNotify10}
+var lsSkip = []string{sNotify10, sNotify1B}
 
 // runFS runs workloads 1–5 on every system, round by round.
 func runFS(cfg *config, e *env, rep *report) error {

@@ -20,6 +20,7 @@ var palette = []color.Color{
 	color.RGBA{0xff, 0x7f, 0x0e, 0xff}, // notifyfs
 	color.RGBA{0xd6, 0x27, 0x28, 0xff}, // +1
 	color.RGBA{0x8c, 0x1c, 0x13, 0xff}, // +10
+	color.RGBA{0x2c, 0xa0, 0x2c, 0xff}, // +1, batched
 }
 
 func sysColor(name string) color.Color {
@@ -36,6 +37,8 @@ func sysColor(name string) color.Color {
 		return palette[4]
 	case sNotify10:
 		return palette[5]
+	case sNotify1B:
+		return palette[6]
 	}
 	return color.Black
 }

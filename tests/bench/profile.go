@@ -71,7 +71,7 @@ func runProfile(cfg *config, e *env, rep *report) error {
 	if !strings.HasPrefix(string(msg), "ok") {
 		return fmt.Errorf("profile helper: %s", msg)
 	}
-	sub, err := dialSubscriber(sock, "profile")
+	sub, err := dialSubscriber(sock, "profile", 0)
 	if err != nil {
 		return err
 	}

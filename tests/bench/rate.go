@@ -142,7 +142,7 @@ func busRate(e *env, cfg *config, rates []float64, rep *report) error {
 	if !strings.HasPrefix(string(msg), "ok") {
 		return fmt.Errorf("helper not ready: %s", msg)
 	}
-	sub, err := dialSubscriber(sock, "rate")
+	sub, err := dialSubscriber(sock, "rate", 0)
 	if err != nil {
 		return err
 	}

@@ -38,7 +38,7 @@ func (r *report) systemTable(p printer, keys []string, systems []sysSpec, unit b
 
 func (r *report) mdFS(p printer, has func(string) bool) {
 	p("## File-system workloads\n\n")
-	p("Systems: **native** = the workload on SOURCE itself; **loopback** = go-fuse's own loopback file system with notifyfs's mount options; **bindfs**; **notifyfs** with no subscriber, with 1, and with 10 subscriber connections receiving every event (the Go client, `subscribers/client`, in the benchmark process; after each workload every subscriber is synced and checked to have received every event, with no gap and no overflow).\n\n")
+	p("Systems: **native** = the workload on SOURCE itself; **loopback** = go-fuse's own loopback file system with notifyfs's mount options; **bindfs**; **notifyfs** with no subscriber, with 1, and with 10 subscriber connections receiving every event, and **notifyfs+1sub-batch** with one that lets the daemon hold events up to %v to write them together (`batch`, protocol.md); the subscribers are the Go client, `subscribers/client`, in the benchmark process; after each workload every subscriber is synced and checked to have received every event, with no gap and no overflow.\n\n", subBatch)
 	p("Each cell is the median of %d rounds with the min–max range in brackets.\n\n", r.cfg.runs)
 	groups := []struct {
 		title string
@@ -50,7 +50,7 @@ func (r *report) mdFS(p printer, has func(string) bool) {
 		{"4. Large file", []string{"seqwrite", "seqread", "randread"}, nil, ""},
 		{"5. A real workload: the Go source tree", []string{"tarx", "git1", "git2", "rmrf", "gitclone"}, nil, ""},
 		{"5b. `ls -l` of a large directory", []string{"lsl1", "lsl2"}, lsSkip,
-			fmt.Sprintf("`ls -l DIR > /dev/null` (GNU ls, `LC_ALL=C`) of a directory of %s empty files made in SOURCE before mounting: the first listing after mounting, when the kernel knows none of the entries (natively they are still in the dentry cache from their creation), and a second one at once. ls reads the names and then `lstat`s each entry (and asks for its ACL/security xattrs), so through FUSE this is `READDIRPLUS` plus whatever lookups, `GETATTR`s and `GETXATTR`s the kernel does not answer from its caches. notifyfs+10sub is left out: a listing makes no events.\n\n", kfmt(r.cfg.lsDir))},
+			fmt.Sprintf("`ls -l DIR > /dev/null` (GNU ls, `LC_ALL=C`) of a directory of %s empty files made in SOURCE before mounting: the first listing after mounting, when the kernel knows none of the entries (natively they are still in the dentry cache from their creation), and a second one at once. ls reads the names and then `lstat`s each entry (and asks for its ACL/security xattrs), so through FUSE this is `READDIRPLUS` plus whatever lookups, `GETATTR`s and `GETXATTR`s the kernel does not answer from its caches. notifyfs+10sub and notifyfs+1sub-batch are left out: a listing makes no events.\n\n", kfmt(r.cfg.lsDir))},
 	}
 	for gi, g := range groups {
 		if gi == 1 && r.reqs != nil {

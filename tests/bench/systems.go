@@ -33,8 +33,9 @@ const (
 type sysSpec struct {
 	name  string
 	kind  sysKind
-	subs  int      // notifyfs: subscriber connections receiving everything
-	extra []string // notifyfs: extra mount flags; loopback: helper flags (--debug, --default-permissions)
+	subs  int           // notifyfs: subscriber connections receiving everything
+	batch time.Duration // notifyfs: the subscribers' batching delay ("batch")
+	extra []string      // notifyfs: extra mount flags; loopback: helper flags (--debug, --default-permissions)
 }
 
 const (
@@ -44,7 +45,13 @@ const (
 	sNotify0  = "notifyfs"
 	sNotify1  = "notifyfs+1sub"
 	sNotify10 = "notifyfs+10sub"
+	// sNotify1B: one subscriber that lets the daemon hold events up to
+	// 10 ms and write them together (subscribe "batch").
+	sNotify1B = "notifyfs+1sub-batch"
 )
+
+// subBatch is the batching delay of sNotify1B.
+const subBatch = 10 * time.Millisecond
 
 // fsSystems are the systems of the file-system workloads, in table order.
 func fsSystems(e *env) []sysSpec {
@@ -56,6 +63,7 @@ func fsSystems(e *env) []sysSpec {
 		sysSpec{name: sNotify0, kind: kNotifyfs},
 		sysSpec{name: sNotify1, kind: kNotifyfs, subs: 1},
 		sysSpec{name: sNotify10, kind: kNotifyfs, subs: 10},
+		sysSpec{name: sNotify1B, kind: kNotifyfs, subs: 1, batch: subBatch},
 	)
 }
 
@@ -110,7 +118,7 @@ func startSystem(e *env, spec sysSpec, root string) (*instance, error) {
 	}
 	in.dir = in.mnt
 	for i := 0; i < spec.subs; i++ {
-		s, err := dialSubscriber(in.sock, fmt.Sprintf("bench-%d", i))
+		s, err := dialSubscriber(in.sock, fmt.Sprintf("bench-%d", i), spec.batch)
 		if err != nil {
 			in.stop()
 			return nil, fmt.Errorf("%s: subscriber %d: %w", spec.name, i, err)
@@ -339,14 +347,14 @@ type subscriber struct {
 	onEvent func(e *eventbus.Event, at time.Time)
 }
 
-func dialSubscriber(sock, name string) (*subscriber, error) {
+func dialSubscriber(sock, name string, batch time.Duration) (*subscriber, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	c, err := client.Dial(ctx, sock)
 	if err != nil {
 		return nil, err
 	}
-	r, err := c.Subscribe(ctx, client.SubscribeRequest{Name: name})
+	r, err := c.Subscribe(ctx, client.SubscribeRequest{Name: name, Batch: batch})
 	if err != nil {
 		c.Close()
 		return nil, err

@@ -243,7 +243,7 @@ func undLatency(e *env, s undSys, root string, c undConfig) (*latRun, int, error
 // is connected if it has none). dup counts create events received twice.
 func latencyUnderneath(in *instance, dir, rel string, ops int, pace, interval time.Duration) (*latRun, int, error) {
 	if len(in.subs) == 0 {
-		sub, err := dialSubscriber(in.sock, "bench-lat")
+		sub, err := dialSubscriber(in.sock, "bench-lat", 0)
 		if err != nil {
 			return nil, 0, err
 		}
