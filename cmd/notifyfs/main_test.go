@@ -31,6 +31,9 @@ func TestExitCodes(t *testing.T) {
 		{[]string{"nope"}, exitUsage},
 		{[]string{"sync"}, exitUsage},
 		{[]string{"watch", "--count", "-3", "x"}, exitUsage},
+		{[]string{"watch", "--batch", "-1ms", "x"}, exitUsage},
+		{[]string{"watch", "--batch", "11s", "x"}, exitUsage},
+		{[]string{"watch", "--cluster", "nats://127.0.0.1:1", "--share", "s", "--batch", "10ms"}, exitUsage},
 		{[]string{"mount", "--help"}, exitOK},
 	} {
 		if got := run(c.args); got != c.code {

@@ -381,3 +381,28 @@ func TestDialErrors(t *testing.T) {
 		t.Fatalf("Dial to a silent server: %v", err)
 	}
 }
+
+// Batch reaches the server: with a long delay nothing arrives until a
+// Sync, which then brings every held event at once.
+func TestSubscribeBatch(t *testing.T) {
+	e := start(t, eventbus.Options{})
+	c := dial(t, e)
+	r, err := c.Subscribe(ctx(t), client.SubscribeRequest{Batch: 10 * time.Second})
+	if err != nil {
+		t.Fatalf("Subscribe: %v", err)
+	}
+	e.publish(20, eventbus.Create, "d")
+	select {
+	case ev := <-c.Events():
+		t.Fatalf("event %d delivered before its batch was due", ev.Seq)
+	case <-time.After(300 * time.Millisecond):
+	}
+	if _, err := c.Sync(ctx(t)); err != nil {
+		t.Fatalf("Sync: %v", err)
+	}
+	evs := drainNow(c)
+	if len(evs) != 20 {
+		t.Fatalf("got %d events right after Sync, want 20", len(evs))
+	}
+	checkRun(t, evs, r.Seq+1)
+}
