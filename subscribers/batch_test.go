@@ -10,15 +10,22 @@ import (
 	"github.com/notifyfs/notifyfs/eventbus"
 )
 
+// subscribeBatch starts a server and a client subscribed to everything
+// with the batching delay given; start is the seq it subscribed at.
+func subscribeBatch(t *testing.T, delay string) (ts *testServer, c *tclient, start uint64) {
+	t.Helper()
+	ts = startServer(t, eventbus.Options{}, Options{})
+	c = dial(t, ts.path)
+	_, r := c.call("subscribe", `"batch":"`+delay+`"`)
+	mustOK(t, r)
+	return ts, c, num(t, r["seq"])
+}
+
 // With "batch", events wait at the server until the delay is up: a
 // subscriber asking for 10s gets nothing for a while, and a sync then
 // brings every held event, in order, before its reply.
 func TestBatchHoldsEventsUntilSync(t *testing.T) {
-	ts := startServer(t, eventbus.Options{}, Options{})
-	c := dial(t, ts.path)
-	_, r := c.call("subscribe", `"batch":"10s"`)
-	mustOK(t, r)
-	start := num(t, r["seq"])
+	ts, c, start := subscribeBatch(t, "10s")
 	ts.publish(100, eventbus.Create, "d")
 
 	c.nc.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
@@ -33,11 +40,7 @@ func TestBatchHoldsEventsUntilSync(t *testing.T) {
 
 // A held batch is written when its delay is up, without any request.
 func TestBatchWrittenWhenDue(t *testing.T) {
-	ts := startServer(t, eventbus.Options{}, Options{})
-	c := dial(t, ts.path)
-	_, r := c.call("subscribe", `"batch":"20ms"`)
-	mustOK(t, r)
-	start := num(t, r["seq"])
+	ts, c, start := subscribeBatch(t, "20ms")
 	for round := 0; round < 3; round++ {
 		ts.publish(50, eventbus.Create, "d")
 		var evs []eventbus.Event
@@ -59,10 +62,7 @@ func TestBatchWrittenWhenDue(t *testing.T) {
 
 // Shutting down writes what a batch holds, then the unmount event.
 func TestBatchDrainedOnClose(t *testing.T) {
-	ts := startServer(t, eventbus.Options{}, Options{})
-	c := dial(t, ts.path)
-	_, r := c.call("subscribe", `"batch":"10s"`)
-	mustOK(t, r)
+	ts, c, _ := subscribeBatch(t, "10s")
 	ts.publish(20, eventbus.Create, "d")
 	ts.bus.Close()
 	if err := ts.srv.Close(); err != nil {
