@@ -183,7 +183,8 @@ type writer struct {
 	syncs   []pendingSync
 
 	// batch is how long the subscriber lets events wait to be written
-	// together ("batch"); hold runs while some are held (nil: none).
+	// together ("batch"); held says some are waiting, until hold (the
+	// connection's one timer, made at the first batch) fires.
 	batch time.Duration
 	hold  *time.Timer
 	held  bool

@@ -190,10 +190,6 @@ func parseSubscribe(f map[string]json.RawMessage) (*subscribeParams, *protoError
 	return p, nil
 }
 
-// maxWindow bounds the folding window ("coalesce") and the batching
-// delay ("batch") a client may ask for.
-const maxWindow = 10 * time.Second
-
 // parseWindow reads the duration of field key: a duration string
 // ("10ms") or a number of milliseconds.
 func parseWindow(key string, raw json.RawMessage) (time.Duration, *protoError) {
@@ -211,8 +207,8 @@ func parseWindow(key string, raw json.RawMessage) (time.Duration, *protoError) {
 	default:
 		return 0, errorf(wire.CodeBadRequest, `%q must be a duration string like "10ms" or a number of milliseconds`, key)
 	}
-	if d < 0 || d > maxWindow {
-		return 0, errorf(wire.CodeBadRequest, `%q must be between 0 and %v`, key, maxWindow)
+	if d < 0 || d > wire.MaxWindow {
+		return 0, errorf(wire.CodeBadRequest, `%q must be between 0 and %v`, key, wire.MaxWindow)
 	}
 	return d, nil
 }

@@ -123,7 +123,7 @@ func FuzzParseRequest(f *testing.F) {
 		if len(p.name) > maxNameLen {
 			t.Fatalf("name of %d bytes accepted", len(p.name))
 		}
-		if p.coalesce < 0 || p.coalesce > maxWindow || p.batch < 0 || p.batch > maxWindow {
+		if p.coalesce < 0 || p.coalesce > wire.MaxWindow || p.batch < 0 || p.batch > wire.MaxWindow {
 			t.Fatalf("coalesce %v or batch %v accepted", p.coalesce, p.batch)
 		}
 		fl := p.filter

@@ -13,6 +13,7 @@ import (
 	"github.com/notifyfs/notifyfs/event"
 	"github.com/notifyfs/notifyfs/mountutil"
 	"github.com/notifyfs/notifyfs/subscribers/client"
+	"github.com/notifyfs/notifyfs/subscribers/wire"
 )
 
 // socketFlag adds --socket to commands that talk to a running mount.
@@ -88,8 +89,8 @@ func runWatch(args []string) error {
 	if count < 0 {
 		return usagef("watch: --count must not be negative")
 	}
-	if batch < 0 || batch > 10*time.Second {
-		return usagef("watch: --batch must be between 0 and 10s")
+	if batch < 0 || batch > wire.MaxWindow {
+		return usagef("watch: --batch must be between 0 and %v", wire.MaxWindow)
 	}
 	for _, t := range types {
 		if _, err := event.ParseType(strings.TrimSpace(t)); err != nil {

@@ -1,10 +1,17 @@
 package wire
 
-import "encoding/json"
+import (
+	"encoding/json"
+	"time"
+)
 
 // ProtocolVersion is sent in hello. It changes only when a change would
 // break an existing client.
 const ProtocolVersion = 1
+
+// MaxWindow bounds the durations a subscribe may ask for: the folding
+// window ("coalesce") and the batching delay ("batch").
+const MaxWindow = 10 * time.Second
 
 // Error codes sent in the "code" field of error replies.
 const (
